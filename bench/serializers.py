@@ -1,0 +1,237 @@
+"""The serializer registry: one frozen entry per serializer, imported lazily.
+
+Importing this module imports none of dill, cloudpickle or msgpack: an entry's
+codec is built by calling `Serializer.codec()`, which imports the library then.
+That keeps the design's isolation rule (a pyperf worker that times pickle must
+never import dill, which patches pickle's pure-Python dispatch table).
+
+Each codec has `dumps(obj) -> payload`, `loads(payload) -> obj`, and file-like
+`dump(obj, file)` / `load(file)` used by the sink cases (`None` where the
+serializer has no file form, e.g. out-of-band pickle).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, BinaryIO, Literal, NamedTuple
+
+from bench.equality import same_value
+
+
+class SerializerError(LookupError):
+    """An unknown or unavailable serializer was asked for."""
+
+
+@dataclass(frozen=True)
+class Codec:
+    """The four calls a benchmark times."""
+
+    dumps: Callable[[Any], Any]
+    loads: Callable[[Any], Any]
+    dump: Callable[[Any, BinaryIO], Any] | None = None
+    load: Callable[[BinaryIO], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Serializer:
+    """One registry entry: how to build the codec, and what it is."""
+
+    name: str
+    module: str
+    note: str
+    make_codec: Callable[[], Codec]
+    distribution: str | None = None
+
+    def codec(self) -> Codec:
+        """Import the library and return its codec."""
+        return self.make_codec()
+
+    def available(self) -> bool:
+        """True when the library can be imported (checked without importing it)."""
+        return importlib.util.find_spec(self.module) is not None
+
+    def version(self) -> str:
+        """Library version, read from package metadata (no import)."""
+        if self.distribution is None:
+            return f"stdlib {platform.python_version()}"
+        try:
+            return metadata.version(self.distribution)
+        except metadata.PackageNotFoundError:
+            return "missing"
+
+
+class OobPayload(NamedTuple):
+    """A protocol-5 pickle whose large buffers travel out of band."""
+
+    data: bytes
+    buffers: list[memoryview]
+
+
+def payload_nbytes(payload: Any) -> int:
+    """Bytes a payload occupies on the wire.
+
+    >>> payload_nbytes(b"abc"), payload_nbytes(OobPayload(b"ab", [memoryview(b"xyz")]))
+    (3, 5)
+    """
+    if isinstance(payload, OobPayload):
+        return len(payload.data) + sum(memoryview(b).nbytes for b in payload.buffers)
+    return len(payload)
+
+
+def _pickle_codec(protocol: int) -> Codec:
+    import pickle
+
+    return Codec(
+        dumps=functools.partial(pickle.dumps, protocol=protocol),
+        loads=pickle.loads,
+        dump=functools.partial(pickle.dump, protocol=protocol),
+        load=pickle.load,
+    )
+
+
+def _pickle_oob_codec() -> Codec:
+    import pickle
+
+    def dumps(obj: Any) -> OobPayload:
+        buffers: list[pickle.PickleBuffer] = []
+        data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        return OobPayload(data, [b.raw() for b in buffers])
+
+    def loads(payload: OobPayload) -> Any:
+        return pickle.loads(payload.data, buffers=payload.buffers)
+
+    return Codec(dumps=dumps, loads=loads)
+
+
+def _marshal_codec() -> Codec:
+    import marshal
+
+    return Codec(dumps=marshal.dumps, loads=marshal.loads, dump=marshal.dump, load=marshal.load)
+
+
+def _dill_codec(recurse: bool) -> Codec:
+    import dill
+
+    return Codec(
+        dumps=functools.partial(dill.dumps, protocol=5, recurse=recurse),
+        loads=dill.loads,
+        dump=functools.partial(dill.dump, protocol=5, recurse=recurse),
+        load=dill.load,
+    )
+
+
+def _cloudpickle_codec() -> Codec:
+    import pickle
+
+    import cloudpickle
+
+    return Codec(
+        dumps=functools.partial(cloudpickle.dumps, protocol=5),
+        loads=pickle.loads,
+        dump=functools.partial(cloudpickle.dump, protocol=5),
+        load=pickle.load,
+    )
+
+
+def _msgpack_codec() -> Codec:
+    import msgpack
+
+    unpack_options = {"raw": False, "strict_map_key": False}
+    return Codec(
+        dumps=functools.partial(msgpack.packb, use_bin_type=True),
+        loads=functools.partial(msgpack.unpackb, **unpack_options),
+        dump=functools.partial(msgpack.pack, use_bin_type=True),
+        load=functools.partial(msgpack.unpack, **unpack_options),
+    )
+
+
+def _json_codec() -> Codec:
+    import json
+
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
+    def dump(obj: Any, file: BinaryIO) -> None:
+        file.write(dumps(obj))
+
+    return Codec(dumps=dumps, loads=json.loads, dump=dump, load=json.load)
+
+
+def _pickle_entry(protocol: int) -> Serializer:
+    note = f"stdlib pickle, protocol={protocol} passed explicitly"
+    return Serializer(f"pickle-{protocol}", "pickle", note, functools.partial(_pickle_codec, protocol))
+
+
+SERIALIZERS: dict[str, Serializer] = {
+    s.name: s
+    for s in [
+        *(_pickle_entry(p) for p in range(6)),
+        Serializer("pickle-5-oob", "pickle", "protocol 5 with buffer_callback: large buffers "
+                   "travel out of band, zero-copy on load", _pickle_oob_codec),
+        Serializer("marshal", "marshal", "CPython-only; its format changes between Python "
+                   "versions; core types only", _marshal_codec),
+        Serializer("dill", "dill", "pure-Python pickler subclass that ships code; protocol=5, "
+                   "default settings", functools.partial(_dill_codec, False), "dill"),
+        Serializer("dill-recurse", "dill", "dill with recurse=True: pickles only the globals "
+                   "a function uses", functools.partial(_dill_codec, True), "dill"),
+        Serializer("cloudpickle", "cloudpickle", "pickles functions and classes by value; "
+                   "protocol=5; loads with plain pickle", _cloudpickle_codec, "cloudpickle"),
+        Serializer("msgpack", "msgpack", "binary JSON-like; use_bin_type=True, raw=False, "
+                   "strict_map_key=False; tuples come back as lists", _msgpack_codec, "msgpack"),
+        Serializer("json", "json", "stdlib json, a text-format reference", _json_codec),
+    ]
+}
+
+
+def get_serializer(name: str) -> Serializer:
+    """Look a serializer up by name; raise SerializerError naming the choices."""
+    try:
+        return SERIALIZERS[name]
+    except KeyError:
+        known = ", ".join(SERIALIZERS)
+        raise SerializerError(f"unknown serializer {name!r} (known: {known})") from None
+
+
+Status = Literal["ok", "lossy", "unsupported"]
+
+
+class RoundTrip(NamedTuple):
+    """How one object fares through one codec."""
+
+    status: Status
+    payload_bytes: int | None
+    error: str | None
+
+
+def describe_error(exc: BaseException) -> str:
+    """`Type: first line of the message`, the form every failure is reported in.
+
+    >>> describe_error(ValueError("unmarshallable object\\nmore"))
+    'ValueError: unmarshallable object'
+    """
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def classify_roundtrip(codec: Codec, obj: Any) -> RoundTrip:
+    """Round-trip `obj`: ok (equal), lossy (loads but differs) or unsupported (raises).
+
+    >>> classify_roundtrip(SERIALIZERS["pickle-5"].codec(), [1, (2, 3)]).status
+    'ok'
+    >>> classify_roundtrip(SERIALIZERS["json"].codec(), (1, 2)).status
+    'lossy'
+    """
+    try:
+        payload = codec.dumps(obj)
+        size = payload_nbytes(payload)
+        back = codec.loads(payload)
+    except (Exception, RecursionError) as exc:  # any failure is a finding, not a crash
+        return RoundTrip("unsupported", None, describe_error(exc))
+    if same_value(obj, back):
+        return RoundTrip("ok", size, None)
+    return RoundTrip("lossy", size, f"loads returned a different {type(back).__name__}")
