@@ -12,13 +12,18 @@ but some cases failed, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import __version__
-from bench.errors import BenchError
+from bench.errors import BenchError, InputError
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -39,13 +44,64 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--profile", help="print the cases of this profile and their count")
     add_selection_arguments(parser)
+    add_plugin_argument(parser)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from bench import cases, runner
+
+    runner.load_plugins(",".join(args.plugin))
+    if args.profile:
+        selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
+        doc: dict = {"profile": args.profile, "count": len(selected),
+                     "cases": [c.name for c in selected], "skipped": cases.unavailable_subjects()}
+        text = "\n".join([*doc["cases"], f"{len(selected)} cases in profile {args.profile!r}"])
+    else:
+        doc = describe_registries()
+        text = format_registries(doc)
+    print(json.dumps(doc, indent=2) if args.format == "json" else text)
+    return EXIT_OK
+
+
+def describe_registries() -> dict:
+    """Serializers, shapes, fold styles and tasks with versions and notes, as plain data."""
+    from bench.folds import STYLES, TASKS
+    from bench.serializers import SERIALIZERS
+    from bench.shapes import SHAPES
+
+    return {
+        "serializers": [{"name": s.name, "version": s.version(), "available": s.available(),
+                         "note": s.note} for s in SERIALIZERS.values()],
+        "shapes": [{"name": s.name, "default_size": s.default_size, "max_size": s.max_size,
+                    "note": s.note} for s in SHAPES.values()],
+        "styles": [{"name": s.name, "tasks": list(s.tasks), "module": s.module, "note": s.note}
+                   for s in STYLES.values()],
+        "tasks": [{"name": t.name, "note": t.note} for t in TASKS.values()],
+    }
+
+
+def format_registries(doc: dict) -> str:
+    """The registries as aligned text, one block per registry."""
+    lines = []
+    for title, rows, fields in [("Serializers", doc["serializers"], ("name", "version", "note")),
+                                ("Shapes", doc["shapes"], ("name", "default_size", "note")),
+                                ("Fold styles", doc["styles"], ("name", "tasks", "note")),
+                                ("Fold tasks", doc["tasks"], ("name", "note"))]:
+        lines.append(f"{title} ({len(rows)}):")
+        for row in rows:
+            cells = [", ".join(v) if isinstance(v, list) else str(v)
+                     for v in (row[f] for f in fields)]
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(cells, (16, 18, 0))).rstrip())
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- run
+
+def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first; it may add serializers, shapes, styles or "
+                             "profiles to the registries (workers import it too)")
+
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="PATTERN",
@@ -60,6 +116,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="results/latest.json", help="pyperf JSON to write")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     parser.add_argument("--append", action="store_true", help="add cases to an existing output file")
+    parser.add_argument("--size", type=int, action="append", default=[],
+                        help="run the selected cases at this size instead (repeatable)")
+    parser.add_argument("--no-capabilities", action="store_true",
+                        help="do not write the capability matrix beside the results")
+    add_plugin_argument(parser)
     pyperf_group = parser.add_argument_group("pyperf options (passed through to pyperf)")
     pyperf_group.add_argument("--fast", action="store_true", help="pyperf --fast")
     pyperf_group.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
@@ -72,7 +133,183 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from bench import cases, runner
+
+    runner.load_plugins(",".join(args.plugin))
+    selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
+    if args.size:
+        selected = resize_cases(selected, args.size)
+    if not selected:
+        raise InputError(f"profile {args.profile!r} with this selection has no case")
+    check_output(args.output, force=args.force, append=args.append)
+    benchmarks, failures = runner.load_suite(args.output) if args.append else ([], {})
+    for subject, reason in cases.unavailable_subjects().items():
+        print(f"skipped {subject}: {reason}", file=sys.stderr)
+    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
+    done = run_with_progress(selected, settings, args.output, benchmarks, failures)
+    report_failures(failures)
+    if done < len(selected):
+        print(f"interrupted: {done} of {len(selected)} cases saved in {args.output}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"wrote {args.output}: {len(benchmarks)} benchmarks, {len(failures)} failed",
+          file=sys.stderr)
+    if args.profile != "smoke" and not args.no_capabilities:
+        write_capabilities_beside(args.output)
+    return EXIT_FAILED_CASES if failures else EXIT_OK
+
+
+def resize_cases(selected: list, sizes: list[int]) -> list:
+    """The same cases at the given sizes, refusing sizes over the memory budget."""
+    from bench.cases import Case, check_case
+    from bench.shapes import estimate_nbytes
+
+    budget = int(os.environ.get("BENCH_MEMORY_BUDGET", 4 * 2**30))
+    out = {}
+    for case in selected:
+        for size in sizes:
+            if size < 1:
+                raise InputError(f"--size {size}: sizes must be at least 1")
+            new = Case(case.suite, case.subject, case.op, case.shape, size)
+            check_case(new)
+            if case.suite == "ser" and estimate_nbytes(case.shape, size) > budget:
+                raise InputError(f"--size {size}: shape {case.shape!r} would need about "
+                                 f"{estimate_nbytes(case.shape, size) / 2**30:.1f} GiB, over the "
+                                 f"budget of {budget / 2**30:.1f} GiB (BENCH_MEMORY_BUDGET)")
+            out[new] = None
+    return list(out)
+
+
+def pyperf_flags(args: argparse.Namespace) -> list[str]:
+    """The pyperf options the user gave, as pyperf command-line flags."""
+    flags = [f for f, on in (("--fast", args.fast), ("--rigorous", args.rigorous)) if on]
+    for option in ("processes", "values", "warmups", "loops", "min_time", "python"):
+        value = getattr(args, option)
+        if value is not None:
+            flags += [f"--{option.replace('_', '-')}", str(value)]
+    return flags
+
+
+def check_output(path: str, *, force: bool = False, append: bool = False) -> None:
+    """Refuse to clobber an existing file, or to write where we cannot; create parent dirs."""
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, expected a file name")
+    if os.path.exists(path) and not (force or append):
+        raise InputError(f"{path}: already exists (use --force to overwrite or --append to add)")
+    if append and not os.path.exists(path):
+        raise InputError(f"{path}: --append needs an existing results file")
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create directory {parent} ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{path}: directory {parent} is not writable")
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Replace `path` with `text` atomically: temp file in the same directory, fsync, rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def run_with_progress(selected: list, settings, output: str, benchmarks: list,
+                      failures: dict[str, str]) -> int:
+    """Run the cases, saving the results file after every case; return how many finished."""
+    from bench.runner import iter_run, merge_benchmark, suite_json
+
+    done = 0
+    with progress_display(len(selected)) as show, terminate_as_interrupt():
+        try:
+            for result in iter_run(selected, settings):
+                if result.benchmark is not None:
+                    merge_benchmark(benchmarks, result.benchmark)
+                    failures.pop(result.case.name, None)
+                else:
+                    failures[result.case.name] = result.error or "unknown failure"
+                if benchmarks:
+                    write_atomic(output, suite_json(benchmarks, failures))
+                done += 1
+                show(done, result)
+        except KeyboardInterrupt:
+            pass
+    return done
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Treat SIGTERM like Ctrl-C for the duration: stop cleanly with what is saved."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def progress_display(total: int):
+    """Yield `show(done, result)`: a rich progress bar on a terminal, else one line per case."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, result: console.print(f"[{done}/{total}] {describe_result(result)}",
+                                                 highlight=False, markup=False)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+               TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("bench run", total=total, last="")
+        yield lambda done, result: progress.update(task, completed=done,
+                                                   last=describe_result(result))
+
+
+def describe_result(result) -> str:
+    """One line for a finished case: mean +- stdev, or FAILED with the reason."""
+    if result.benchmark is None:
+        return f"{result.case.name}: FAILED: {result.error}"
+    return f"{result.case.name}: {result.benchmark.format_value(result.benchmark.mean())}"
+
+
+def report_failures(failures: dict[str, str]) -> None:
+    """List failed cases on stderr."""
+    if failures:
+        print(f"{len(failures)} case(s) failed:", file=sys.stderr)
+        for name, reason in failures.items():
+            print(f"  {name}: {reason}", file=sys.stderr)
+
+
+def write_capabilities_beside(output: str) -> None:
+    """Write the capability matrix JSON next to the results (NAME.capabilities.json)."""
+    try:
+        from bench.capabilities import probe_capabilities
+    except ImportError:
+        return
+    path = capabilities_path(output)
+    write_atomic(path, json.dumps(probe_capabilities(), indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def capabilities_path(output: str) -> str:
+    """`results/latest.json` -> `results/latest.capabilities.json`."""
+    stem = output[:-5] if output.endswith(".json") else output
+    return f"{stem}.capabilities.json"
 
 
 # ---------------------------------------------------------------- capabilities

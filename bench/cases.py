@@ -1,0 +1,233 @@
+"""The benchmark matrix: named cases, the profiles that select them, and selection by pattern.
+
+A case name is `suite/subject/op/shape/size` (DESIGN.md), for example
+`ser/pickle-5/dumps/records/1000`, `fold/reduce-lambda/sum/list/10000` or
+`ref/memcpy/copy/bytes/100000`. The same case has the same name everywhere.
+Serializer x shape pairs that do not round-trip equal (unsupported or lossy,
+see `serializers.classify_roundtrip`) are not cases.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import importlib.util
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from bench.errors import InputError
+from bench.folds import INPUT_KINDS, STYLES, TASKS
+from bench.serializers import SERIALIZERS, classify_roundtrip
+from bench.shapes import SHAPES, build_shape
+
+SUITES = ("ser", "fold", "ref")
+SER_OPS = ("dumps", "loads")
+SINK_OPS = ("dumps-bytesio", "loads-bytesio", "dumps-file", "loads-file")
+MAIN_SERIALIZERS = ("pickle-5", "pickle-5-oob", "marshal", "dill", "dill-recurse", "cloudpickle",
+                    "msgpack", "json")
+OLD_PICKLES = ("pickle-0", "pickle-1", "pickle-2", "pickle-3", "pickle-4")
+FOLD_SIZE = 1000
+
+
+@dataclass(frozen=True, order=True)
+class Case:
+    """One benchmark: what is timed (subject, op) on what input (shape, size)."""
+
+    suite: str
+    subject: str
+    op: str
+    shape: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        """The case's stable name, e.g. `ser/pickle-5/dumps/records/1000`."""
+        return f"{self.suite}/{self.subject}/{self.op}/{self.shape}/{self.size}"
+
+    def metadata(self) -> dict[str, str | int]:
+        """The pyperf metadata that labels this case (DESIGN.md)."""
+        return {"bench_suite": self.suite, "bench_subject": self.subject, "bench_op": self.op,
+                "bench_shape": self.shape, "bench_size": self.size}
+
+
+def parse_case(name: str) -> Case:
+    """Parse a case name back into a Case, checking each part against the registries.
+
+    >>> parse_case("ser/pickle-5/dumps/records/1000").subject
+    'pickle-5'
+    """
+    parts = name.split("/")
+    if len(parts) != 5 or not parts[4].isdigit():
+        raise InputError(f"bad case name {name!r}: expected suite/subject/op/shape/size")
+    case = Case(parts[0], parts[1], parts[2], parts[3], int(parts[4]))
+    check_case(case)
+    return case
+
+
+def check_case(case: Case) -> None:
+    """Raise InputError when a case names something the registries do not have."""
+    known: dict[str, tuple[Iterable[str], Iterable[str], Iterable[str]]] = {
+        "ser": (SERIALIZERS, SER_OPS + SINK_OPS, SHAPES),
+        "fold": (STYLES, TASKS, INPUT_KINDS),
+        "ref": (("memcpy",), ("copy",), ("bytes",)),
+    }
+    if case.suite not in known:
+        raise InputError(f"case {case.name!r}: unknown suite {case.suite!r} (known: ser, fold, ref)")
+    for label, value, choices in zip(("subject", "op", "shape"), (case.subject, case.op, case.shape),
+                                     known[case.suite]):
+        if value not in choices:
+            raise InputError(f"case {case.name!r}: unknown {label} {value!r} "
+                             f"(known: {', '.join(choices)})")
+    if case.suite == "fold" and case.op not in STYLES[case.subject].tasks:
+        raise InputError(f"case {case.name!r}: style {case.subject!r} has no task {case.op!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def is_supported(serializer: str, shape: str) -> bool:
+    """True when `serializer` round-trips `shape` equal (checked on a small build)."""
+    entry = SERIALIZERS[serializer]
+    if not entry.available():
+        return False
+    obj = build_shape(shape, min(20, SHAPES[shape].max_size))
+    return classify_roundtrip(entry.codec(), obj).status == "ok"
+
+
+def has_sink(serializer: str) -> bool:
+    """True when the serializer has a file form (dump/load)."""
+    return serializer != "pickle-5-oob"
+
+
+def style_available(style: str) -> bool:
+    """True when the fold style's library is importable (checked without importing it)."""
+    module = STYLES[style].module
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def unavailable_subjects() -> dict[str, str]:
+    """Subjects skipped because their library is missing, with the reason."""
+    missing = {name: f"python package {entry.module!r} is not installed"
+               for name, entry in SERIALIZERS.items() if not entry.available()}
+    missing.update({name: f"python package {STYLES[name].module!r} is not installed"
+                    for name in STYLES if not style_available(name)})
+    return missing
+
+
+def ser_cases(serializers: Iterable[str], shapes: Iterable[str], sizes: Callable[[str], Iterable[int]],
+              ops: Sequence[str] = SER_OPS) -> Iterator[Case]:
+    """Serializer cases for every supported serializer x shape x size x op."""
+    for serializer in serializers:
+        for shape in shapes:
+            if not is_supported(serializer, shape):
+                continue
+            for size in sizes(shape):
+                for op in ops:
+                    if op in SER_OPS or has_sink(serializer):
+                        yield Case("ser", serializer, op, shape, size)
+
+
+def fold_cases(sizes: Iterable[int], kinds: Iterable[str] = INPUT_KINDS,
+               tasks: Iterable[str] | None = None, styles: Iterable[str] | None = None
+               ) -> Iterator[Case]:
+    """Fold cases for every available style x supported task x size x input kind."""
+    for style in styles or STYLES:
+        if not style_available(style):
+            continue
+        for task in STYLES[style].tasks:
+            if tasks is None or task in tasks:
+                yield from (Case("fold", style, task, kind, size)
+                            for size in sizes for kind in kinds)
+
+
+def ref_cases(sizes: Iterable[int]) -> Iterator[Case]:
+    """The memcpy reference: copying a bytes buffer of each size."""
+    return (Case("ref", "memcpy", "copy", "bytes", size) for size in sizes)
+
+
+def around(shape: str) -> list[int]:
+    """A shape's default size with a tenth and ten times it, within its cap.
+
+    >>> around("ints")
+    [100, 1000, 10000]
+    """
+    size = SHAPES[shape].default_size
+    return [s for s in (size // 10, size, size * 10) if s <= SHAPES[shape].max_size]
+
+
+def default_size(shape: str) -> list[int]:
+    return [SHAPES[shape].default_size]
+
+
+def decades(shape: str) -> list[int]:
+    return [10**k for k in range(1, 7) if 10**k <= SHAPES[shape].max_size]
+
+
+def smoke_cases() -> Iterator[Case]:
+    """Every subject at least once, at tiny sizes: for tests."""
+    yield from ser_cases(SERIALIZERS, ["ints"], lambda _: [10], ["dumps"])
+    yield from ser_cases(["pickle-5"], ["ints"], lambda _: [10], ["loads", "dumps-bytesio",
+                                                                "loads-file"])
+    for style in STYLES:
+        yield from fold_cases([100], ["list"], [STYLES[style].tasks[0]], [style])
+    yield from fold_cases([100], ["generator"], ["sum"], ["loop"])
+    yield from ref_cases([1000])
+
+
+def quick_cases() -> Iterator[Case]:
+    """The default profile: broad coverage at one size, plus glimpses of scaling and sinks."""
+    yield from ser_cases(MAIN_SERIALIZERS, SHAPES, default_size)
+    yield from ser_cases(OLD_PICKLES, ["ints", "records", "bytes"], default_size)
+    scaling = ("pickle-5", "dill", "msgpack")
+    yield from ser_cases(scaling, ["ints", "records", "bytes"],
+                         lambda s: [n for n in around(s) if n != SHAPES[s].default_size])
+    yield from ser_cases(("pickle-5", "dill", "msgpack"), ["ints", "records", "bytes"],
+                         default_size, SINK_OPS)
+    yield from fold_cases([FOLD_SIZE])
+    yield from fold_cases([FOLD_SIZE // 10, FOLD_SIZE * 10], ["list"], ["concat"])
+    yield from ref_cases(around("bytes"))
+
+
+def full_cases() -> Iterator[Case]:
+    """Every serializer x shape x three sizes x every op; folds at three sizes."""
+    yield from ser_cases(SERIALIZERS, SHAPES, around, SER_OPS + SINK_OPS)
+    yield from fold_cases([FOLD_SIZE // 10, FOLD_SIZE, FOLD_SIZE * 10])
+    yield from ref_cases(around("bytes"))
+
+
+def scaling_cases() -> Iterator[Case]:
+    """Sizes by decades, for scaling curves and fitted exponents."""
+    yield from ser_cases(("pickle-5", "dill", "cloudpickle", "msgpack", "json", "marshal"),
+                         ["ints", "records", "text", "bytes"], decades, ["dumps", "loads"])
+    yield from fold_cases([10, 100, 1000, 10_000], ["list"])
+    yield from ref_cases(decades("bytes"))
+
+
+PROFILES: dict[str, Callable[[], Iterator[Case]]] = {
+    "smoke": smoke_cases, "quick": quick_cases, "full": full_cases, "scaling": scaling_cases}
+
+
+def profile_cases(profile: str) -> list[Case]:
+    """The cases of a profile, in run order, without duplicates."""
+    try:
+        make = PROFILES[profile]
+    except KeyError:
+        raise InputError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})") from None
+    return list(dict.fromkeys(make()))
+
+
+def select_cases(cases: Sequence[Case], patterns: Sequence[str] = (),
+                 suites: Sequence[str] = ()) -> list[Case]:
+    """Keep cases of the given suites whose name matches any glob; refuse a pattern matching none."""
+    kept = [c for c in cases if not suites or c.suite in suites]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(c.name, pattern) for c in kept):
+            raise InputError(f"-k {pattern!r} matches no case{suggest_names(pattern, kept)}")
+    if patterns:
+        kept = [c for c in kept if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
+    return kept
+
+
+def suggest_names(pattern: str, cases: Sequence[Case]) -> str:
+    """`; did you mean ...` with up to three close case names, or an empty string."""
+    close = difflib.get_close_matches(pattern, [c.name for c in cases], n=3, cutoff=0.5)
+    return f"; did you mean: {', '.join(close)}" if close else ""
