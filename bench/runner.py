@@ -331,6 +331,8 @@ def time_case(runner: Any, case: Case, error_path: str) -> CaseResult:
             bench = runner.bench_time_func(case.name, _never_called)
         return CaseResult(case, bench, None, time.monotonic() - start)
     except (RuntimeError, ValueError, SystemExit) as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc  # pyperf turns Ctrl-C into sys.exit(1)
         reason = read_reason(error_path) or describe_worker_failure(exc, out.getvalue())
         return CaseResult(case, None, reason, time.monotonic() - start)
 

@@ -72,10 +72,7 @@ def build_nested(n: int, rng: random.Random) -> dict[str, Any]:
 
 
 def build_deep(n: int, rng: random.Random) -> list[Any]:
-    """Lists nested n deep around one int; refuses depths past MAX_DEPTH."""
-    if n > MAX_DEPTH:
-        raise InputError(f"shape 'deep': depth {n} is over the cap of {MAX_DEPTH} "
-                         f"(recursion limit {sys.getrecursionlimit()})")
+    """Lists nested n deep around one int (build_shape caps n at MAX_DEPTH)."""
     value: list[Any] = [rng.randrange(100)]
     for _ in range(n - 1):
         value = [value]
@@ -113,7 +110,7 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("dataclasses", lambda n, r: [Record(**{k: v for k, v in _record_row(i, r).items()
                                                  if k in Record.__dataclass_fields__})
                                        for i in range(n)], "n dataclass instances"),
-    Shape("deep", build_deep, f"lists nested n deep (n <= {MAX_DEPTH})", 100, MAX_DEPTH),
+    Shape("deep", build_deep, f"lists nested n deep (n <= {MAX_DEPTH}: recursive picklers need the stack)", 100, MAX_DEPTH),
     Shape("ndarray", build_ndarray, "float64 numpy array of n values", 100_000, 100_000_000),
     Shape("mixed", lambda n, r: [build_profile(i, r) for i in range(n)],
           "n user-profile dicts with a date"),
@@ -142,7 +139,8 @@ def check_size(name: str, n: int) -> Shape:
     """Return shape `name`, or raise InputError when n is outside its range."""
     shape = get_shape(name)
     if not 1 <= n <= shape.max_size:
-        raise InputError(f"shape {name!r}: size {n} is out of range 1..{shape.max_size}")
+        raise InputError(f"shape {name!r}: size {n} is out of range 1..{shape.max_size} "
+                         f"({shape.note})")
     return shape
 
 

@@ -1,0 +1,151 @@
+"""`bench run` end to end: real pyperf workers, checked cases, isolation, faults, interrupts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pyperf
+import pytest
+
+from bench.cases import profile_cases, select_cases
+from bench.runner import describe_worker_failure, split_worker_args
+
+from conftest import bench_env
+
+pytestmark = pytest.mark.slow
+
+
+def load_metadata(path):
+    """name -> benchmark-level metadata of a results file."""
+    suite = pyperf.BenchmarkSuite.load(str(path))
+    return {b.get_name(): b.get_metadata() for b in suite.get_benchmarks()}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("smoke") / "smoke.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--profile", "smoke", "-o",
+                           str(path)], capture_output=True, text=True, env=bench_env(), timeout=300)
+    return proc, path
+
+
+def test_smoke_run_writes_every_case_with_metadata(smoke_run):
+    proc, path = smoke_run
+    assert proc.returncode == 0, proc.stderr
+    metadata = load_metadata(path)
+    assert sorted(metadata) == sorted(c.name for c in profile_cases("smoke"))
+    for name, meta in metadata.items():
+        suite, subject, op, shape, size = name.split("/")
+        assert (meta["bench_suite"], meta["bench_subject"], meta["bench_op"],
+                meta["bench_shape"], meta["bench_size"]) == (suite, subject, op, shape, int(size))
+        assert meta["bench_profile"] == "smoke" and meta["peak_alloc_bytes"] > 0
+        assert meta["subject_version"]
+        assert ("payload_bytes" in meta) is (suite == "ser")
+    import pickle
+
+    from bench.shapes import build_shape
+
+    expected = len(pickle.dumps(build_shape("ints", 10), protocol=5))
+    assert metadata["ser/pickle-5/dumps/ints/10"]["payload_bytes"] == expected
+
+
+def test_pyperf_reads_our_files(smoke_run):
+    _, path = smoke_run
+    stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(path)],
+                           capture_output=True, text=True)
+    assert stats.returncode == 0 and "Number of benchmarks: 26" in stats.stdout
+    compare = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(path), str(path)],
+                             capture_output=True, text=True)
+    assert compare.returncode == 0, compare.stderr
+
+
+def test_worker_timing_pickle_never_imports_dill(smoke_run):
+    _, path = smoke_run
+    metadata = load_metadata(path)
+    for name, meta in metadata.items():
+        if meta["bench_subject"].startswith("pickle"):
+            assert "dill" not in meta["bench_imported"].split(","), name
+    assert "dill" in metadata["ser/dill/dumps/ints/10"]["bench_imported"].split(",")
+    assert metadata["ser/msgpack/dumps/ints/10"]["bench_imported"] == "msgpack"
+
+
+def test_run_refuses_to_overwrite_without_force(smoke_run, run_bench):
+    _, path = smoke_run
+    proc = run_bench("run", "--profile", "smoke", "-o", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"ERROR: {path}: already exists (use --force to overwrite or --append to add)"]
+
+
+def test_append_adds_runs_and_cases(tmp_path, run_bench):
+    path = tmp_path / "a.json"
+    first = run_bench("run", "--profile", "smoke", "-k", "ref/*", "-o", str(path))
+    assert first.returncode == 0, first.stderr
+    second = run_bench("run", "--profile", "smoke", "-k", "ref/*", "-k", "fold/loop/*",
+                       "-o", str(path), "--append")
+    assert second.returncode == 0, second.stderr
+    suite = pyperf.BenchmarkSuite.load(str(path))
+    assert len(suite.get_benchmark("ref/memcpy/copy/bytes/1000").get_runs()) == 4
+    assert "fold/loop/sum/list/100" in suite.get_benchmark_names()
+
+
+def test_crashing_cases_fail_alone(tmp_path, run_bench):
+    path = tmp_path / "crash.json"
+    proc = run_bench("run", "--plugin", "bench_crashers", "--profile", "crash-test",
+                     "-o", str(path))
+    assert proc.returncode == 3, proc.stderr
+    data = json.loads(path.read_text())
+    failures = {f["name"]: f["reason"] for f in data["bench_failures"]}
+    assert failures == {
+        "ser/test-segfault/dumps/ints/10": "worker crashed: killed by SIGSEGV",
+        "ser/test-recursion/dumps/ints/10": "check failed: unsupported: RecursionError: "
+                                            "maximum recursion depth exceeded (test)",
+        "ser/test-memory/dumps/ints/10": "check failed: unsupported: MemoryError: "
+                                         "test allocation failure",
+        "ser/test-killed/dumps/ints/10": "worker crashed: killed by SIGKILL",
+    }
+    names = set(load_metadata(path))
+    assert names == {"ser/pickle-5/dumps/ints/10", "ser/pickle-5/loads/ints/21",
+                     "ser/pickle-5/loads/ints/23", "ser/pickle-5/loads/ints/24"}
+    assert "4 case(s) failed" in proc.stderr
+
+
+def test_ctrl_c_leaves_a_valid_file_with_the_finished_cases(tmp_path):
+    path = tmp_path / "interrupted.json"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--profile", "smoke",
+                             "-o", str(path)], stderr=subprocess.PIPE, text=True, env=bench_env())
+    finished = []
+    for line in proc.stderr:
+        if line.startswith("["):
+            finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
+        if len(finished) == 5:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    assert "interrupted: 5 of 26 cases saved" in rest
+    assert sorted(load_metadata(path)) == sorted(finished)
+
+
+def test_split_worker_args_keeps_pyperf_flags():
+    ours, rest = split_worker_args(["--bench-case", "x", "--worker-task=2", "--values", "3",
+                                    "--bench-plugin", "a", "--bench-plugin", "b"])
+    assert ours == {"case": "x", "plugin": "a,b"} and rest == ["--values", "3"]
+
+
+@pytest.mark.parametrize(("exc", "expected"), [
+    (RuntimeError("/usr/bin/python failed with exit code -9"), "worker crashed: killed by SIGKILL"),
+    (RuntimeError("/usr/bin/python failed with exit code 1"),
+     "worker failed: /usr/bin/python failed with exit code 1"),
+    (SystemExit(124), "worker timed out: "),
+])
+def test_describe_worker_failure(exc, expected):
+    assert describe_worker_failure(exc, "") == expected
+
+
+def test_selection_used_by_the_tests_exists():
+    assert select_cases(profile_cases("smoke"), ["ref/*"])

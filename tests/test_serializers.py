@@ -1,0 +1,75 @@
+"""The serializer registry: lazy imports, and the round-trip classification the runner reuses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.equality import same_value
+from bench.serializers import (SERIALIZERS, OobPayload, SerializerError, classify_roundtrip,
+                               get_serializer, payload_nbytes)
+from bench.shapes import SHAPES, build_shape
+
+PAIRS = [(s, shape) for s in SERIALIZERS for shape in SHAPES]
+
+
+def test_import_loads_no_optional_library():
+    code = ("import sys, bench.serializers, bench.shapes, bench.folds, bench.cases;"
+            "print(','.join(m for m in ('dill','cloudpickle','msgpack','numpy','toolz','cytoolz')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_registry_has_the_required_entries():
+    required = {f"pickle-{p}" for p in range(6)} | {"pickle-5-oob", "marshal", "dill",
+                                                    "dill-recurse", "cloudpickle", "msgpack", "json"}
+    assert required <= set(SERIALIZERS)
+    assert all(entry.note and entry.version() for entry in SERIALIZERS.values())
+
+
+@pytest.mark.parametrize(("serializer", "shape"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def test_classification_is_consistent(serializer, shape):
+    codec = SERIALIZERS[serializer].codec()
+    obj = build_shape(shape, 50)
+    result = classify_roundtrip(codec, obj)
+    if result.status == "unsupported":
+        exc_type = result.error.split(":")[0]
+        assert exc_type.isidentifier() and result.payload_bytes is None
+        return
+    back = codec.loads(codec.dumps(obj))
+    assert same_value(obj, back) is (result.status == "ok")
+    assert result.payload_bytes == payload_nbytes(codec.dumps(obj)) > 0
+
+
+@pytest.mark.parametrize(("serializer", "shape", "status", "error_prefix"), [
+    ("pickle-5", "records", "ok", None),
+    ("pickle-0", "dataclasses", "ok", None),
+    ("dill", "mixed", "ok", None),
+    ("cloudpickle", "ndarray", "ok", None),
+    ("marshal", "dataclasses", "unsupported", "ValueError: unmarshallable object"),
+    ("marshal", "ndarray", "lossy", None),
+    ("msgpack", "tuples", "lossy", None),
+    ("msgpack", "dataclasses", "unsupported", "TypeError"),
+    ("json", "bytes", "unsupported", "TypeError"),
+    ("json", "tuples", "lossy", None),
+])
+def test_known_cells(serializer, shape, status, error_prefix):
+    result = classify_roundtrip(SERIALIZERS[serializer].codec(), build_shape(shape, 20))
+    assert result.status == status
+    if error_prefix:
+        assert result.error.startswith(error_prefix)
+
+
+def test_out_of_band_buffers_travel_apart():
+    arr = build_shape("ndarray", 1000)
+    payload = SERIALIZERS["pickle-5-oob"].codec().dumps(arr)
+    assert isinstance(payload, OobPayload) and len(payload.buffers) == 1
+    assert len(payload.data) < 200 and payload_nbytes(payload) > arr.nbytes
+
+
+def test_unknown_serializer_names_the_choices():
+    with pytest.raises(SerializerError, match="unknown serializer 'pikle'.*pickle-5"):
+        get_serializer("pikle")
