@@ -317,10 +317,38 @@ def capabilities_path(output: str) -> str:
 def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "md", "json"], default="text")
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
+    parser.add_argument("--serializer", dest="serializers", action="append", default=[],
+                        metavar="NAME", help="probe only this serializer (repeatable)")
+    parser.add_argument("--kind", dest="kinds", action="append", default=[], metavar="NAME",
+                        help="probe only this object kind (repeatable)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="a child that finishes no kind for this long is killed "
+                             "(default: 10)")
+    parser.add_argument("--jobs", type=int, default=2, help="serializers probed at once "
+                        "(default: 2)")
+    parser.add_argument("--kinds-module", dest="kinds_modules", action="append", default=[],
+                        metavar="MODULE", help="also probe the KINDS of this importable module "
+                        "(the tests inject crashing kinds this way)")
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from bench.capabilities import check_output_path, format_capabilities, probe_capabilities
+
+    if args.output:
+        check_output_path(args.output)
+    doc = probe_capabilities(args.serializers or None, args.kinds or None, args.timeout,
+                             jobs=args.jobs, extra_kinds_modules=args.kinds_modules)
+    text = format_capabilities(doc, args.format)
+    if not args.output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise InputError(f"-o/--output: cannot write {args.output!r}: {exc.strerror}") from None
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- report / export
