@@ -1,0 +1,303 @@
+"""Tests of bench.capabilities, bench.capability_kinds and bench._probe.
+
+The probe tests assert what the real libraries do, each cell proven in fresh child
+processes; they select a few kinds and serializers to stay fast. The faulty kinds
+(segfault, os._exit, hang) live in tests/data/capabilities/faulty_kinds.py only.
+"""
+
+from __future__ import annotations
+
+import doctest
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bench import _probe, capabilities, capability_kinds
+from bench.capabilities import (
+    OUTCOMES,
+    SCHEMA_VERSION,
+    format_capabilities,
+    load_catalogue,
+    probe_capabilities,
+)
+from bench.capability_kinds import KINDS
+from bench.cli import main
+from bench.errors import InputError
+from bench.serializers import SERIALIZERS, OobPayload
+
+DATA = Path(__file__).parent / "data" / "capabilities"
+REPO = Path(__file__).parent.parent
+DOC_KEYS = {"schema_version", "python", "implementation", "created", "serializers", "kinds",
+            "cells", "dill_extend"}
+CELL_KEYS = {"kind", "serializer", "outcome", "error", "payload_bytes"}
+
+
+def cell_of(doc: dict, kind: str, serializer: str) -> dict:
+    """The one cell of `doc` for this kind and serializer."""
+    (cell,) = [c for c in doc["cells"] if c["kind"] == kind and c["serializer"] == serializer]
+    return cell
+
+
+@pytest.fixture()
+def faulty_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make tests/data/capabilities importable here and (through sys.path) in the children."""
+    monkeypatch.syspath_prepend(str(DATA))
+
+
+# ---------------------------------------------------------------- the catalogue
+
+def test_catalogue_has_at_least_40_uniquely_named_kinds() -> None:
+    names = [kind.name for kind in KINDS]
+    assert len(names) >= 40
+    assert len(set(names)) == len(names)
+    capabilities.check_kind_names(names)  # lower-case kebab: they become file names
+
+
+def test_catalogue_covers_the_kinds_the_issue_lists() -> None:
+    required = {"int", "float", "complex", "str", "bytes", "none", "tuple", "namedtuple", "set",
+                "frozenset", "dict-int-keys", "datetime", "decimal", "enum-member", "dataclass",
+                "local-class-instance", "main-class-instance", "class", "self-ref-list",
+                "shared-refs", "top-level-function", "lambda", "closure", "recursive-function",
+                "function-with-global", "partial", "bound-method", "staticmethod",
+                "classmethod", "property", "generator", "generator-function", "list-iterator",
+                "range", "slice", "code", "module", "stringio", "bytesio", "text-file", "lock",
+                "rlock", "weakref", "exception", "regex", "itertools-count", "dict-keys",
+                "memoryview", "numpy-array", "frame", "traceback"}
+    assert required <= {kind.name for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+def test_each_check_accepts_a_fresh_build(kind: capability_kinds.Kind,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the text-file kind writes here
+    assert kind.check(kind.build()) is None
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.name != "none"], ids=lambda k: k.name)
+def test_each_check_rejects_none(kind: capability_kinds.Kind) -> None:
+    """A check that passes anything proves nothing: None must fail every check but one."""
+    try:
+        reason = kind.check(None)
+    except Exception:
+        return
+    assert reason is not None
+
+
+def test_check_reports_how_a_copy_is_lossy() -> None:
+    check = {kind.name: kind.check for kind in KINDS}
+    assert check["tuple"]([1, "two", 3.0]) == "loaded list, expected tuple"
+    assert check["shared-refs"]([[1, 2, 3], [1, 2, 3]]) == "shared identity lost"
+    assert check["text-file"](io.StringIO("second\n")) == \
+        "loaded StringIO, expected TextIOWrapper"
+
+
+def test_doctests_pass() -> None:
+    for module in (capabilities, capability_kinds, _probe):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# ---------------------------------------------------------------- child-side helpers
+
+def test_payload_files_round_trip_plain_and_out_of_band(tmp_path: Path) -> None:
+    _probe.write_payload(tmp_path / "plain", b"abc")
+    assert _probe.read_payload(tmp_path / "plain") == b"abc"
+    _probe.write_payload(tmp_path / "oob", OobPayload(b"head", [memoryview(b"xy"), b"z"]))
+    back = _probe.read_payload(tmp_path / "oob")
+    assert isinstance(back, OobPayload)
+    assert back.data == b"head" and [bytes(b) for b in back.buffers] == [b"xy", b"z"]
+
+
+# ---------------------------------------------------------------- real library behaviour
+
+@pytest.fixture(scope="module")
+def probed() -> dict:
+    kinds = ["tuple", "dataclass", "main-class-instance", "lambda", "function-with-global",
+             "recursive-function", "generator", "text-file"]
+    return probe_capabilities(None, kinds, timeout=30)
+
+
+def test_pickle_cannot_dump_a_lambda(probed: dict) -> None:
+    cell = cell_of(probed, "lambda", "pickle-5")
+    assert cell["outcome"] == "dumps-error"
+    assert cell["error"].startswith("PicklingError: Can't pickle <function <lambda>")
+    assert cell["payload_bytes"] is None
+
+
+@pytest.mark.parametrize("serializer", ["cloudpickle", "dill", "dill-recurse"])
+def test_code_shipping_libraries_ship_a_lambda(probed: dict, serializer: str) -> None:
+    cell = cell_of(probed, "lambda", serializer)
+    assert (cell["outcome"], cell["error"]) == ("ok", None)
+    assert cell["payload_bytes"] > 100
+
+
+def test_msgpack_turns_a_tuple_into_a_list(probed: dict) -> None:
+    cell = cell_of(probed, "tuple", "msgpack")
+    assert (cell["outcome"], cell["error"]) == ("lossy", "loaded list, expected tuple")
+    assert cell["payload_bytes"] > 0
+
+
+def test_marshal_cannot_dump_a_dataclass(probed: dict) -> None:
+    cell = cell_of(probed, "dataclass", "marshal")
+    assert (cell["outcome"], cell["error"]) == ("dumps-error", "ValueError: unmarshallable object")
+
+
+@pytest.mark.parametrize("serializer", [f"pickle-{p}" for p in range(6)] + ["pickle-5-oob"])
+def test_pickle_of_a_main_class_instance_works_only_in_process(probed: dict,
+                                                                serializer: str) -> None:
+    cell = cell_of(probed, "main-class-instance", serializer)
+    assert cell["outcome"] == "same-process-only"
+    assert cell["in_process"] == "ok"
+    assert cell["error"].startswith("AttributeError: Can't get attribute 'Record'")
+
+
+def test_pickle_ships_an_importable_dataclass(probed: dict) -> None:
+    assert cell_of(probed, "dataclass", "pickle-5")["outcome"] == "ok"
+
+
+@pytest.mark.parametrize("serializer", list(SERIALIZERS))
+def test_nobody_can_dump_a_generator(probed: dict, serializer: str) -> None:
+    assert cell_of(probed, "generator", serializer)["outcome"] == "dumps-error"
+
+
+def test_recurse_true_is_what_makes_dill_ship_a_function_using_a_global(probed: dict) -> None:
+    plain = cell_of(probed, "function-with-global", "dill")
+    assert plain["outcome"] == "same-process-only"
+    assert plain["error"] == "check raised NameError: name 'SCALE' is not defined"
+    assert cell_of(probed, "function-with-global", "dill-recurse")["outcome"] == "ok"
+    assert cell_of(probed, "recursive-function", "dill")["outcome"] == "same-process-only"
+    assert cell_of(probed, "recursive-function", "dill-recurse")["outcome"] == "ok"
+
+
+def test_cloudpickle_ships_an_open_file_as_a_stringio(probed: dict) -> None:
+    cell = cell_of(probed, "text-file", "cloudpickle")
+    assert (cell["outcome"], cell["error"]) == ("lossy", "loaded StringIO, expected TextIOWrapper")
+
+
+def test_import_dill_changes_pickle_dispatch_and_extend_false_undoes_it(probed: dict) -> None:
+    dill = probed["dill_extend"]
+    assert dill["import_dill_changes_pickle_dispatch"] is True
+    assert "builtins.code" in dill["added_types"]
+    assert dill["extend_false_restores"] is True
+
+
+def test_document_has_the_schema_the_report_reads(probed: dict) -> None:
+    assert probed.keys() >= DOC_KEYS
+    assert probed["schema_version"] == SCHEMA_VERSION == 1
+    assert len(probed["cells"]) == len(probed["kinds"]) * len(probed["serializers"])
+    for cell in probed["cells"]:
+        assert cell.keys() >= CELL_KEYS and cell["outcome"] in OUTCOMES
+        if cell["outcome"] in ("ok", "lossy"):
+            assert cell["payload_bytes"] > 0
+    json.loads(format_capabilities(probed, "json"))
+
+
+# ---------------------------------------------------------------- crashes and hangs
+
+def test_crashing_kinds_are_reported_and_the_rest_of_the_batch_goes_on(faulty_path: None) -> None:
+    doc = probe_capabilities(["pickle-5"], ["int", "segfault", "exits", "crashes-on-fresh-load",
+                                            "after-faults"],
+                             timeout=30, extra_kinds_modules=["faulty_kinds"])
+    outcomes = {c["kind"]: (c["outcome"], c["error"]) for c in doc["cells"]}
+    assert outcomes == {"int": ("ok", None), "segfault": ("crash", "killed by SIGSEGV"),
+                        "exits": ("crash", "exit code 3"),
+                        "crashes-on-fresh-load": ("crash", "exit code 4"),
+                        "after-faults": ("ok", None)}
+
+
+def test_a_hanging_kind_times_out(faulty_path: None) -> None:
+    doc = probe_capabilities(["pickle-5"], ["hangs", "after-faults"], timeout=1.0,
+                             extra_kinds_modules=["faulty_kinds"])
+    assert cell_of(doc, "hangs", "pickle-5")["outcome"] == "timeout"
+    assert cell_of(doc, "after-faults", "pickle-5")["outcome"] == "ok"
+
+
+def test_cli_exits_0_when_kinds_crash_and_hang(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH",
+                                                                                  "")]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "capabilities", "--format", "json", "--timeout", "1",
+         "--kinds-module", "faulty_kinds", "--serializer", "cloudpickle", "--kind", "segfault",
+         "--kind", "hangs", "--kind", "after-faults"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    outcomes = {c["kind"]: c["outcome"] for c in json.loads(proc.stdout)["cells"]}
+    assert outcomes == {"segfault": "crash", "hangs": "timeout", "after-faults": "ok"}
+
+
+# ---------------------------------------------------------------- the command end to end
+
+def test_bench_capabilities_json_end_to_end(tmp_path: Path) -> None:
+    """The whole catalogue x every serializer, as a user runs it."""
+    proc = subprocess.run([sys.executable, "-m", "bench", "capabilities", "--format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert [s["name"] for s in doc["serializers"]] == list(SERIALIZERS)
+    assert len(doc["kinds"]) >= 40
+    assert len(doc["cells"]) == len(doc["kinds"]) * len(SERIALIZERS)
+    outcomes = {c["outcome"] for c in doc["cells"]}
+    assert {"ok", "lossy", "dumps-error", "same-process-only"} <= outcomes
+    assert not outcomes & {"crash", "timeout", "skipped"}
+    assert cell_of(doc, "lambda", "pickle-5")["outcome"] == "dumps-error"
+    assert cell_of(doc, "lambda", "cloudpickle")["outcome"] == "ok"
+
+
+def test_output_file_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "caps.md"
+    code = main(["capabilities", "--format", "md", "--serializer", "json", "--kind", "tuple",
+                 "-o", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert text.startswith("# Capability matrix")
+    assert "| `tuple` | container | `~` |" in text
+
+
+# ---------------------------------------------------------------- formatting (golden files)
+
+@pytest.mark.parametrize("fmt, suffix", [("text", "txt"), ("md", "md")])
+def test_formats_match_the_golden_files(fmt: str, suffix: str) -> None:
+    doc = json.loads((DATA / "formatted.json").read_text())
+    assert format_capabilities(doc, fmt) == (DATA / f"formatted.{suffix}").read_text()
+
+
+def test_text_format_has_a_legend_for_every_outcome() -> None:
+    text = format_capabilities(json.loads((DATA / "formatted.json").read_text()), "text")
+    assert "legend: + ok" in text
+    for symbol, meaning in OUTCOMES.values():
+        assert f"{symbol} {meaning}" in text
+
+
+def test_json_format_is_the_document() -> None:
+    doc = json.loads((DATA / "formatted.json").read_text())
+    assert json.loads(format_capabilities(doc, "json")) == doc
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("argv, message", [
+    (["--serializer", "nope"], "ERROR: --serializer: unknown name 'nope'"),
+    (["--kind", "nope"], "ERROR: --kind: unknown name 'nope'"),
+    (["--kinds-module", "no_such_module_here"], "ERROR: --kinds-module: cannot import"),
+    (["-o", "/no/such/dir/caps.txt"], "ERROR: -o/--output: cannot write '/no/such/dir/caps.txt'"),
+])
+def test_bad_input_exits_2_with_one_error_line(argv: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capabilities", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message)
+
+
+def test_unknown_format_and_duplicate_kind_names_raise_input_error() -> None:
+    with pytest.raises(InputError, match="--format"):
+        format_capabilities({}, "xml")
+    with pytest.raises(InputError, match="duplicate kind names: int"):
+        capabilities.check_kind_names(["int", "int"])
+    assert len(load_catalogue()) == len(KINDS)
