@@ -348,8 +348,9 @@ def describe_serializer(serializer: Serializer) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- dill and pickle's dispatch
 
-DILL_UNMEASURED = {"import_dill_changes_pickle_dispatch": None, "added_types": [],
-                   "extend_false_restores": None}
+DILL_UNMEASURED: dict[str, Any] = {
+    "import_dill_changes_pickle_dispatch": None, "added_types": [], "extend_false_restores": None,
+}
 
 
 def measure_dill_extend(run_dir: Path, timeout: float) -> dict[str, Any]:
