@@ -7,6 +7,7 @@ processes; they select a few kinds and serializers to stay fast. The faulty kind
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import io
 import json
@@ -196,6 +197,22 @@ def test_document_has_the_schema_the_report_reads(probed: dict) -> None:
         if cell["outcome"] in ("ok", "lossy"):
             assert cell["payload_bytes"] > 0
     json.loads(format_capabilities(probed, "json"))
+
+
+def test_a_serializer_that_is_not_installed_is_skipped_with_a_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("msgpack", "dill"):
+        missing = dataclasses.replace(SERIALIZERS[name], module="bench_no_such_module")
+        monkeypatch.setitem(SERIALIZERS, name, missing)
+    doc = probe_capabilities(["msgpack", "pickle-5"], ["int"])
+    assert cell_of(doc, "int", "pickle-5")["outcome"] == "ok"
+    skipped = cell_of(doc, "int", "msgpack")
+    assert (skipped["outcome"], skipped["error"]) == ("skipped",
+                                                      "bench_no_such_module is not installed")
+    entries = {entry["name"]: entry for entry in doc["serializers"]}
+    assert entries["msgpack"]["available"] is False and entries["pickle-5"]["available"]
+    assert doc["dill_extend"]["import_dill_changes_pickle_dispatch"] is None
+    assert doc["dill_extend"]["error"] == "dill is not installed"
 
 
 # ---------------------------------------------------------------- crashes and hangs
