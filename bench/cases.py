@@ -176,12 +176,11 @@ def smoke_cases() -> Iterator[Case]:
 def quick_cases() -> Iterator[Case]:
     """The default profile: broad coverage at one size, plus glimpses of scaling and sinks."""
     yield from ser_cases(MAIN_SERIALIZERS, SHAPES, default_size)
-    yield from ser_cases(OLD_PICKLES, ["ints", "records", "bytes"], default_size)
-    scaling = ("pickle-5", "dill", "msgpack")
-    yield from ser_cases(scaling, ["ints", "records", "bytes"],
-                         lambda s: [n for n in around(s) if n != SHAPES[s].default_size])
-    yield from ser_cases(("pickle-5", "dill", "msgpack"), ["ints", "records", "bytes"],
-                         default_size, SINK_OPS)
+    yield from ser_cases(OLD_PICKLES, ["ints", "records"], default_size)
+    glimpse = ["ints", "records", "bytes"]
+    yield from ser_cases(("pickle-5", "dill", "msgpack"), glimpse,
+                         lambda s: [n for n in around(s) if n != SHAPES[s].default_size], ["dumps"])
+    yield from ser_cases(("pickle-5", "msgpack"), glimpse, default_size, SINK_OPS)
     yield from fold_cases([FOLD_SIZE])
     yield from fold_cases([FOLD_SIZE // 10, FOLD_SIZE * 10], ["list"], ["concat"])
     yield from ref_cases(around("bytes"))

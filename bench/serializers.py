@@ -17,7 +17,6 @@ import importlib.util
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, BinaryIO, Literal, NamedTuple
 
 from bench.equality import same_value
@@ -57,6 +56,8 @@ class Serializer:
 
     def version(self) -> str:
         """Library version, read from package metadata (no import)."""
+        from importlib import metadata
+
         if self.distribution is None:
             return f"stdlib {platform.python_version()}"
         try:
