@@ -1,0 +1,65 @@
+"""Killing a run at random points never leaves a broken results file (issue 7)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pyperf
+import pytest
+
+from conftest import bench_env
+
+pytestmark = pytest.mark.slow
+
+
+def run_and_kill(path, sig: int, delay: float) -> tuple[list[str], int]:
+    """Start a run, send `sig` to the parent after `delay` s; return printed case names, rc."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--profile", "smoke",
+                             "-k", "ser/*", "-o", str(path)], stderr=subprocess.PIPE, text=True,
+                            env=bench_env(), start_new_session=True)
+    finished: list[str] = []
+
+    def read() -> None:
+        for line in proc.stderr:
+            if line.startswith("["):
+                finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(delay)
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=60)
+    reader.join(timeout=60)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # orphaned pyperf workers of a SIGKILLed parent
+    except ProcessLookupError:
+        pass
+    return finished, rc
+
+
+def saved_names(path) -> set[str]:
+    if not path.exists():
+        return set()
+    return set(pyperf.BenchmarkSuite.load(str(path)).get_benchmark_names())
+
+
+@pytest.mark.parametrize("attempt", range(10))
+def test_killed_run_leaves_a_valid_file(tmp_path, attempt):
+    rng = random.Random(attempt)
+    sig = signal.SIGTERM if attempt % 2 == 0 else signal.SIGKILL
+    path = tmp_path / "run.json"
+    finished, rc = run_and_kill(path, sig, rng.uniform(1.0, 4.0))
+    saved = saved_names(path)  # raises if the file is not valid pyperf JSON
+    assert not list(tmp_path.glob(".tmp-*")) or sig == signal.SIGKILL
+    if sig == signal.SIGTERM:
+        assert rc == 130 or (rc == 0 and len(finished) == 16)
+        assert saved == set(finished)
+    else:
+        assert rc == -signal.SIGKILL
+        assert set(finished) <= saved and len(saved) <= len(finished) + 1
