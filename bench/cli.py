@@ -121,6 +121,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-capabilities", action="store_true",
                         help="do not write the capability matrix beside the results")
     add_plugin_argument(parser)
+    parser.add_argument("--ab-round", type=int, help=argparse.SUPPRESS)
     pyperf_group = parser.add_argument_group("pyperf options (passed through to pyperf)")
     pyperf_group.add_argument("--fast", action="store_true", help="pyperf --fast")
     pyperf_group.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
@@ -145,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     benchmarks, failures = runner.load_suite(args.output) if args.append else ([], {})
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
-    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
+    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin, args.ab_round)
     done = run_with_progress(selected, settings, args.output, benchmarks, failures)
     report_failures(failures)
     if done < len(selected):
@@ -172,10 +173,15 @@ def resize_cases(selected: list, sizes: list[int]) -> list:
                 raise InputError(f"--size {size}: sizes must be at least 1")
             new = Case(case.suite, case.subject, case.op, case.shape, size)
             check_case(new)
-            if case.suite == "ser" and estimate_nbytes(case.shape, size) > budget:
+            estimate = estimate_nbytes(case.shape, 1) * size if case.suite == "ser" else 0
+            if estimate > budget:
                 raise InputError(f"--size {size}: shape {case.shape!r} would need about "
-                                 f"{estimate_nbytes(case.shape, size) / 2**30:.1f} GiB, over the "
-                                 f"budget of {budget / 2**30:.1f} GiB (BENCH_MEMORY_BUDGET)")
+                                 f"{estimate / 2**30:.1f} GiB, over the budget of "
+                                 f"{budget / 2**30:.1f} GiB (set BENCH_MEMORY_BUDGET in bytes)")
+            try:
+                estimate_nbytes(case.shape, size) if case.suite == "ser" else None
+            except InputError as exc:
+                raise InputError(f"--size {size}: {exc}") from None
             out[new] = None
     return list(out)
 
@@ -237,13 +243,25 @@ def run_with_progress(selected: list, settings, output: str, benchmarks: list,
                     failures.pop(result.case.name, None)
                 else:
                     failures[result.case.name] = result.error or "unknown failure"
-                if benchmarks:
-                    write_atomic(output, suite_json(benchmarks, failures))
-                done += 1
-                show(done, result)
+                with deferred_signals():  # saved and shown together, or neither
+                    if benchmarks:
+                        write_atomic(output, suite_json(benchmarks, failures))
+                    done += 1
+                    show(done, result)
         except KeyboardInterrupt:
             pass
     return done
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """Hold SIGINT and SIGTERM until the block ends, so it is never cut in half."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 @contextlib.contextmanager
@@ -360,7 +378,16 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from bench.report import build_report
+
+    check_output(args.output, force=True)
+    html = build_report(args.results, args.capabilities)
+    try:
+        write_atomic(args.output, html)
+    except OSError as exc:
+        raise InputError(f"-o/--output: cannot write {args.output!r}: {exc.strerror}") from None
+    print(f"wrote {args.output} ({len(html.encode()) / 1e6:.2f} MB)", file=sys.stderr)
+    return EXIT_OK
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -369,7 +396,16 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from bench.frame import load_results, summarize
+
+    check_output(args.csv, force=True)
+    summary = summarize(load_results(args.results))
+    try:
+        write_atomic(args.csv, summary.to_csv(index=False))
+    except OSError as exc:
+        raise InputError(f"--csv: cannot write {args.csv!r}: {exc.strerror}") from None
+    print(f"wrote {args.csv} ({len(summary)} cases)", file=sys.stderr)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- compare / ab / sensitivity
@@ -387,7 +423,37 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import glob
+
+    from bench.compare import compare_runs, exit_code_for, format_comparison
+    from bench.frame import load_results
+
+    base: list[str] = []
+    for pattern in args.base:
+        matches = sorted(glob.glob(pattern))
+        if not matches and any(ch in pattern for ch in "*?["):
+            raise InputError(f"--base {pattern}: no file matches")
+        base += matches or [pattern]
+    head = list(args.files)
+    if not base:
+        if len(head) != 2:
+            raise InputError(f"give BASE HEAD, or --base BASE ... HEAD (got {len(head)} file(s))")
+        base, head = head[:1], head[1:]
+    elif not head:
+        raise InputError("give the HEAD run after the --base runs")
+    comparison = compare_runs(load_results(base), load_results(head),
+                              threshold=args.threshold / 100)
+    text = format_comparison(comparison, args.format)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            raise InputError(f"-o/--output: cannot write {args.output!r}: {exc.strerror}") \
+                from None
+    else:
+        sys.stdout.write(text)
+    return exit_code_for(comparison, args.fail_on)
 
 
 def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
@@ -404,7 +470,37 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import subprocess
+
+    from bench.compare import compare_runs, exit_code_for, format_comparison
+    from bench.frame import load_results
+    from bench.runner import plan_ab_rounds
+
+    if len(args.python) != 2:
+        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.python)})")
+    for python in args.python:
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise InputError(f"--python {python}: not an executable file")
+    paths = {side: os.path.join(args.outdir, f"{side}.json") for side in "ab"}
+    for path in paths.values():
+        check_output(path, force=args.force)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    selection = [arg for p in args.patterns for arg in ("-k", p)]
+    selection += [f"--suite={s}" for s in args.suite]
+    for ab_round, side in plan_ab_rounds(args.rounds):
+        python = args.python[0 if side == "a" else 1]
+        print(f"round {ab_round}/{args.rounds}: {side.upper()} = {python}", file=sys.stderr)
+        command = [sys.executable, "-m", "bench", "run", "--profile", args.profile, *selection,
+                   "--python", python, "--ab-round", str(ab_round), "--no-capabilities",
+                   "-o", paths[side], "--append" if os.path.exists(paths[side]) else "--force"]
+        code = subprocess.run(command).returncode
+        if code != EXIT_OK:
+            return code
+    comparison = compare_runs(load_results([paths["a"]]), load_results([paths["b"]]),
+                              threshold=args.threshold / 100, paired=True)
+    sys.stdout.write(format_comparison(comparison, args.format))
+    return exit_code_for(comparison, args.fail_on)
 
 
 def add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -412,10 +508,19 @@ def add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         help="three or more independent runs of unchanged code")
     parser.add_argument("--threshold", type=float, default=5.0)
     parser.add_argument("--format", choices=["text", "md", "json"], default="text")
+    parser.add_argument("--paired", action="store_true",
+                        help="RUNs are interleaved A/A files taken two by two: A B [A B ...]")
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from bench.frame import load_results
+    from bench.sensitivity import format_sensitivity, simulate_sensitivity
+
+    frame = load_results(args.runs)
+    frames = [frame[frame["run"] == run] for run in frame["run"].unique()]
+    result = simulate_sensitivity(frames, threshold=args.threshold / 100, paired=args.paired)
+    sys.stdout.write(format_sensitivity(result, args.format))
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- registry and main
@@ -447,14 +552,22 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `ERROR:` line and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"ERROR: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every subcommand, each help ending with its example."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bench", description="Measure Python serializers and fold styles on pyperf.",
         epilog="Example: bench run --profile quick -o results/latest.json")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=Parser)
     for name, command in COMMANDS.items():
         sub = subparsers.add_parser(
             name, help=command.help, description=command.help,

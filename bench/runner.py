@@ -79,6 +79,7 @@ class RunSettings:
     profile: str = "quick"
     pyperf_args: list[str] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
+    ab_round: int | None = None
 
 
 # ---------------------------------------------------------------- worker side
@@ -251,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.parse_args(rest)
             runner.metadata.update(metadata)
             runner.metadata.update(case.metadata())
-            runner.metadata.update(run_metadata(ours.get("profile", "")))
+            runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", "")))
             runner.bench_time_func(case.name, time_func)
     except (Exception, RecursionError, MemoryError) as exc:
         from bench.serializers import describe_error
@@ -275,10 +276,25 @@ def load_plugins(names: str) -> None:
             raise InputError(f"--plugin {name!r}: cannot import it ({exc})") from None
 
 
-def run_metadata(profile: str) -> dict[str, str | int]:
+def run_metadata(profile: str, ab_round: str = "") -> dict[str, str | int]:
     """Metadata every benchmark of a run carries (pyperf shows it at the top level)."""
-    return {"bench_profile": profile, "bench_version": __version__,
-            "gc_enabled": int(gc.isenabled())}
+    metadata: dict[str, str | int] = {"bench_profile": profile, "bench_version": __version__,
+                                      "gc_enabled": int(gc.isenabled())}
+    if ab_round:
+        metadata["bench_round"] = int(ab_round)
+    return metadata
+
+
+def plan_ab_rounds(rounds: int) -> list[tuple[int, str]]:
+    """(round, side) in run order: A B, then B A, ... so neither side always goes first.
+
+    >>> plan_ab_rounds(2)
+    [(1, 'a'), (1, 'b'), (2, 'b'), (2, 'a')]
+    """
+    if rounds < 1:
+        raise InputError(f"--rounds {rounds}: need at least one round")
+    return [(r, side) for r in range(1, rounds + 1)
+            for side in (("a", "b") if r % 2 else ("b", "a"))]
 
 
 # ---------------------------------------------------------------- orchestrator side
@@ -305,6 +321,8 @@ def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResul
                     "--bench-profile", settings.profile])
         for plugin in settings.plugins:
             cmd.extend(["--bench-plugin", plugin])
+        if settings.ab_round is not None:
+            cmd.extend(["--bench-round", str(settings.ab_round)])
 
     try:
         runner = pyperf.Runner(program_args=("-m", "bench.runner"), add_cmdline_args=add_case_args)
@@ -382,14 +400,16 @@ def suite_json(benchmarks: Sequence[Any], failures: dict[str, str]) -> str:
 
 def load_suite(path: str) -> tuple[list[Any], dict[str, str]]:
     """Benchmarks and failures of an existing results file (for --append)."""
-    import pyperf
+    from bench.frame import read_suite
 
+    suite = read_suite(path)
+    if not any(run.values for bench in suite.get_benchmarks() for run in bench.get_runs()):
+        raise InputError(f"{path}: no timed values (only calibration runs?)")
     try:
-        suite = pyperf.BenchmarkSuite.load(path)
         with open(path, encoding="utf-8") as f:
             failures = {f["name"]: f["reason"] for f in json.load(f).get("bench_failures", [])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a readable pyperf results file ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: bad bench_failures list ({exc})") from None
     return list(suite.get_benchmarks()), failures
 
 
