@@ -1,0 +1,63 @@
+"""The CLI surface: help with examples, README coverage, `bench list`, `bench ab` end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import COMMANDS, main
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert f"Example:\n  {COMMANDS[name].example}" in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_is_in_the_readme(name):
+    assert f"`bench {name}`" in README
+    assert COMMANDS[name].example in README
+
+
+def test_list_json_counts(capsys):
+    assert main(["list", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["serializers"]) >= 11 and len(doc["shapes"]) >= 12
+    assert len(doc["styles"]) >= 8 and len(doc["tasks"]) >= 6
+    assert {s["name"]: s["version"] for s in doc["serializers"]}["dill"][0].isdigit()
+
+
+def test_list_text_names_everything(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("pickle-5-oob", "dill-recurse", "nested-dict", "reduce-operator", "count-words"):
+        assert name in out
+
+
+def test_list_profile_prints_cases_and_count(capsys):
+    assert main(["list", "--profile", "smoke", "-k", "fold/*"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == f"{len(lines) - 1} cases in profile 'smoke'"
+    assert all(line.startswith("fold/") for line in lines[:-1])
+
+
+@pytest.mark.slow
+def test_ab_same_interpreter_twice_is_not_a_regression(tmp_path, run_bench):
+    proc = run_bench("ab", "--python", sys.executable, "--python", sys.executable,
+                     "--profile", "smoke", "-k", "ser/pickle-5/*", "-k", "fold/loop/*",
+                     "--rounds", "2", "--outdir", str(tmp_path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema_version"] >= 1
+    assert "slower" not in {case["verdict"] for case in doc["cases"]}
+    assert len(doc["cases"]) == 6
+    assert {p.name for p in tmp_path.iterdir()} == {"a.json", "b.json"}
