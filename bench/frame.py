@@ -17,18 +17,363 @@ out) and these columns:
     payload_bytes     Int64  <NA> when absent
     peak_alloc_bytes  Int64  <NA> when absent
 
+Added columns (after the fixed ones):
+
+    shape_nbytes      Int64  approximate in-memory size of the input, <NA> when absent
+    round             Int64  run metadata `bench_round` (interleaved A/B rounds), <NA> when absent
+    loops             int    pyperf loops of the value's process (raw value = value * loops)
+
 Values inside one process are not independent, so every statistic of the mean
-is computed over per-process means (`process_means`).
+is computed over per-process means (`process_means`): the 95% confidence
+interval of a mean is Student's t over the per-process means, and a ratio's
+interval is Welch's t on the logs of the per-process means.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import math
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
 import pandas as pd
+import pyperf
+from scipy import stats
+
+from bench.errors import InputError
 
 KEYS = ["run", "benchmark"]
+LABELS = ["suite", "subject", "op", "shape", "size"]
+STRING_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op",
+                  "shape", "unit", "subject_version"]
+INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "round"]
+COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
+           "size", "unit", "process", "value", "subject_version", "payload_bytes",
+           "peak_alloc_bytes", "shape_nbytes", "round", "loops"]
+# frame column -> pyperf run metadata key
+METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
+                 "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
+                 "shape": "bench_shape", "size": "bench_size", "unit": "unit",
+                 "subject_version": "subject_version", "payload_bytes": "payload_bytes",
+                 "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
+                 "round": "bench_round", "loops": "loops"}
+CONFIDENCE = 0.95
 
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """One result file read by pyperf, with the run id it gets in the frame."""
+
+    run: str
+    file: str
+    suite: pyperf.BenchmarkSuite
+
+
+class Interval(NamedTuple):
+    """A point estimate and its 95% confidence interval (NaN bounds when unknown)."""
+
+    value: float
+    low: float
+    high: float
+
+
+class Exponent(NamedTuple):
+    """Fitted exponent k of cost ~ n^k, its 95% CI and the number of sizes fitted."""
+
+    k: float
+    low: float
+    high: float
+    n: int
+
+
+# ---------------------------------------------------------------- reading files
+
+def check_file(path: Path) -> None:
+    """Raise InputError when `path` is missing, a directory, empty, or a .gz that is not gzip."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a pyperf JSON file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file, not a pyperf JSON file")
+    if path.name.endswith(".gz"):
+        with path.open("rb") as fp:
+            if fp.read(2) != b"\x1f\x8b":
+                raise InputError(f"{path}: named .gz but is not gzip data")
+
+
+def read_suite(path: str | Path) -> pyperf.BenchmarkSuite:
+    """Load one pyperf JSON file (.json or .json.gz); InputError on anything unreadable."""
+    path = Path(path)
+    check_file(path)
+    try:
+        return pyperf.BenchmarkSuite.load(str(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON, truncated or corrupt ({exc})") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        raise InputError(f"{path}: not a pyperf result file ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def run_id(path: Path) -> str:
+    """The run id of a result file: its name without .json / .json.gz.
+
+    >>> run_id(Path("results/py311.json.gz")), run_id(Path("a/b.json"))
+    ('py311', 'b')
+    """
+    name = path.name
+    for suffix in (".gz", ".json"):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def unique_ids(ids: Iterable[str]) -> list[str]:
+    """Make run ids unique by appending ~2, ~3 ... to repeats.
+
+    >>> unique_ids(["a", "b", "a", "a"])
+    ['a', 'b', 'a~2', 'a~3']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for name in ids:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}~{seen[name]}")
+    return out
+
+
+def load_suites(paths: Sequence[str | Path]) -> list[LoadedRun]:
+    """Read every result file, giving each a unique run id."""
+    if not paths:
+        raise InputError("no result files given")
+    paths = [Path(p) for p in paths]
+    ids = unique_ids(run_id(p) for p in paths)
+    return [LoadedRun(rid, str(p), read_suite(p)) for rid, p in zip(ids, paths, strict=True)]
+
+
+# ---------------------------------------------------------------- the tidy frame
+
+def python_version(text: Any) -> Any:
+    """The bare version of pyperf's `python_version` metadata.
+
+    >>> python_version("3.11.7 (64-bit) revision abc"), python_version(None)
+    ('3.11.7', None)
+    """
+    return text.split()[0] if isinstance(text, str) and text.split() else None
+
+
+def run_records(loaded: LoadedRun) -> tuple[list[dict[str, Any]], list[float]]:
+    """One record per worker process that has values, and all the values, in order."""
+    records: list[dict[str, Any]] = []
+    values: list[float] = []
+    for benchmark in loaded.suite:
+        process = 0
+        for run in benchmark.get_runs():
+            if not run.values:
+                continue  # a calibration run: warmups only
+            metadata = run.get_metadata()
+            record = {column: metadata.get(key) for column, key in METADATA_KEYS.items()}
+            record.update(run=loaded.run, file=loaded.file, process=process,
+                          n=len(run.values), python=python_version(record["python"]))
+            records.append(record)
+            values.extend(run.values)
+            process += 1
+    return records, values
+
+
+def tidy_suite(loaded: LoadedRun) -> pd.DataFrame:
+    """The tidy rows of one result file."""
+    records, values = run_records(loaded)
+    if not values:
+        raise InputError(f"{loaded.file}: no timed values (only calibration runs?)")
+    per_run = pd.DataFrame.from_records(records)
+    frame = per_run.loc[per_run.index.repeat(per_run["n"])].reset_index(drop=True)
+    frame["value"] = np.asarray(values, dtype=float)
+    return frame
+
+
+def set_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast the tidy columns to the schema's dtypes and order them."""
+    frame = frame.copy()
+    for column in STRING_COLUMNS:
+        frame[column] = frame[column].astype("string")
+    frame["unit"] = frame["unit"].fillna("second")
+    for column in INT_COLUMNS:
+        numbers = pd.to_numeric(frame[column].astype("object"), errors="coerce")
+        frame[column] = numbers.round().astype("Int64")
+    frame["loops"] = pd.to_numeric(frame["loops"], errors="coerce").fillna(1).astype("int64")
+    frame["process"] = frame["process"].astype("int64")
+    return frame[COLUMNS]
+
+
+def tidy_frame(runs: Sequence[LoadedRun]) -> pd.DataFrame:
+    """The tidy frame of already loaded result files."""
+    return set_dtypes(pd.concat([tidy_suite(r) for r in runs], ignore_index=True))
+
+
+def load_results(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Read pyperf result files (.json, .json.gz) into the tidy frame, one row per value."""
+    return tidy_frame(load_suites(paths))
+
+
+def describe_runs(runs: Sequence[LoadedRun]) -> pd.DataFrame:
+    """One row per result file: host, Python, CPU, dates, profile, GC state and versions."""
+    rows = []
+    for loaded in runs:
+        meta = loaded.suite.get_metadata()
+        dates = loaded.suite.get_dates()
+        rows.append({
+            "run": loaded.run, "file": loaded.file, "host": meta.get("hostname"),
+            "python": meta.get("python_version"),
+            "implementation": meta.get("python_implementation"),
+            "cpu": meta.get("cpu_model_name"), "cpu_count": meta.get("cpu_count"),
+            "platform": meta.get("platform"),
+            "start": dates[0].isoformat(" ", "seconds") if dates else None,
+            "end": dates[1].isoformat(" ", "seconds") if dates else None,
+            "profile": meta.get("bench_profile"), "bench_version": meta.get("bench_version"),
+            "gc_enabled": meta.get("gc_enabled"), "pyperf_version": meta.get("perf_version"),
+            "benchmarks": len(loaded.suite)})
+    return pd.DataFrame(rows, dtype="object")
+
+
+# ---------------------------------------------------------------- statistics
 
 def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run x benchmark x process, with the mean of that process's values."""
     grouped = frame.groupby([*KEYS, "process"], sort=False, observed=True)["value"]
     return grouped.mean().rename("mean").reset_index()
+
+
+def t_half_width(stdev: Any, n: Any, confidence: float = CONFIDENCE) -> Any:
+    """Half-width of the Student t interval of a mean (NaN when n < 2).
+
+    >>> round(float(t_half_width(1.0, 3)), 3)
+    2.484
+    """
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dof = np.where(n >= 2, n - 1, np.nan)
+        return stats.t.ppf(0.5 + confidence / 2, dof) * np.asarray(stdev, float) / np.sqrt(n)
+
+
+def mean_interval(values: Sequence[float]) -> Interval:
+    """Mean and Student t 95% CI of independent values (e.g. per-process means).
+
+    >>> [round(x, 3) for x in mean_interval([1.0, 2.0, 3.0])]
+    [2.0, -0.484, 4.484]
+    """
+    data = np.asarray(values, dtype=float)
+    mean = float(data.mean())
+    half = float(t_half_width(data.std(ddof=1), len(data))) if len(data) >= 2 else math.nan
+    return Interval(mean, mean - half, mean + half)
+
+
+def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run x benchmark statistics over all values: median, stdev, IQR, extremes, count."""
+    grouped = frame.groupby(KEYS, sort=False, observed=True)["value"]
+    out = grouped.agg(median="median", stdev="std", minimum="min", maximum="max",
+                      n_values="count")
+    out["iqr"] = grouped.quantile(0.75) - grouped.quantile(0.25)
+    raw = frame["value"] * frame["loops"]
+    out["min_raw"] = raw.groupby([frame[k] for k in KEYS], sort=False, observed=True).min()
+    return out
+
+
+def summarize_processes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run x benchmark mean and 95% CI over per-process means."""
+    grouped = process_means(frame).groupby(KEYS, sort=False, observed=True)["mean"]
+    out = grouped.agg(mean="mean", process_stdev="std", n_processes="count")
+    half = t_half_width(out["process_stdev"], out["n_processes"])
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    out["rel_half_width"] = half / out["mean"]
+    return out
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run x benchmark: labels, mean with 95% CI over process means, median, stdev, IQR.
+
+    `mean` is the mean of the per-process means (the centre of the CI);
+    `rel_stdev` is pyperf's stdev over all values divided by that mean.
+    """
+    labels = [c for c in COLUMNS if c not in (*KEYS, "process", "value", "round", "loops")]
+    first = frame.groupby(KEYS, sort=False, observed=True)[labels].first()
+    out = first.join(summarize_processes(frame)).join(summarize_values(frame))
+    out["rel_stdev"] = out["stdev"] / out["mean"]
+    out["n_processes"] = out["n_processes"].astype("int64")
+    out["n_values"] = out["n_values"].astype("int64")
+    return out.reset_index()
+
+
+# ---------------------------------------------------------------- ratios and exponents
+
+def ratio_interval(numerator: Sequence[float], denominator: Sequence[float]) -> Interval:
+    """Ratio of geometric means of two sets of per-process means, 95% CI by Welch t on logs.
+
+    >>> [round(x, 3) for x in ratio_interval([2.0, 2.0], [1.0, 1.0])]
+    [2.0, 2.0, 2.0]
+    """
+    a = np.log(np.asarray(numerator, dtype=float))
+    b = np.log(np.asarray(denominator, dtype=float))
+    ratio = float(np.exp(a.mean() - b.mean()))
+    if len(a) < 2 or len(b) < 2:
+        return Interval(ratio, math.nan, math.nan)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Interval(ratio, ratio, ratio)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * se
+    return Interval(ratio, ratio * math.exp(-half), ratio * math.exp(half))
+
+
+def fit_exponent(sizes: Sequence[float], times: Sequence[float]) -> Exponent:
+    """Least-squares slope k of log(time) on log(size), with a 95% CI (NaN bounds below 3 sizes).
+
+    >>> fit_exponent([10, 100, 1000], [1.0, 100.0, 10000.0]).k
+    2.0
+    """
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(times, float))
+    n = len(np.unique(x))
+    if n < 2:
+        return Exponent(math.nan, math.nan, math.nan, n)
+    fit = stats.linregress(x, y)
+    k = round(float(fit.slope), 12)
+    if len(x) < 3:
+        return Exponent(k, math.nan, math.nan, n)
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 2)) * float(fit.stderr)
+    return Exponent(k, k - half, k + half, n)
+
+
+def fit_exponents(summary: pd.DataFrame) -> pd.DataFrame:
+    """Exponent k of time ~ size^k per run x suite x subject x op x shape with 2+ sizes."""
+    keys = ["run", "suite", "subject", "op", "shape"]
+    timed = summary[(summary["unit"] == "second") & summary["size"].notna()
+                    & summary["suite"].notna()]
+    rows = []
+    for key, group in timed.groupby(keys, sort=False, observed=True):
+        group = group.sort_values("size")
+        exponent = fit_exponent(group["size"].astype(float), group["mean"])
+        if exponent.n >= 2:
+            rows.append({**dict(zip(keys, key, strict=True)), **exponent._asdict(),
+                         "min_size": int(group["size"].min()),
+                         "max_size": int(group["size"].max())})
+    columns = [*keys, "k", "low", "high", "n", "min_size", "max_size"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def process_mean_arrays(frame: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
+    """Per-process means of each (run, benchmark), as arrays for ratio intervals."""
+    means = process_means(frame)
+    grouped = means.groupby(KEYS, sort=False, observed=True)["mean"]
+    return {key: group.to_numpy(dtype=float) for key, group in grouped}
