@@ -1,0 +1,357 @@
+"""matplotlib figures of the report, each returned as an inline SVG string.
+
+Every function takes a small prepared DataFrame and returns SVG text; nothing
+is written to disk. Colours are the Okabe-Ito colour-blind-safe palette
+(yellow left out: too pale on white), and every subject also gets its own
+marker, so series stay apart in grey-scale too. Text stays text in the SVG
+(`svg.fonttype = none`), mathtext is off (names are data, not formulas), and
+figures are closed after saving.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from itertools import count
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+
+# Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+KNOWN_SUBJECTS = [
+    "pickle-5", "pickle-4", "pickle-3", "pickle-2", "pickle-1", "pickle-0", "marshal",
+    "pickle-5-oob", "dill", "dill-recurse", "cloudpickle", "msgpack", "json",
+    "loop", "reduce-lambda", "reduce-operator", "toolz", "cytoolz", "builtin", "accumulate",
+    "numpy", "memcpy"]
+RC = {"svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
+      "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
+      "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+      "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
+TIME_UNITS = [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")]
+SUPERLINEAR = 1.5
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_figure_ids = count(1)
+
+
+def style_of(subject: str) -> tuple[str, str]:
+    """A stable (colour, marker) pair for a serializer, fold style or any other name.
+
+    >>> style_of("pickle-5")
+    ('#0072B2', 'o')
+    """
+    if subject in KNOWN_SUBJECTS:
+        index = KNOWN_SUBJECTS.index(subject)
+    else:
+        index = zlib.crc32(subject.encode()) % (len(OKABE_ITO) * len(MARKERS))
+    return OKABE_ITO[index % len(OKABE_ITO)], MARKERS[(index // len(OKABE_ITO)) % len(MARKERS)]
+
+
+def time_unit(seconds: Sequence[float] | pd.Series) -> tuple[float, str]:
+    """The unit (scale, name) that suits the median of some durations in seconds.
+
+    >>> time_unit([2e-6, 5e-6])
+    (1e-06, 'µs')
+    """
+    data = np.asarray(seconds, dtype=float)
+    data = data[np.isfinite(data) & (data > 0)]
+    median = float(np.median(data)) if len(data) else 1.0
+    scale, name = TIME_UNITS[0]
+    for scale_, name_ in TIME_UNITS:
+        if median >= scale_:
+            scale, name = scale_, name_
+    return scale, name
+
+
+def byte_unit(counts: Sequence[float] | pd.Series) -> tuple[float, str]:
+    """The unit (scale, name) of byte counts that suits their median.
+
+    >>> byte_unit([2e6, 4e6])
+    (1000000.0, 'MB')
+    """
+    data = np.asarray(counts, dtype=float)
+    data = data[np.isfinite(data) & (data > 0)]
+    median = float(np.median(data)) if len(data) else 1.0
+    units = [(1.0, "B"), (1e3, "kB"), (1e6, "MB"), (1e9, "GB")]
+    return [u for u in units if median >= u[0]][-1] if median >= 1 else units[0]
+
+
+def spans_decades(values: Sequence[float] | pd.Series, limit: float = 20.0) -> bool:
+    """True when positive values span more than `limit` times (then use a log axis)."""
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data) & (data > 0)]
+    return len(data) > 1 and float(data.max() / data.min()) > limit
+
+
+def clean_svg(text: str, prefix: str) -> str:
+    """Drop the XML prologue and metadata, and prefix ids so many SVGs share one page."""
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = re.sub(r'(\bid="|url\(#|href="#)', lambda m: f"{m.group(1)}{prefix}-", text)
+    return text.replace("<svg ", '<svg class="plot" ', 1)
+
+
+def styled(plot: Callable[..., str]) -> Callable[..., str]:
+    """Run a plot function inside the report's matplotlib style (RC), leaving global rcParams."""
+
+    @functools.wraps(plot)
+    def wrapper(*args: object, **kwargs: object) -> str:
+        with matplotlib.rc_context(RC):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+def figure_svg(fig: Figure) -> str:
+    """Render a figure as inline SVG text and close it."""
+    try:
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        return clean_svg(buffer.getvalue(), f"f{next(_figure_ids)}")
+    finally:
+        plt.close(fig)
+
+
+def make_grid(n_panels: int, ncols: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
+    """A figure of n panels on a grid, unused cells hidden."""
+    ncols = max(1, min(ncols, n_panels))
+    nrows = math.ceil(n_panels / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+                             layout="constrained", squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def add_legend(fig: Figure, subjects: Sequence[str], title: str) -> None:
+    """One legend for the whole figure: each subject's colour and marker."""
+    handles = [Line2D([], [], color=style_of(s)[0], marker=style_of(s)[1], linestyle="-",
+                      label=s) for s in subjects]
+    if handles:
+        fig.legend(handles=handles, title=title, loc="outside lower center",
+                   ncols=min(len(handles), 7), frameon=False)
+
+
+def error_columns(rows: pd.DataFrame, value: str = "mean", scale: float = 1.0) -> np.ndarray:
+    """[lower, upper] error-bar lengths from ci_low/ci_high (0 where unknown)."""
+    centre = rows[value].to_numpy(float)
+    low = np.nan_to_num(centre - rows["ci_low"].to_numpy(float), nan=0.0).clip(min=0)
+    high = np.nan_to_num(rows["ci_high"].to_numpy(float) - centre, nan=0.0).clip(min=0)
+    return np.vstack([low, high]) / scale
+
+
+def draw_dots(ax: Axes, rows: pd.DataFrame, value: str, scale: float) -> None:
+    """Horizontal dot plot with CI lines: one row per subject, in the order given."""
+    y = np.arange(len(rows))
+    subjects = [str(s) for s in rows["subject"]]
+    styles = [style_of(s) for s in subjects]
+    centre = rows[value].to_numpy(float) / scale
+    errors = error_columns(rows, value, scale)
+    ax.hlines(y, centre - errors[0], centre + errors[1], colors=[c for c, _ in styles],
+              linewidth=1.5)
+    for marker in dict.fromkeys(m for _, m in styles):
+        index = [i for i, (_, m) in enumerate(styles) if m == marker]
+        ax.scatter(centre[index], y[index], marker=marker, c=[styles[i][0] for i in index],
+                   s=28, zorder=3)
+    ax.set_yticks(y, subjects)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    set_scales(ax, rows[value], None, limit=20.0)
+
+
+def format_tick(value: float, _position: object = None) -> str:
+    """A log-axis tick without mathtext: powers of ten as 10 with a superscript.
+
+    >>> format_tick(1000.0), format_tick(0.01), format_tick(5.0), format_tick(20000.0)
+    ('10³', '10⁻²', '5', '20000')
+    """
+    if value <= 0 or not math.isfinite(value):
+        return ""
+    exponent = round(math.log10(value))
+    if abs(value - 10.0**exponent) <= 1e-9 * value and abs(exponent) >= 2:
+        return "10" + str(exponent).translate(SUPERSCRIPTS)
+    return f"{value:g}"
+
+
+def set_scales(ax: Axes, x: Sequence[float] | None = None, y: Sequence[float] | None = None,
+               limit: float = 8.0) -> None:
+    """Log scale on each axis whose data span more than `limit` times, linear otherwise."""
+    if x is not None and spans_decades(x, limit):
+        ax.set_xscale("log")
+    if y is not None and spans_decades(y, limit):
+        ax.set_yscale("log")
+    quiet_minor_labels(ax)
+
+
+def quiet_minor_labels(ax: Axes) -> None:
+    """Log axes: plain tick labels (mathtext is off) and no minor ticks (clutter, SVG size)."""
+    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()),
+                                (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+        if scale == "log":
+            low, high = sorted(limits)
+            if low > 0 and high / low < 100:  # under two decades: 1-2-5 steps
+                axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(format_tick))
+    ax.minorticks_off()
+
+
+@styled
+def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
+    """dumps time, loads time and payload size per serializer for one shape and size.
+
+    rows: subject, op ("dumps"/"loads"), mean, ci_low, ci_high, payload_bytes.
+    """
+    order = rows.groupby("subject", sort=False)["mean"].sum().sort_values().index.tolist()
+    scale, unit = time_unit(rows["mean"])
+    fig, axes = make_grid(3, 3, 3.3, 0.6 + 0.24 * len(order))
+    for ax, op in zip(axes[:2], ["dumps", "loads"], strict=True):
+        part = rows[rows["op"] == op].set_index("subject").reindex(order).reset_index()
+        draw_dots(ax, part.dropna(subset=["mean"]), "mean", scale)
+        ax.set(title=f"{op} (mean, 95% CI)", xlabel=f"time per call ({unit})")
+    sizes = rows.dropna(subset=["payload_bytes"]).drop_duplicates("subject")
+    sizes = sizes.set_index("subject").reindex(order).dropna(subset=["payload_bytes"])
+    byte_scale, byte_name = byte_unit(sizes["payload_bytes"].astype(float))
+    axes[2].barh(np.arange(len(sizes)), sizes["payload_bytes"].astype(float) / byte_scale,
+                 color=[style_of(str(s))[0] for s in sizes.index])
+    axes[2].set_yticks(np.arange(len(sizes)), [str(s) for s in sizes.index])
+    axes[2].set_ylim(len(sizes) - 0.5, -0.5)
+    axes[2].set(title="payload size", xlabel=f"payload ({byte_name})")
+    fig.suptitle(title)
+    return figure_svg(fig)
+
+
+def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
+    """Scatter payload vs round-trip time, the Pareto front joined by a step line.
+
+    Returns the payload unit used on the x axis.
+    """
+    byte_scale, byte_name = byte_unit(points["payload_bytes"])
+    styles = [style_of(str(s)) for s in points["subject"]]
+    x = points["payload_bytes"].to_numpy(float) / byte_scale
+    y = points["time"].to_numpy(float) / scale
+    edges = np.where(points["front"].to_numpy(bool), "black", "none")
+    for marker in dict.fromkeys(m for _, m in styles):
+        index = [i for i, (_, m) in enumerate(styles) if m == marker]
+        ax.scatter(x[index], y[index], marker=marker, c=[styles[i][0] for i in index],
+                   edgecolors=edges[index], linewidths=1.2, s=36, zorder=3)
+    front = np.flatnonzero(points["front"].to_numpy(bool))
+    front = front[np.argsort(x[front])]
+    ax.step(x[front], y[front], where="post", color="grey", linewidth=1, linestyle="--")
+    for rank, i in enumerate(front):
+        ax.annotate(str(points["subject"].iloc[i]), (x[i], y[i]), textcoords="offset points",
+                    xytext=(5, 4 if rank % 2 == 0 else -10), fontsize=7)
+    set_scales(ax, x, y)
+    return byte_name
+
+
+@styled
+def plot_pareto(points: pd.DataFrame) -> str:
+    """Size-vs-speed scatter per shape with the Pareto front (smaller and faster is better).
+
+    points: shape, size, subject, payload_bytes, time (dumps + loads), front (bool).
+    """
+    shapes = list(dict.fromkeys(points["shape"]))
+    scale, unit = time_unit(points["time"])
+    fig, axes = make_grid(len(shapes), 3, 3.2, 2.6)
+    for ax, shape in zip(axes, shapes, strict=True):
+        part = points[points["shape"] == shape]
+        byte_name = draw_front(ax, part, scale)
+        ax.set(title=f"{shape} (n={part['size'].iloc[0]})", xlabel=f"payload ({byte_name})",
+               ylabel=f"dumps + loads ({unit})")
+    add_legend(fig, list(dict.fromkeys(points["subject"])), "serializer")
+    fig.suptitle("Size vs speed: black-edged points form the Pareto front (dashed)")
+    return figure_svg(fig)
+
+
+def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
+    """One log-log line per subject (dashed for generator input); superlinear ones bold."""
+    for (subject, kind), line in part.groupby(["subject", "kind"], sort=False):
+        colour, marker = style_of(str(subject))
+        line = line.sort_values("size")
+        x, y = line["size"].to_numpy(float), line["mean"].to_numpy(float) / scale
+        k = line["k"].iloc[0]
+        bold = bool(np.isfinite(k) and k > SUPERLINEAR)
+        ax.plot(x, y, color=colour, marker=marker, markersize=4, linewidth=2.5 if bold else 1,
+                linestyle="--" if kind == "generator" else "-")
+        errors = error_columns(line, "mean", scale)
+        ax.vlines(x, y - errors[0], y + errors[1], colors=colour, linewidth=1)
+        if bold:
+            ax.annotate(f"{subject}: k={k:.2f}", (x[-1], y[-1]), fontsize=7, color=colour,
+                        fontweight="bold", textcoords="offset points", xytext=(-6, -2),
+                        ha="right", va="top")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    quiet_minor_labels(ax)
+
+
+@styled
+def plot_scaling(lines: pd.DataFrame, title: str, legend_title: str) -> str:
+    """Time vs size on log-log axes, one panel per `panel`, one line per subject.
+
+    lines: panel, subject, kind, size, mean, ci_low, ci_high, k (fitted exponent).
+    """
+    panels = list(dict.fromkeys(lines["panel"]))
+    scale, unit = time_unit(lines["mean"])
+    fig, axes = make_grid(len(panels), 3, 3.2, 2.6)
+    for ax, panel in zip(axes, panels, strict=True):
+        draw_lines(ax, lines[lines["panel"] == panel], scale)
+        ax.set(title=str(panel), xlabel="size n (items)", ylabel=f"time per call ({unit})")
+    add_legend(fig, list(dict.fromkeys(lines["subject"])), legend_title)
+    fig.suptitle(title)
+    return figure_svg(fig)
+
+
+@styled
+def plot_ratios(rows: pd.DataFrame, title: str, xlabel: str) -> str:
+    """Ratio dot plots with CI bars, one panel per `panel`, a reference line at 1.
+
+    rows: panel, subject, ratio, ci_low, ci_high.
+    """
+    panels = list(dict.fromkeys(rows["panel"]))
+    fig, axes = make_grid(len(panels), 3, 3.2, 0.8 + 0.22 * rows.groupby("panel").size().max())
+    for ax, panel in zip(axes, panels, strict=True):
+        part = rows[rows["panel"] == panel].sort_values("ratio")
+        draw_dots(ax, part, "ratio", 1.0)
+        set_scales(ax, [*part["ratio"], *part["ci_low"], *part["ci_high"], 1.0])
+        ax.axvline(1.0, color="grey", linewidth=1)
+        ax.set(title=str(panel), xlabel=xlabel)
+    fig.suptitle(title)
+    return figure_svg(fig)
+
+
+@styled
+def plot_run_ratios(rows: pd.DataFrame, base: str) -> str:
+    """Per other run: every common case's time ratio to the base run, sorted, with its CI band.
+
+    rows: run, ratio, ci_low, ci_high.
+    """
+    runs = list(dict.fromkeys(rows["run"]))
+    fig, axes = make_grid(len(runs), 2, 4.6, 2.8)
+    for ax, run in zip(axes, runs, strict=True):
+        part = rows[rows["run"] == run].sort_values("ratio")
+        x = np.arange(1, len(part) + 1)
+        ax.fill_between(x, part["ci_low"].fillna(part["ratio"]),
+                        part["ci_high"].fillna(part["ratio"]), color=OKABE_ITO[5], alpha=0.5,
+                        label="95% CI", linewidth=0)
+        ax.plot(x, part["ratio"], color=OKABE_ITO[0], label="ratio")
+        ax.axhline(1.0, color="grey", linewidth=1)
+        set_scales(ax, None, [*part["ci_low"], *part["ci_high"], 1.0], limit=4.0)
+        ax.set(title=f"{run} / {base}", xlabel="cases, sorted by ratio",
+               ylabel=f"time ratio ({run} / {base})")
+        ax.legend(loc="upper left")
+    fig.suptitle("Runs side by side: below 1 means faster than the base run")
+    return figure_svg(fig)

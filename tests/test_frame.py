@@ -1,0 +1,262 @@
+"""bench.frame: loading pyperf files into the tidy frame, summaries with CIs, ratios, exponents."""
+
+from __future__ import annotations
+
+import doctest
+import gzip
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyperf
+import pytest
+from scipy import stats
+
+import bench.frame
+from bench.errors import InputError
+from bench.frame import (
+    COLUMNS,
+    fit_exponent,
+    fit_exponents,
+    load_results,
+    mean_interval,
+    process_means,
+    ratio_interval,
+    summarize,
+)
+
+DATA = Path(__file__).parent / "data" / "report"
+FIXED_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
+                 "size", "unit", "process", "value", "subject_version", "payload_bytes",
+                 "peak_alloc_bytes"]
+T_975_2 = stats.t.ppf(0.975, 2)  # 4.3027
+
+
+def bench_metadata(name: str = "ser/pickle-5/dumps/ints/1000", **extra: object) -> dict:
+    """The metadata our runner writes on every run of a case."""
+    suite, subject, op, shape, size = name.split("/")
+    return {"name": name, "bench_suite": suite, "bench_subject": subject, "bench_op": op,
+            "bench_shape": shape, "bench_size": int(size), "subject_version": "1.0",
+            "payload_bytes": 4000, "peak_alloc_bytes": 9000, "shape_nbytes": 8000,
+            "hostname": "host-a", "python_version": "3.11.7 (64-bit) revision abc",
+            "loops": 16, **extra}
+
+
+def write_suite(path: Path, processes: dict[str, list[list[float]]], **extra: object) -> Path:
+    """A pyperf file: benchmark name -> one list of values per process."""
+    benchmarks = [pyperf.Benchmark([
+        pyperf.Run(values, warmups=[(16, values[0])], metadata=bench_metadata(name, **extra),
+                   collect_metadata=False) for values in runs])
+        for name, runs in processes.items()]
+    pyperf.BenchmarkSuite(benchmarks).dump(str(path), replace=True)
+    return path
+
+
+def summary_of(tmp_path: Path, runs: list[list[float]]) -> pd.Series:
+    """The summary row of one benchmark made of these per-process values."""
+    path = write_suite(tmp_path / "one.json", {"ser/pickle-5/dumps/ints/1000": runs})
+    return summarize(load_results([path])).iloc[0]
+
+
+# ---------------------------------------------------------------- summaries with known answers
+
+def test_ci_is_student_t_over_process_means(tmp_path: Path) -> None:
+    row = summary_of(tmp_path, [[1.0], [2.0], [3.0]])
+    assert row["mean"] == pytest.approx(2.0)
+    assert row["ci_high"] - row["mean"] == pytest.approx(2.484, abs=5e-4)
+    assert row["mean"] - row["ci_low"] == pytest.approx(T_975_2 / math.sqrt(3))
+    assert row["rel_half_width"] == pytest.approx(2.484 / 2, abs=5e-4)
+    assert (row["n_processes"], row["n_values"]) == (3, 3)
+
+
+def test_values_inside_a_process_do_not_shrink_the_ci(tmp_path: Path) -> None:
+    few = summary_of(tmp_path, [[1.0], [2.0], [3.0]])
+    many = summary_of(tmp_path, [[m - 0.01, m, m + 0.01] * 10 for m in (1.0, 2.0, 3.0)])
+    assert many["n_values"] == 90
+    assert many["ci_high"] - many["mean"] == pytest.approx(few["ci_high"] - few["mean"])
+    naive = stats.t.ppf(0.975, 89) * many["stdev"] / math.sqrt(90)  # what pooling would claim
+    assert naive < (many["ci_high"] - many["mean"]) / 4
+
+
+def test_median_stdev_iqr_over_all_values(tmp_path: Path) -> None:
+    row = summary_of(tmp_path, [[1.0, 2.0], [3.0, 4.0], [5.0, 100.0]])
+    assert row["median"] == pytest.approx(3.5)
+    assert row["stdev"] == pytest.approx(np.std([1, 2, 3, 4, 5, 100], ddof=1))
+    assert row["iqr"] == pytest.approx(np.percentile([1, 2, 3, 4, 5, 100], 75)
+                                       - np.percentile([1, 2, 3, 4, 5, 100], 25))
+    assert row["mean"] == pytest.approx(np.mean([1.5, 3.5, 52.5]))
+    assert row["min_raw"] == pytest.approx(16.0)  # value 1.0 x 16 loops
+
+
+def test_one_process_has_no_ci(tmp_path: Path) -> None:
+    row = summary_of(tmp_path, [[1.0, 1.1, 0.9]])
+    assert row["n_processes"] == 1
+    assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
+    assert row["mean"] == pytest.approx(1.0)
+
+
+def test_summary_keeps_labels_and_metadata(tmp_path: Path) -> None:
+    row = summary_of(tmp_path, [[1.0], [2.0]])
+    assert (row["suite"], row["subject"], row["op"], row["shape"], row["size"]) == \
+        ("ser", "pickle-5", "dumps", "ints", 1000)
+    assert (row["payload_bytes"], row["peak_alloc_bytes"], row["shape_nbytes"]) == \
+        (4000, 9000, 8000)
+    assert (row["host"], row["python"], row["subject_version"]) == ("host-a", "3.11.7", "1.0")
+
+
+def test_mean_interval_of_three_values() -> None:
+    mean, low, high = mean_interval([1.0, 2.0, 3.0])
+    assert (mean, high - mean) == (2.0, pytest.approx(2.4841, abs=1e-4))
+
+
+# ---------------------------------------------------------------- the tidy frame
+
+def test_frame_schema_and_dtypes(tmp_path: Path) -> None:
+    path = write_suite(tmp_path / "a.json", {"ser/pickle-5/dumps/ints/1000": [[1.0, 2.0], [3.0]],
+                                             "fold/loop/sum/list/100": [[5.0], [6.0]]})
+    frame = load_results([path])
+    assert list(frame.columns[:len(FIXED_COLUMNS)]) == FIXED_COLUMNS
+    assert list(frame.columns) == COLUMNS
+    assert str(frame["size"].dtype) == "Int64" and str(frame["payload_bytes"].dtype) == "Int64"
+    assert str(frame["round"].dtype) == "Int64" and frame["round"].isna().all()
+    assert frame["process"].tolist() == [0, 0, 1, 0, 1]
+    assert frame["value"].tolist() == [1.0, 2.0, 3.0, 5.0, 6.0]
+    assert set(frame["run"]) == {"a"} and set(frame["loops"]) == {16}
+    assert process_means(frame)["mean"].tolist() == [1.5, 3.0, 5.0, 6.0]
+
+
+def test_round_metadata_becomes_int_column(tmp_path: Path) -> None:
+    path = write_suite(tmp_path / "ab.json", {"fold/loop/sum/list/100": [[1.0], [2.0]]},
+                       bench_round=2)
+    assert load_results([path])["round"].tolist() == [2, 2]
+
+
+def test_calibration_runs_are_not_processes(tmp_path: Path) -> None:
+    calibration = pyperf.Run([], warmups=[(1, 0.5), (2, 0.25)], collect_metadata=False,
+                             metadata={**bench_metadata(), "calibrate_loops": 2})
+    timed = [pyperf.Run([v], metadata=bench_metadata(), collect_metadata=False)
+             for v in (1.0, 2.0)]
+    path = tmp_path / "calibrated.json"
+    pyperf.BenchmarkSuite([pyperf.Benchmark([calibration, *timed])]).dump(str(path))
+    frame = load_results([path])
+    assert frame["process"].tolist() == [0, 1] and frame["value"].tolist() == [1.0, 2.0]
+
+
+def test_load_gzip_fixture() -> None:
+    frame = load_results([DATA / "py313.json.gz"])
+    assert set(frame["run"]) == {"py313"} and set(frame["python"]) == {"3.13.1"}
+    assert {"ser", "fold", "ref"} == set(frame["suite"])
+    row = frame[frame["benchmark"] == "fold/reduce-lambda/concat/list/1000"].iloc[0]
+    assert (row["subject"], row["op"], row["shape"], row["size"]) == \
+        ("reduce-lambda", "concat", "list", 1000)
+
+
+def test_foreign_pyperf_file_gets_name_as_only_label() -> None:
+    frame = load_results([DATA / "foreign.json"])
+    assert list(dict.fromkeys(frame["benchmark"])) == ["telco", "<script>alert(1)</script>"]
+    for column in ("suite", "subject", "op", "shape", "size", "payload_bytes"):
+        assert frame[column].isna().all(), column
+    assert set(frame["host"]) == {"other-host"} and set(frame["python"]) == {"3.12.1"}
+    assert set(frame["unit"]) == {"second"}
+
+
+def test_many_files_and_repeated_names(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    first = write_suite(tmp_path / "latest.json", {"fold/loop/sum/list/100": [[1.0]]})
+    second = write_suite(tmp_path / "x" / "latest.json", {"fold/loop/sum/list/100": [[2.0]]})
+    frame = load_results([first, second, DATA / "foreign.json"])
+    assert list(dict.fromkeys(frame["run"])) == ["latest", "latest~2", "foreign"]
+    assert len(summarize(frame)) == 4
+
+
+# ---------------------------------------------------------------- bad input
+
+def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, words the InputError must contain)."""
+    good = (DATA / "py311.json").read_bytes()
+    files = {
+        "missing": ("nope.json", None, "no such file"),
+        "empty": ("empty.json", b"", "empty"),
+        "truncated": ("cut.json", good[: len(good) // 2], "truncated"),
+        "not pyperf": ("other.json", json.dumps({"hello": 1}).encode(), "not a pyperf"),
+        "json list": ("list.json", b"[1, 2]", "not a pyperf"),
+        "binary": ("bin.json", b"\xff\xfe\x00garbage", "UTF-8"),
+        "gz not gzip": ("plain.json.gz", good, "not gzip"),
+        "truncated gzip": ("cut.json.gz", gzip.compress(good)[:500], "gzip"),
+        "no benchmarks": ("none.json", json.dumps({"version": "1.0", "benchmarks": []}).encode(),
+                          "not a pyperf"),
+        "bad values": ("neg.json", json.dumps({"version": "1.0", "benchmarks": [
+            {"metadata": {"name": "x"}, "runs": [{"values": [-1]}]}]}).encode(), "not a pyperf"),
+    }
+    out = {}
+    for key, (name, content, words) in files.items():
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+        out[key] = (tmp_path / name, words)
+    (tmp_path / "adir.json").mkdir()
+    out["directory"] = (tmp_path / "adir.json", "directory")
+    return out
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "truncated", "not pyperf", "json list",
+                                  "binary", "gz not gzip", "truncated gzip", "no benchmarks",
+                                  "bad values", "directory"])
+def test_bad_input_is_one_line_input_error(tmp_path: Path, case: str) -> None:
+    path, words = bad_files(tmp_path)[case]
+    with pytest.raises(InputError) as info:
+        load_results([DATA / "py311.json", path])
+    message = str(info.value)
+    assert message.startswith(str(path)) and words in message and "\n" not in message
+
+
+def test_no_files_is_input_error() -> None:
+    with pytest.raises(InputError, match="no result files"):
+        load_results([])
+
+
+# ---------------------------------------------------------------- ratios and exponents
+
+def test_ratio_interval_is_welch_on_logs() -> None:
+    slow, fast = [2.0, 2.2, 1.8], [1.0, 1.1, 0.9]
+    ratio, low, high = ratio_interval(slow, fast)
+    assert ratio == pytest.approx(2.0)
+    la, lb = np.log(slow), np.log(fast)
+    se = math.sqrt(la.var(ddof=1) / 3 + lb.var(ddof=1) / 3)  # equal variances: dof = 4
+    assert high == pytest.approx(2.0 * math.exp(stats.t.ppf(0.975, 4) * se))
+    assert low == pytest.approx(2.0 / math.exp(stats.t.ppf(0.975, 4) * se))
+    assert math.isnan(ratio_interval([2.0], [1.0, 1.1]).low)
+
+
+def noisy_power(k: float, seed: int) -> tuple[list[int], list[float]]:
+    rng = random.Random(seed)
+    sizes = [10, 30, 100, 300, 1000, 3000, 10000]
+    return sizes, [1e-8 * n**k * rng.lognormvariate(0, 0.03) for n in sizes]
+
+
+@pytest.mark.parametrize("k", [1.0, 2.0])
+def test_fit_exponent_on_synthetic_power_laws(k: float) -> None:
+    fit = fit_exponent(*noisy_power(k, seed=int(k)))
+    assert fit.k == pytest.approx(k, abs=0.05)
+    assert fit.low < k < fit.high and fit.high - fit.low < 0.1 and fit.n == 7
+
+
+def test_fit_exponent_with_few_sizes() -> None:
+    two = fit_exponent([100, 1000], [1.0, 10.0])
+    assert two.k == pytest.approx(1.0) and math.isnan(two.low) and two.n == 2
+    assert math.isnan(fit_exponent([100, 100], [1.0, 1.1]).k)
+
+
+def test_fit_exponents_finds_quadratic_folds() -> None:
+    exponents = fit_exponents(summarize(load_results([DATA / "py311.json"])))
+    by_case = exponents.set_index(["subject", "op"])
+    assert by_case.loc[("reduce-lambda", "concat"), "k"] == pytest.approx(2.0, abs=0.05)
+    assert by_case.loc[("loop", "concat"), "k"] == pytest.approx(1.0, abs=0.05)
+    assert by_case.loc[("reduce-lambda", "concat"), "n"] == 3
+    assert (exponents["suite"] == "ser").any()
+
+
+def test_doctests_of_frame() -> None:
+    assert doctest.testmod(bench.frame).failed == 0

@@ -1,0 +1,294 @@
+"""bench.report: sections from known data, escaping, self-containment, and the report/export CLI."""
+
+from __future__ import annotations
+
+import doctest
+import html
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyperf
+import pytest
+
+import bench.report.plots
+import bench.report.report
+from bench.cli import main
+from bench.errors import InputError
+from bench.frame import load_results, load_suites, summarize, tidy_frame
+from bench.report import build_report, load_capabilities, render_report
+from bench.report.report import answer_reduce, fold_answers, pareto_front, prepare_data
+
+DATA = Path(__file__).parent / "data" / "report"
+FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]
+HOSTILE = "<script>alert(1)</script>"
+
+
+def write_cases(path: Path, means: dict[str, list[float]], **metadata: object) -> Path:
+    """A bench-style pyperf file: case name -> per-process means (3 values each, +-1%)."""
+    benchmarks = []
+    for name, process_means in means.items():
+        suite, subject, op, shape, size = name.split("/")
+        meta = {"name": name, "bench_suite": suite, "bench_subject": subject, "bench_op": op,
+                "bench_shape": shape, "bench_size": int(size), "loops": 1000, **metadata}
+        benchmarks.append(pyperf.Benchmark([
+            pyperf.Run([m * 0.99, m, m * 1.01], metadata=meta, collect_metadata=False)
+            for m in process_means]))
+    pyperf.BenchmarkSuite(benchmarks).dump(str(path), replace=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fixture_html() -> str:
+    return build_report(FIXTURES, DATA / "capabilities.json")
+
+
+def section_of(page: str, section_id: str) -> str:
+    """The HTML of one <section>."""
+    match = re.search(rf'<section id="{section_id}">(.*?)</section>', page, re.S)
+    assert match, section_id
+    return match.group(1)
+
+
+# ---------------------------------------------------------------- the fold answers
+
+def fold_data(tmp_path: Path) -> pd.DataFrame:
+    """sum: builtin 5x faster than reduce(operator.add); reduce-lambda slowest."""
+    means = {"fold/loop/sum/list/1000": [4.0, 4.1, 3.9],
+             "fold/reduce-operator/sum/list/1000": [5.0, 5.1, 4.9],
+             "fold/reduce-lambda/sum/list/1000": [8.0, 8.2, 7.8],
+             "fold/builtin/sum/list/1000": [1.0, 1.02, 0.98],
+             "fold/reduce-operator/max/list/1000": [1.0, 1.02, 0.98],
+             "fold/loop/max/list/1000": [3.0, 3.1, 2.9]}
+    return load_results([write_cases(tmp_path / "folds.json",
+                                     {k: [v * 1e-6 for v in vs] for k, vs in means.items()})])
+
+
+def test_answer_says_builtin_is_faster_than_reduce(tmp_path: Path) -> None:
+    data = prepare_data(fold_data(tmp_path))
+    lines = fold_answers(data, bench.report.report.find_all(data).folds)
+    assert lines[0].startswith("sum (list of 1000): no: builtin sum is 5x (")
+    assert lines[0].endswith("faster than reduce(operator.add).")
+    low, high = map(float, re.search(r"\(([\d.]+)-([\d.]+)\)", lines[0]).groups())
+    assert 4.5 < low < 5.0 < high < 5.5
+    assert lines[1].startswith("max (list of 1000): yes: reduce(max) is 3x (")
+
+
+def test_answer_without_reduce_style(tmp_path: Path) -> None:
+    frame = load_results([write_cases(tmp_path / "f.json", {
+        "fold/loop/sum/list/10": [1e-6, 1.1e-6], "fold/builtin/sum/list/10": [5e-7, 5e-7]})])
+    data = prepare_data(frame)
+    rows = bench.report.report.find_all(data).folds
+    assert "not measured in this run" in answer_reduce(data, rows)
+
+
+def test_answer_with_overlapping_cis_says_no_clear_difference(tmp_path: Path) -> None:
+    frame = load_results([write_cases(tmp_path / "f.json", {
+        "fold/loop/sum/list/10": [1.0e-6, 1.3e-6, 0.8e-6],
+        "fold/reduce-operator/sum/list/10": [1.05e-6, 1.25e-6, 0.85e-6]})])
+    data = prepare_data(frame)
+    line = fold_answers(data, bench.report.report.find_all(data).folds)[0]
+    assert ": no clear difference: reduce(operator.add) vs the plain loop" in line
+
+
+# ---------------------------------------------------------------- the page from fixtures
+
+def test_every_section_is_there(fixture_html: str) -> None:
+    for section in ("questions", "environment", "serializers", "scaling", "folds",
+                    "capabilities", "runs", "table", "methods"):
+        assert f'<section id="{section}">' in fixture_html
+
+
+def test_hostile_names_are_escaped(fixture_html: str) -> None:
+    assert html.escape(HOSTILE, quote=False) in fixture_html
+    assert "<script" not in fixture_html.lower()
+    assert "<img" not in fixture_html.lower()  # capability error text, shown on hover
+    assert "&lt;img src=x onerror=alert(1)&gt;" in fixture_html
+
+
+def test_hostile_labels_in_figures_are_escaped(tmp_path: Path) -> None:
+    name = f"ser/{HOSTILE.replace('/', '|')}/dumps/ints/100"
+    path = write_cases(tmp_path / "h.json", {name: [1e-6, 1.1e-6],
+                                             "ser/pickle-5/dumps/ints/100": [2e-6, 2e-6],
+                                             "ser/pickle-5/loads/ints/100": [2e-6, 2e-6]},
+                       payload_bytes=10)
+    page = build_report([path])
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;|script&gt;" in page
+
+
+def test_page_is_self_contained(fixture_html: str) -> None:
+    lowered = fixture_html.lower()
+    for needle in ("<script", "<link", "<iframe", "<img", "@import", ' src="', "url(http"):
+        assert needle not in lowered, needle
+    hrefs = re.findall(r'href="([^"]*)"', fixture_html)
+    assert hrefs and all(h.startswith("#") for h in hrefs), hrefs
+
+
+def test_figures_are_inline_svg_and_bounded(fixture_html: str) -> None:
+    figures = re.findall(r"<figure>(.*?)</figure>", fixture_html, re.S)
+    # 2 shapes + pareto, fold + dumps + loads scaling, fold ratios, runs side by side
+    assert len(figures) == 8
+    assert all('<svg class="plot"' in f and "<title>" not in f for f in figures)
+    ids = re.findall(r'\bid="([^"]+)"', fixture_html)
+    assert len(ids) == len(set(ids))
+
+
+def test_fold_answers_on_fixture(fixture_html: str) -> None:
+    questions = section_of(fixture_html, "questions")
+    assert "sum (list of 10000): no: builtin sum is" in questions
+    assert re.search(r"reduce\(lambda\) over concat \(list\) grows as n\^(1\.9|2\.0)\d "
+                     r"\(95% CI", questions)
+    assert section_of(fixture_html, "folds").count("<li>") == 3
+
+
+def test_quadratic_folds_stand_out(fixture_html: str) -> None:
+    scaling = section_of(fixture_html, "scaling")
+    flagged = re.findall(r'<tr class="superlinear"><td>fold</td><td>([^<]+)</td><td>([^<]+)',
+                         scaling)
+    assert {("reduce-lambda", "concat"), ("reduce-lambda", "merge")} <= set(flagged)
+    assert all(style.startswith("reduce") for style, _ in flagged)
+
+
+def test_memcpy_percent_only_for_bytes_shapes(fixture_html: str) -> None:
+    serializers = section_of(fixture_html, "serializers")
+    tables = re.split(r"<h3>", serializers)
+    bytes_table = next(t for t in tables if t.startswith("bytes "))
+    ints_table = next(t for t in tables if t.startswith("ints "))
+    assert re.search(r"<td>\d[\d.]*%</td>", bytes_table)
+    assert not re.search(r"<td>\d[\d.]*%</td>", ints_table)
+    assert "Pareto front" in serializers and "<h3>Sinks" in serializers
+
+
+def test_capabilities_are_colour_coded_with_hover(fixture_html: str) -> None:
+    caps = section_of(fixture_html, "capabilities")
+    assert '<td class="cap-ok" title="round-trips to an equal object">✓ ok · 120 B</td>' in caps
+    assert re.search(r'<td class="cap-error" title="PicklingError: [^"]*&lt;img', caps)
+    assert '<th class="cap-skip" title="unavailable: No module named &#39;msgpack&#39;">' in caps
+    questions = section_of(fixture_html, "questions")
+    assert "the code is 408x smaller" in questions
+    assert "dill.extend(False) restores it" in questions
+
+
+def test_runs_side_by_side(fixture_html: str) -> None:
+    runs = section_of(fixture_html, "runs")
+    assert "<th>py313 / py311</th>" in runs
+    assert "py313: 80 common cases" in runs
+
+
+def test_environment_lists_runs_and_warnings(fixture_html: str) -> None:
+    environment = section_of(fixture_html, "environment")
+    assert "<th>py311</th><th>py313</th><th>foreign</th>" in environment
+    assert "other-host" in environment and "3.13.1 (64-bit) revision 0123abc" in environment
+    assert "too few processes" not in environment  # every fixture case has 3 processes
+
+
+def test_warnings_for_unstable_and_single_process(tmp_path: Path) -> None:
+    path = write_cases(tmp_path / "w.json", {"fold/loop/sum/list/10": [1e-6],
+                                             "fold/builtin/sum/list/10": [1e-6, 2e-6, 3e-6]})
+    environment = section_of(build_report([path]), "environment")
+    assert "too few processes: 1 cases" in environment
+    assert "unstable: 1 cases" in environment
+
+
+@pytest.mark.parametrize("names", [["foreign.json"], ["py311.json"]])
+def test_sections_cope_with_absent_cases(names: list[str]) -> None:
+    page = build_report([DATA / n for n in names])
+    assert page.count('class="missing"') >= (9 if names == ["foreign.json"] else 2)
+    if names == ["foreign.json"]:
+        assert "Not measured in this run: no serializer (ser/...) cases." in page
+        assert "One result file given" in page
+
+
+def test_render_report_from_frame_only() -> None:
+    frame = load_results([DATA / "py311.json"])
+    page = render_report(frame)
+    assert page.startswith("<!DOCTYPE html>") and "py311" in page
+
+
+def test_table_lists_every_case(fixture_html: str) -> None:
+    frame = tidy_frame(load_suites(FIXTURES))
+    table = section_of(fixture_html, "table")
+    assert table.count("<tr") == len(summarize(frame)) + 1
+
+
+# ---------------------------------------------------------------- capabilities input
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("{not json", "not valid JSON"),
+    ('{"schema_version": 2, "serializers": [], "kinds": [], "cells": []}', "schema_version 2"),
+    ('{"schema_version": 1, "serializers": [], "kinds": []}', "'cells'"),
+    ("[]", "expected a JSON object"),
+])
+def test_bad_capabilities_is_input_error(tmp_path: Path, content: str, words: str) -> None:
+    path = tmp_path / "caps.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(words)):
+        load_capabilities(path)
+
+
+def test_pareto_front() -> None:
+    assert pareto_front([1, 2, 3, 2, 1], [3, 1, 2, 4, 3]) == [True, True, False, False, True]
+
+
+def test_doctests_of_report_modules() -> None:
+    for module in (bench.report.report, bench.report.plots):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# ---------------------------------------------------------------- the CLI end to end
+
+def test_cli_report_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "new" / "dir" / "index.html"
+    args = ["report", *map(str, FIXTURES), "--capabilities", str(DATA / "capabilities.json"),
+            "-o", str(out)]
+    assert main(args) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<section id="capabilities">' in page
+    assert f"wrote {out}" in capsys.readouterr().err
+    assert main(args) == 0  # regenerating overwrites
+
+
+def test_cli_export_writes_summary_csv(tmp_path: Path) -> None:
+    out = tmp_path / "summary.csv"
+    assert main(["export", str(DATA / "py311.json"), str(DATA / "foreign.json"),
+                 "--csv", str(out)]) == 0
+    csv = pd.read_csv(out)
+    expected = summarize(load_results([DATA / "py311.json", DATA / "foreign.json"]))
+    assert len(csv) == len(expected) == 82
+    for column in ("run", "benchmark", "median", "mean", "stdev", "iqr", "n_processes",
+                   "n_values", "ci_low", "ci_high", "rel_half_width", "payload_bytes",
+                   "peak_alloc_bytes"):
+        assert column in csv.columns, column
+    row = csv[csv["benchmark"] == HOSTILE].iloc[0]
+    assert row["ci_low"] == pytest.approx(expected.set_index("benchmark").loc[HOSTILE, "ci_low"])
+    assert row["n_processes"] == 3 and row["n_values"] == 9
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               command: str) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("", encoding="utf-8")
+    out = ["-o", str(tmp_path / "r.html")] if command == "report" else ["--csv",
+                                                                        str(tmp_path / "s.csv")]
+    assert main([command, str(empty), *out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ERROR: {empty}: empty file") and "Traceback" not in err
+
+
+def test_cli_unwritable_output_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["report", str(DATA / "py311.json"), "-o", str(blocker / "index.html")]) == 2
+    assert capsys.readouterr().err.startswith("ERROR: ")
+    assert main(["export", str(DATA / "py311.json"), "--csv", str(tmp_path)]) == 2
+
+
+def test_cli_bad_capabilities_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"schema_version": 9}), encoding="utf-8")
+    assert main(["report", str(DATA / "py311.json"), "--capabilities", str(caps),
+                 "-o", str(tmp_path / "r.html")]) == 2
+    assert "schema_version 9" in capsys.readouterr().err
