@@ -1,0 +1,738 @@
+"""Regression verdicts: compare head runs against base runs case by case, and measure the rule.
+
+Owns the statistics of `bench compare`, the paired analysis of `bench ab` and the simulation
+of `bench sensitivity`. Pure: tidy frames (see bench.frame) in, dataclasses, frames and
+strings out; no file access, no printing.
+
+The rule
+--------
+Evidence is the per-process mean (values inside one process are correlated), on a log
+scale: a case's effect is log(head / base) and its noise is relative. Per case:
+
+* units: the blocks the two sides were measured in, whose spread is the noise a gate must
+  beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run means within
+  each side (pooled) estimates run-to-run variation; `paired` mode (interleaved A/B, both
+  sides carry `round`): a unit is a round, and the test is on the per-round differences;
+  `within` mode (one base run, one head run): only the spread of processes inside the run
+  is known, Welch's t on log process means, and a note says run-to-run variation is not
+  accounted for.
+* moderation: a unit variance has few degrees of freedom (1 for 3 runs), so it is shrunk
+  toward the common value of all cases by empirical Bayes (Smyth 2004, limma's moderated t),
+  which adds the prior's degrees of freedom (capped at MAX_PRIOR_DF).
+* floor: the unit variance is never below what the process spread inside the units implies
+  (a variance-components estimate with between-unit variance truncated at zero).
+* test: two-sided t on log(ratio); p-values adjusted by Benjamini-Hochberg over every case
+  with a test (scipy.stats.false_discovery_control), at FDR `alpha` (5%).
+* verdict: `slower` when significant after the adjustment AND the ratio's point estimate is
+  above 1 + threshold; `faster` likewise below 1 / (1 + threshold); `same` when the 95% CI
+  lies inside [1 / (1 + threshold), 1 + threshold]; otherwise `uncertain` (also with fewer
+  than MIN_PROCESSES processes on a side); `missing` (base only), `new` (head only).
+
+Why the point estimate and not the CI bound must pass the threshold: on top of the FDR
+correction, a bound rule catches a slowdown of twice the threshold only about half the time
+when the CI half-width equals the threshold, while the point-estimate rule keeps the A/A
+false-slower rate at ~0 anyway (see `simulate_sensitivity` and the README's table).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from bench.errors import InputError
+from bench.frame import process_means
+
+# JSON written by format_comparison / format_sensitivity. Bump on every change and say what:
+#   1: first version (cases, geomean, summary, notes; sensitivity overall and per_case).
+SCHEMA_VERSION = 1
+
+ALPHA = 0.05            # false discovery rate of the Benjamini-Hochberg adjustment
+CONFIDENCE = 0.95       # level of every reported interval
+MIN_PROCESSES = 2       # per side; fewer makes a case `uncertain`
+TRIM = 0.25             # share trimmed off each end of a unit's process means
+MIN_PRIOR_CASES = 10    # cases needed to fit the variance prior
+MAX_PRIOR_DF = 30.0     # cap on the prior's degrees of freedom (trust in the common variance)
+VERDICTS = ("slower", "faster", "same", "uncertain", "missing", "new")
+CASE_COLUMNS = ["benchmark", "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
+                "base_mean", "head_mean", "unit", "n_base", "n_head", "method", "df", "reason"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A ratio head/base with its CI, p-value and degrees of freedom."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float = math.nan
+    df: float = math.nan
+    cases: int = 0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Verdicts of head against base: one row per case, slowest first, and their summary."""
+
+    cases: pd.DataFrame
+    geomean: Estimate
+    mode: str
+    threshold: float
+    alpha: float
+    base_runs: tuple[str, ...]
+    head_runs: tuple[str, ...]
+    prior_df: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """Number of cases per verdict, every verdict present."""
+        found = self.cases["verdict"].value_counts()
+        return {v: int(found.get(v, 0)) for v in VERDICTS}
+
+
+# ---------------------------------------------------------------- per-process evidence
+
+def has_rounds(frame: pd.DataFrame) -> bool:
+    """True when every value of the frame carries an interleaved A/B round index."""
+    return "round" in frame.columns and len(frame) > 0 and bool(frame["round"].notna().all())
+
+
+def check_units(base: pd.DataFrame, head: pd.DataFrame) -> None:
+    """Raise InputError when a case has several units, or different units on the two sides."""
+    units: dict[str, dict[str, str]] = {}
+    for side, frame in (("base", base), ("head", head)):
+        per_case = frame.groupby("benchmark", observed=True)["unit"].unique()
+        for case, found in per_case.items():
+            if len(found) > 1:
+                raise InputError(f"{case}: several units in the {side} runs ({', '.join(found)})")
+            units.setdefault(case, {})[side] = found[0]
+    for case, sides in units.items():
+        if len(set(sides.values())) > 1:
+            raise InputError(f"{case}: unit {sides['base']!r} in base but {sides['head']!r} "
+                             "in head")
+
+
+def summarize_processes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run x case x process: log of the process mean, unit and round (non-positive dropped)."""
+    means = process_means(frame)
+    extra = ["unit", "round"] if "round" in frame.columns else ["unit"]
+    labels = frame.drop_duplicates(["run", "benchmark", "process"])[
+        ["run", "benchmark", "process", *extra]]
+    out = means.merge(labels, on=["run", "benchmark", "process"], how="left")
+    if "round" not in out.columns:
+        out["round"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out = out[out["mean"] > 0].copy()
+    out["log_mean"] = np.log(out["mean"].to_numpy(dtype=float))
+    out["benchmark"] = out["benchmark"].astype(str)
+    out["run"] = out["run"].astype(str)
+    return out
+
+
+def locate(values: np.ndarray) -> tuple[float, float, float]:
+    """Interquartile (TRIM-trimmed) mean of values, Yuen's variance of it, and its df.
+
+    The interquartile mean shrugs off the slow processes a busy machine produces while
+    keeping most of the mean's efficiency (Yuen 1974; scipy's ttest_ind(trim=...) uses the
+    same estimate).
+
+    >>> locate(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    (3.0, 0.6666666666666666, 2.0)
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    g = int(TRIM * n)
+    h = n - 2 * g
+    location = float(x[g:n - g].mean())
+    if h < 2:
+        return location, math.nan, 0.0
+    winsorized = np.clip(x, x[g], x[n - g - 1])
+    return location, float((n - 1) * winsorized.var(ddof=1) / (h * (h - 1))), float(h - 1)
+
+
+def locate_units(part: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per unit (run or round): location, its variance and df, and the process count."""
+    rows = {unit: (*locate(group.to_numpy(float)), len(group))
+            for unit, group in part.groupby(key, observed=True, sort=True)["log_mean"]}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["loc", "var", "df", "count"])
+
+
+def welch_df(variances: Sequence[float], dfs: Sequence[float]) -> float:
+    """Welch-Satterthwaite df of a sum of independent variance estimates.
+
+    >>> round(welch_df([1.0, 1.0], [9.0, 9.0]), 6)
+    18.0
+    """
+    v, f = np.asarray(variances, float), np.asarray(dfs, float)
+    denominator = float((v[f > 0] ** 2 / f[f > 0]).sum())
+    return float(v.sum() ** 2 / denominator) if denominator > 0 else float(f.sum())
+
+
+# ---------------------------------------------------------------- per-case estimates
+
+def estimate_within(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, Any]:
+    """Yuen-Welch estimate of log(head/base) from the processes alone (one unit each side)."""
+    loc_b, var_b, df_b = locate(base["log_mean"].to_numpy(float))
+    loc_h, var_h, df_h = locate(head["log_mean"].to_numpy(float))
+    return {"method": "within", "d": loc_h - loc_b, "s2": var_b + var_h,
+            "df": welch_df([var_b, var_h], [df_b, df_h]), "scale": 1.0, "floor": 0.0,
+            "floor_df": 0.0, "base_mean": math.exp(loc_b), "head_mean": math.exp(loc_h)}
+
+
+def estimate_runs(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, Any] | None:
+    """log(head/base) from run locations, run-to-run variance pooled over both sides.
+
+    None when there are not 3 runs in all.
+    """
+    ub, uh = locate_units(base, "run"), locate_units(head, "run")
+    kb, kh = len(ub), len(uh)
+    df = kb + kh - 2
+    if df < 1:
+        return None
+    ss = float(((ub["loc"] - ub["loc"].mean()) ** 2).sum()
+               + ((uh["loc"] - uh["loc"].mean()) ** 2).sum())
+    floor = ub["var"].mean() / kb + uh["var"].mean() / kh
+    return {"method": "runs", "d": float(uh["loc"].mean() - ub["loc"].mean()), "s2": ss / df,
+            "df": float(df), "scale": 1 / kb + 1 / kh, "floor": floor,
+            "floor_df": float(ub["df"].sum() + uh["df"].sum()),
+            "base_mean": math.exp(ub["loc"].mean()), "head_mean": math.exp(uh["loc"].mean())}
+
+
+def estimate_paired(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, Any] | None:
+    """log(head/base) as the mean of per-round differences (None with fewer than 2 rounds)."""
+    ub, uh = locate_units(base, "round"), locate_units(head, "round")
+    common = ub.index.intersection(uh.index)
+    if len(common) < 2:
+        return None
+    ub, uh = ub.loc[common], uh.loc[common]
+    diffs = (uh["loc"] - ub["loc"]).to_numpy(float)
+    rounds = len(diffs)
+    return {"method": "paired", "d": float(diffs.mean()), "s2": float(diffs.var(ddof=1)),
+            "df": float(rounds - 1), "scale": 1 / rounds,
+            "floor": float((ub["var"] + uh["var"]).mean()) / rounds,
+            "floor_df": float(ub["df"].sum() + uh["df"].sum()),
+            "base_mean": math.exp(ub["loc"].mean()), "head_mean": math.exp(uh["loc"].mean())}
+
+
+def estimate_case(base: pd.DataFrame, head: pd.DataFrame, mode: str) -> dict[str, Any]:
+    """The estimate of one case in the comparison's mode, or `within` when units are lacking."""
+    estimate = None
+    if mode == "paired":
+        estimate = estimate_paired(base, head)
+    elif mode == "runs":
+        estimate = estimate_runs(base, head)
+    return estimate if estimate is not None else estimate_within(base, head)
+
+
+def estimate_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """One estimate row per case present on both sides, in name order."""
+    rows = []
+    head_groups = dict(list(head_pm.groupby("benchmark", observed=True, sort=True)))
+    for case, base in base_pm.groupby("benchmark", observed=True, sort=True):
+        head = head_groups.get(case)
+        if head is None:
+            continue
+        row = {"benchmark": case, "unit": base["unit"].iloc[0],
+               "n_base": len(base), "n_head": len(head)}
+        if min(len(base), len(head)) < MIN_PROCESSES:
+            estimate = estimate_within(base, head)
+            estimate.update(method="none", s2=math.nan, df=math.nan)
+            row.update(estimate)
+        else:
+            row.update(estimate_case(base, head, mode))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- moderation (empirical Bayes)
+
+def invert_trigamma(y: float) -> float:
+    """x such that trigamma(x) = y.
+
+    >>> round(invert_trigamma(float(special.polygamma(1, 2.5))), 6)
+    2.5
+    """
+    if y > 1e12:
+        return 1 / math.sqrt(y)
+    if y < 1e-12:
+        return 1 / y
+    return float(optimize.brentq(lambda x: special.polygamma(1, x) - y, 1e-9, 1e13))
+
+
+def fit_variance_prior(s2: np.ndarray, df: np.ndarray) -> tuple[float, float]:
+    """Prior (s0^2, d0) of scaled inverse chi-square variances, by moments of log s^2 (limma)."""
+    ok = np.isfinite(s2) & (s2 > 0) & (df > 0)
+    if ok.sum() < MIN_PRIOR_CASES:
+        return math.nan, 0.0
+    s2, df = s2[ok], df[ok]
+    e = np.log(s2) - special.digamma(df / 2) + np.log(df / 2)
+    excess = float(e.var(ddof=1) - special.polygamma(1, df / 2).mean())
+    d0 = 2 * invert_trigamma(excess) if excess > 0 else math.inf
+    d0 = min(d0, MAX_PRIOR_DF)
+    s0 = math.exp(float(e.mean()) + float(special.digamma(d0 / 2)) - math.log(d0 / 2))
+    return s0, d0
+
+
+def moderate_variances(s2: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Posterior variances and df after shrinking toward the fitted prior, and the prior df."""
+    s0, d0 = fit_variance_prior(s2, df)
+    if d0 == 0:
+        return s2, df, 0.0
+    s2 = np.where(np.isfinite(s2), s2, 0.0)
+    return (d0 * s0 + df * s2) / (d0 + df), df + d0, d0
+
+
+# ---------------------------------------------------------------- tests and verdicts
+
+def moderate_cases(estimates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+    """Unit variances and df after shrinking each case's inflation over its process floor.
+
+    A case's unit variance s2 is its process floor (what the spread of processes inside a
+    unit implies) times an inflation from run-to-run or round-to-round variation. Cases
+    differ far more in s2 than in inflation, so the inflation s2 / floor is what is shrunk
+    toward the common value (limma's empirical Bayes with the floor as covariate).
+    """
+    s2, df = estimates["s2"].to_numpy(float).copy(), estimates["df"].to_numpy(float).copy()
+    unit_floor = (estimates["floor"].fillna(0.0) / estimates["scale"]).to_numpy(float)
+    pooled = estimates["method"].isin(["runs", "paired"]).to_numpy() & (unit_floor > 0)
+    if not pooled.any():
+        return s2, df, 0.0
+    inflation, df_post, prior_df = moderate_variances(s2[pooled] / unit_floor[pooled],
+                                                      df[pooled])
+    s2[pooled], df[pooled] = inflation * unit_floor[pooled], df_post
+    return s2, df, prior_df
+
+
+def apply_tests(estimates: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Add se, df, p-value and CI of each case (moderated unit variance with the process floor)."""
+    out = estimates.copy()
+    s2, df, prior_df = moderate_cases(out)
+    var = s2 * out["scale"].to_numpy(float)
+    floor = out["floor"].fillna(0.0).to_numpy(float)
+    use_floor = floor > var
+    out["se"] = np.sqrt(np.where(use_floor, floor, var))
+    out["df"] = np.where(use_floor, out["floor_df"].to_numpy(float), df)
+    d, se, df = (out[c].to_numpy(float) for c in ("d", "se", "df"))
+    out["p_value"] = p_values(d, se, df)
+    low, high = intervals(d, se, df)
+    out["ratio"], out["ci_low"], out["ci_high"] = np.exp(d), low, high
+    return out, prior_df
+
+
+def p_values(d: np.ndarray, se: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided t-test p-values of d = 0 (NaN where untestable; 0 or 1 when se is 0).
+
+    >>> p_values(np.array([0.0, 0.1]), np.array([0.0, 0.0]), np.array([3.0, 3.0])).tolist()
+    [1.0, 0.0]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(d) / se
+        p = 2 * stats.t.sf(t, df)
+    p = np.where(se == 0, np.where(d == 0, 1.0, 0.0), p)
+    return np.where(np.isfinite(se) & (df > 0), p, math.nan)
+
+
+def intervals(d: np.ndarray, se: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CONFIDENCE-level interval of the ratio exp(d) (NaN where untestable)."""
+    with np.errstate(invalid="ignore"):
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.where(df > 0, df, math.nan)) * se
+    return np.exp(d - half), np.exp(d + half)
+
+
+def adjust_p_values(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values; NaN entries stay NaN and are not counted.
+
+    >>> adjust_p_values(np.array([0.01, np.nan, 0.04])).tolist()
+    [0.02, nan, 0.04]
+    """
+    out = np.full(len(p), math.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return out
+
+
+def classify(ratio: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, p_adjusted: np.ndarray,
+             threshold: float, alpha: float = ALPHA) -> np.ndarray:
+    """Verdict per case: slower, faster, same or uncertain (see the module docstring).
+
+    >>> classify(np.array([1.2, 1.01, 1.2]), np.array([1.1, 0.99, 0.8]),
+    ...          np.array([1.3, 1.03, 1.7]), np.array([0.001, 0.5, 0.3]), 0.05).tolist()
+    ['slower', 'same', 'uncertain']
+    """
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    with np.errstate(invalid="ignore"):
+        significant = p_adjusted < alpha
+        slower = significant & (ratio > up)
+        faster = significant & (ratio < down)
+        same = (ci_low >= down) & (ci_high <= up)
+    return np.select([~np.isfinite(p_adjusted), slower, faster, same],
+                     ["uncertain", "slower", "faster", "same"], "uncertain")
+
+
+def explain(row: pd.Series, threshold: float) -> str:
+    """One short reason for a verdict."""
+    if row["verdict"] == "missing":
+        return "in base only"
+    if row["verdict"] == "new":
+        return "in head only"
+    if row["method"] == "none":
+        return f"fewer than {MIN_PROCESSES} processes on a side"
+    if row["verdict"] == "uncertain":
+        return f"CI too wide to tell a {threshold:.0%} change"
+    return ""
+
+
+# ---------------------------------------------------------------- the comparison
+
+def choose_mode(base_pm: pd.DataFrame, head_pm: pd.DataFrame, paired: bool | None) -> str:
+    """paired (rounds on both sides), runs (3+ runs in all) or within (one run each side)."""
+    rounds = bool(base_pm["round"].notna().all() and head_pm["round"].notna().all())
+    if paired and not rounds:
+        raise InputError("paired comparison needs a round index (bench_round) on every run "
+                         "of both sides")
+    if paired or (paired is None and rounds):
+        return "paired"
+    return "runs" if base_pm["run"].nunique() + head_pm["run"].nunique() >= 3 else "within"
+
+
+def estimate_geomean(tests: pd.DataFrame, base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+                     mode: str) -> Estimate:
+    """Geometric mean of the ratios of the tested cases, with a CI that sees shared unit shifts."""
+    tested = tests[np.isfinite(tests["se"])]
+    if tested.empty:
+        return Estimate(math.nan, math.nan, math.nan)
+    n = len(tested)
+    se2_independent = float((tested["se"] ** 2).sum()) / n**2
+    vi = (tested["se"] ** 2 / n**2).to_numpy(float)
+    df_independent = float(se2_independent**2 / (vi**2 / tested["df"].to_numpy(float)).sum()) \
+        if se2_independent > 0 else math.inf
+    d, se2, df = float(tested["d"].mean()), se2_independent, df_independent
+    units = aggregate_units(tested["benchmark"], base_pm, head_pm, mode)
+    if units is not None:
+        unit_estimate = estimate_case(*units, mode=mode)
+        if unit_estimate["method"] == mode:
+            unit_se2 = unit_estimate["s2"] * unit_estimate["scale"]
+            if unit_se2 > se2:
+                se2, df = unit_se2, unit_estimate["df"]
+    se = math.sqrt(se2)
+    low, high = intervals(np.array([d]), np.array([se]), np.array([df]))
+    p = p_values(np.array([d]), np.array([se]), np.array([df]))
+    return Estimate(math.exp(d), float(low[0]), float(high[0]), float(p[0]), df, n)
+
+
+def aggregate_units(cases: pd.Series, base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+                    mode: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Per unit, the mean over cases of the unit's log mean, as one pseudo-process per unit."""
+    if mode == "within":
+        return None
+    key = "round" if mode == "paired" else "run"
+    sides = []
+    for pm in (base_pm, head_pm):
+        part = pm[pm["benchmark"].isin(set(cases))]
+        table = part.groupby([key, "benchmark"], observed=True)["log_mean"].mean().unstack()
+        sides.append(table)
+    base_t, head_t = sides
+    complete = [c for c in base_t.columns
+                if c in head_t.columns and base_t[c].notna().all() and head_t[c].notna().all()]
+    if not complete:
+        return None
+    base_u, head_u = (pd.DataFrame({key: t.index, "log_mean": t[complete].mean(axis=1).to_numpy()})
+                      for t in sides)
+    return base_u, head_u
+
+
+def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float = 0.05,
+                 paired: bool | None = None, alpha: float = ALPHA) -> Comparison:
+    """Compare head against base (tidy frames of one or more runs each), case by case.
+
+    `paired`: True pairs the sides by interleaved round, False never does, None (default)
+    pairs when both sides carry rounds.
+    """
+    if not 0 <= threshold < 1:
+        raise InputError(f"threshold {threshold:.0%}: give a percentage from 0 to 100")
+    if base.empty or head.empty:
+        raise InputError(f"no timed values in the {'base' if base.empty else 'head'} runs")
+    check_units(base, head)
+    base_pm, head_pm = summarize_processes(base), summarize_processes(head)
+    common = set(base_pm["benchmark"]) & set(head_pm["benchmark"])
+    if not common:
+        raise InputError(f"no case in common between base ({', '.join(run_names(base))}) "
+                         f"and head ({', '.join(run_names(head))})")
+    mode = choose_mode(base_pm, head_pm, paired)
+    tests, prior_df = assess_cases(base_pm, head_pm, mode)
+    tests["verdict"] = classify(tests["ratio"].to_numpy(float), tests["ci_low"].to_numpy(float),
+                                tests["ci_high"].to_numpy(float),
+                                tests["p_adjusted"].to_numpy(float), threshold, alpha)
+    cases = pd.concat([tests, one_sided_cases(base_pm, head_pm)], ignore_index=True)
+    cases["reason"] = cases.apply(explain, axis=1, threshold=threshold)
+    comparison = Comparison(
+        cases=sort_cases(cases[CASE_COLUMNS]),
+        geomean=estimate_geomean(tests, base_pm, head_pm, mode), mode=mode,
+        threshold=threshold, alpha=alpha, base_runs=tuple(run_names(base)),
+        head_runs=tuple(run_names(head)), prior_df=prior_df)
+    return replace(comparison, notes=describe_evidence(comparison))
+
+
+def assess_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+               mode: str) -> tuple[pd.DataFrame, float]:
+    """Estimates, moderated tests and BH-adjusted p-values of the common cases, and prior df."""
+    tests, prior_df = apply_tests(estimate_cases(base_pm, head_pm, mode))
+    tests["p_adjusted"] = adjust_p_values(tests["p_value"].to_numpy(float))
+    return tests, prior_df
+
+
+def one_sided_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the cases measured on only one side: missing (base only) and new (head only)."""
+    rows = []
+    for pm, other, verdict, column in ((base_pm, head_pm, "missing", "base_mean"),
+                                       (head_pm, base_pm, "new", "head_mean")):
+        only = sorted(set(pm["benchmark"]) - set(other["benchmark"]))
+        for case in only:
+            part = pm[pm["benchmark"] == case]
+            count = "n_base" if verdict == "missing" else "n_head"
+            rows.append({"benchmark": case, "verdict": verdict, "unit": part["unit"].iloc[0],
+                         column: math.exp(part["log_mean"].mean()), "method": "none",
+                         count: len(part)})
+    return pd.DataFrame(rows, columns=CASE_COLUMNS)
+
+
+def sort_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    """Slowest first; cases without a ratio (missing, new) last, by name."""
+    keyed = cases.assign(_has=cases["ratio"].notna(), _neg=-cases["ratio"].fillna(0.0))
+    keyed = keyed.sort_values(["_has", "_neg", "benchmark"], ascending=[False, True, True],
+                              kind="mergesort")
+    out = keyed.drop(columns=["_has", "_neg"]).reset_index(drop=True)
+    for column in ("n_base", "n_head"):
+        out[column] = out[column].fillna(0).astype(int)
+    return out
+
+
+def run_names(frame: pd.DataFrame) -> list[str]:
+    """Distinct run ids of a frame, in order of appearance."""
+    return [str(r) for r in pd.unique(frame["run"])]
+
+
+def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
+    """Notes on what the verdicts rest on, for every output format."""
+    kb, kh = len(cmp.base_runs), len(cmp.head_runs)
+    notes = []
+    if cmp.mode == "within":
+        notes.append("one base run and one head run: only the spread of processes inside each "
+                     "run is known, so run-to-run variation (often 5-10% on shared machines) is "
+                     "not accounted for; pass several base runs (--base, repeatable) for a "
+                     "trustworthy gate")
+    elif cmp.mode == "runs":
+        notes.append(f"run-to-run variation estimated from {kb} base and {kh} head run(s)")
+    else:
+        notes.append("interleaved A/B: paired by round")
+    if cmp.prior_df > 0:
+        notes.append(f"unit variances shrunk toward the common value of all cases "
+                     f"(prior df {cmp.prior_df:.1f})")
+    few = int((cmp.cases["method"] == "none").sum()
+              - cmp.cases["verdict"].isin(["missing", "new"]).sum())
+    if few:
+        notes.append(f"{few} case(s) with fewer than {MIN_PROCESSES} processes on a side: "
+                     "uncertain")
+    return tuple(notes)
+
+
+def exit_code_for(cmp: Comparison, fail_on: str = "slower") -> int:
+    """1 when fail_on is 'slower' and a case is slower, else 0."""
+    return int(fail_on == "slower" and cmp.counts()["slower"] > 0)
+
+
+# ---------------------------------------------------------------- formatting
+
+UNIT_SCALES = {"second": [(1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")],
+               "byte": [(2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B")]}
+
+
+def format_quantity(value: float, unit: str) -> str:
+    """A value with a readable unit, 3 significant digits.
+
+    >>> format_quantity(0.00123, "second"), format_quantity(2048, "byte")
+    ('1.23 ms', '2.00 KiB')
+    """
+    if value is None or not math.isfinite(value):
+        return "-"
+    for scale, suffix in UNIT_SCALES.get(unit, [(1.0, unit)]):
+        if value >= scale * 0.9995:
+            return f"{value / scale:#.3g} {suffix}".replace(". ", " ")
+    scale, suffix = UNIT_SCALES.get(unit, [(1.0, unit)])[-1]
+    return f"{value / scale:#.3g} {suffix}".replace(". ", " ")
+
+
+def format_ratio(ratio: float) -> str:
+    """pyperf's wording of a ratio head/base.
+
+    >>> format_ratio(1.234), format_ratio(0.95), format_ratio(1.0001)
+    ('1.23x slower', '1.05x faster', '1.00x')
+    """
+    if ratio is None or not math.isfinite(ratio):
+        return "-"
+    if f"{ratio:.2f}" == "1.00" and f"{1 / ratio:.2f}" == "1.00":
+        return "1.00x"
+    return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
+
+
+def format_interval(low: float, high: float) -> str:
+    """'[0.987, 1.012]', or '-' when unknown."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "-"
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def format_percent(share: float | None, digits: int = 0) -> str:
+    """'12%' or '-' for a missing share.
+
+    >>> format_percent(0.125, 1), format_percent(None)
+    ('12.5%', '-')
+    """
+    if share is None or not math.isfinite(share):
+        return "-"
+    return f"{share * 100:.{digits}f}%"
+
+
+def tabulate_cases(cases: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the case table, shared by the text and markdown renderers."""
+    headers = ["Benchmark", "Base", "Head", "Change", f"{CONFIDENCE:.0%} CI", "Verdict"]
+    rows = [[row.benchmark, format_quantity(row.base_mean, row.unit),
+             format_quantity(row.head_mean, row.unit), format_ratio(row.ratio),
+             format_interval(row.ci_low, row.ci_high), row.verdict]
+            for row in cases.itertuples()]
+    return headers, rows
+
+
+def render_text_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Aligned plain-text table: first column left, the others right... except the last."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    def line(cells: list[str]) -> str:
+        parts = [str(c).ljust(w) if i in (0, len(cells) - 1) else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def render_markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """GitHub markdown table: first and last columns left-aligned, the others right."""
+    align = [":--" if i in (0, len(headers) - 1) else "--:" for i in range(len(headers))]
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    return [line(headers), line(align), *(line(r) for r in rows)]
+
+
+def summarize_counts(counts: dict[str, int]) -> str:
+    """'1 slower, 0 faster, 3 same, ...' with every verdict.
+
+    >>> summarize_counts({"slower": 1, "same": 2})
+    '1 slower, 0 faster, 2 same, 0 uncertain, 0 missing, 0 new'
+    """
+    return ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+
+
+def describe_sides(cmp: Comparison) -> str:
+    """'head h vs base a, b (2 runs)'."""
+    def side(runs: tuple[str, ...]) -> str:
+        plural = f" ({len(runs)} runs)" if len(runs) > 1 else ""
+        return ", ".join(runs) + plural
+    return f"head {side(cmp.head_runs)} vs base {side(cmp.base_runs)}"
+
+
+def describe_geomean(estimate: Estimate) -> str:
+    """'geometric mean of 12 cases: 1.02x slower [0.990, 1.050]'."""
+    if not math.isfinite(estimate.ratio):
+        return "geometric mean: no case with a test"
+    return (f"geometric mean of {estimate.cases} cases: {format_ratio(estimate.ratio)} "
+            f"{format_interval(estimate.ci_low, estimate.ci_high)}")
+
+
+def describe_rule(cmp: Comparison) -> str:
+    """The rule in one line."""
+    return (f"threshold {cmp.threshold:.0%}, Benjamini-Hochberg FDR {cmp.alpha:.0%}, "
+            f"mode {cmp.mode}")
+
+
+def format_text(cmp: Comparison) -> str:
+    """Terminal report: header, notes, case table slowest first, geometric mean, counts."""
+    lines = [f"bench compare: {describe_sides(cmp)}; {describe_rule(cmp)}"]
+    lines += [f"note: {note}" for note in cmp.notes]
+    lines += ["", *render_text_table(*tabulate_cases(cmp.cases)), ""]
+    lines += [describe_geomean(cmp.geomean), summarize_counts(cmp.counts())]
+    return "\n".join(lines) + "\n"
+
+
+def format_markdown(cmp: Comparison) -> str:
+    """Step-summary / PR-comment report: summary, notes, table of changes, same cases folded."""
+    counts = cmp.counts()
+    status = (f"**{counts['slower']} slower**" if counts["slower"] else "no regression")
+    lines = [f"### bench compare: {status}", "",
+             f"{summarize_counts(counts)}; {describe_geomean(cmp.geomean)}", "",
+             f"{describe_sides(cmp)}; {describe_rule(cmp)}", ""]
+    lines += [f"- note: {note}" for note in cmp.notes]
+    changed = cmp.cases[cmp.cases["verdict"] != "same"]
+    same = cmp.cases[cmp.cases["verdict"] == "same"]
+    if len(changed):
+        lines += ["", *render_markdown_table(*tabulate_cases(changed))]
+    if len(same):
+        lines += ["", f"<details><summary>{len(same)} case(s) the same</summary>", "",
+                  *render_markdown_table(*tabulate_cases(same)), "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def round_float(value: Any, digits: int = 6) -> Any:
+    """A float rounded to `digits` significant digits (None for NaN), for stable JSON.
+
+    >>> round_float(1.23456789), round_float(float("nan")), round_float(3)
+    (1.23457, None, 3)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{digits}g}")
+    return value
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready records: floats rounded, NaN as null."""
+    return [{k: round_float(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def to_json_dict(cmp: Comparison) -> dict[str, Any]:
+    """The versioned JSON document of a comparison."""
+    return {"schema_version": SCHEMA_VERSION, "kind": "bench-compare",
+            "threshold": cmp.threshold, "alpha": cmp.alpha, "confidence": CONFIDENCE,
+            "correction": "benjamini-hochberg", "mode": cmp.mode,
+            "prior_df": round_float(cmp.prior_df),
+            "base_runs": list(cmp.base_runs), "head_runs": list(cmp.head_runs),
+            "summary": cmp.counts(), "regression": cmp.counts()["slower"] > 0,
+            "geomean": {k: round_float(v) for k, v in cmp.geomean.__dict__.items()},
+            "notes": list(cmp.notes), "cases": records_of(cmp.cases)}
+
+
+def format_json(document: dict[str, Any]) -> str:
+    """Stable JSON text of a document."""
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def format_comparison(cmp: Comparison, fmt: str = "text") -> str:
+    """The comparison as text, md or json."""
+    if fmt == "text":
+        return format_text(cmp)
+    if fmt == "md":
+        return format_markdown(cmp)
+    if fmt == "json":
+        return format_json(to_json_dict(cmp))
+    raise InputError(f"unknown format {fmt!r} (text, md or json)")
