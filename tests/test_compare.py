@@ -1,0 +1,364 @@
+"""bench.compare and `bench compare`: verdicts on synthetic values with known answers, goldens."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bench import compare
+from bench.cli import main
+from bench.errors import InputError
+
+DATA = Path(__file__).parent / "data" / "compare"
+_spec = importlib.util.spec_from_file_location("make_fixtures", DATA / "make_fixtures.py")
+assert _spec is not None and _spec.loader is not None
+fixtures = sys.modules.setdefault("make_fixtures", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(fixtures)
+Spec = fixtures.Spec
+
+
+def make_frame(run: str, cases: dict[str, float], *, processes: int = 6, values: int = 3,
+               noise: float = 0.01, seed: int = 0, shift: float = 0.0,
+               rounds: int | None = None, drifts: list[float] | None = None,
+               unit: str = "second") -> pd.DataFrame:
+    """A tidy frame (bench.frame's columns that compare uses) of one synthetic run."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for case, mean in cases.items():
+        for process in range(processes):
+            round_ = process * rounds // processes if rounds else None
+            drift = drifts[round_] if drifts and round_ is not None else 0.0
+            level = math.log(mean) + shift + drift + rng.normal(0, noise)
+            for value in np.exp(level + rng.normal(0, noise / 4, values)):
+                rows.append({"run": run, "file": f"{run}.json", "benchmark": case, "unit": unit,
+                             "process": process, "value": float(value), "round": round_})
+    frame = pd.DataFrame(rows)
+    frame["round"] = frame["round"].astype("Int64")
+    return frame
+
+
+def cases_of(n: int, prefix: str = "ser/pickle-5/dumps/ints") -> dict[str, float]:
+    """n case names with means from 1 us to n us."""
+    return {f"{prefix}/{i}": (i + 1) * 1e-6 for i in range(n)}
+
+
+def verdicts(cmp: compare.Comparison) -> dict[str, str]:
+    """Case -> verdict."""
+    return dict(zip(cmp.cases["benchmark"], cmp.cases["verdict"], strict=True))
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `bench ARGS` in-process: exit code, stdout, stderr."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------- known answers
+
+def test_identical_distributions_are_same() -> None:
+    base = make_frame("base", cases_of(5), seed=1)
+    head = make_frame("head", cases_of(5), seed=2)
+    cmp = compare.compare_runs(base, head)
+    assert set(verdicts(cmp).values()) == {"same"}
+    assert compare.exit_code_for(cmp) == 0
+    assert cmp.geomean.ci_low < 1 < cmp.geomean.ci_high
+
+
+def test_twenty_percent_shift_with_tight_noise_is_slower() -> None:
+    cases = cases_of(4)
+    slowed = next(iter(cases))
+    head_cases = {**cases, slowed: cases[slowed] * 1.2}
+    cmp = compare.compare_runs(make_frame("b", cases, seed=1), make_frame("h", head_cases, seed=2))
+    found = verdicts(cmp)
+    assert found.pop(slowed) == "slower"
+    assert set(found.values()) == {"same"}
+    row = cmp.cases.iloc[0]
+    assert row["benchmark"] == slowed  # slowest first
+    assert row["ci_low"] < 1.2 < row["ci_high"] and row["ci_low"] > 1.05
+    assert compare.exit_code_for(cmp) == 1
+    assert compare.exit_code_for(cmp, "never") == 0
+
+
+def test_faster_is_reported_and_does_not_fail() -> None:
+    cases = cases_of(3)
+    case = next(iter(cases))
+    cmp = compare.compare_runs(make_frame("b", cases, seed=1),
+                               make_frame("h", {**cases, case: cases[case] / 1.3}, seed=2))
+    assert verdicts(cmp)[case] == "faster"
+    assert compare.exit_code_for(cmp) == 0
+
+
+def test_very_noisy_shift_is_uncertain_not_slower() -> None:
+    cases = cases_of(3)
+    case = next(iter(cases))
+    base = make_frame("b", cases, seed=1, noise=0.4, processes=4)
+    head = make_frame("h", {**cases, case: cases[case] * 1.2}, seed=2, noise=0.4, processes=4)
+    assert set(verdicts(compare.compare_runs(base, head)).values()) == {"uncertain"}
+
+
+def test_one_process_inputs_are_uncertain() -> None:
+    cases = cases_of(2)
+    base = make_frame("b", cases, processes=1)
+    head = make_frame("h", {k: v * 1.5 for k, v in cases.items()}, processes=1, seed=3)
+    cmp = compare.compare_runs(base, head)
+    assert set(verdicts(cmp).values()) == {"uncertain"}
+    assert cmp.cases["ratio"].between(1.4, 1.6).all()  # the estimate is still shown
+    assert cmp.cases["reason"].str.contains("fewer than 2 processes").all()
+    assert compare.exit_code_for(cmp) == 0
+
+
+def test_change_below_threshold_is_same_even_if_significant() -> None:
+    cases = cases_of(3)
+    case = next(iter(cases))
+    base = make_frame("b", cases, seed=1, noise=0.002)
+    head = make_frame("h", {**cases, case: cases[case] * 1.03}, seed=2, noise=0.002)
+    cmp = compare.compare_runs(base, head)
+    row = cmp.cases.set_index("benchmark").loc[case]
+    assert row["p_adjusted"] < 0.001
+    assert row["verdict"] == "same"
+    assert verdicts(compare.compare_runs(base, head, threshold=0.02))[case] == "slower"
+
+
+def test_missing_and_new_cases() -> None:
+    base = make_frame("b", {"a/x": 1e-6, "a/gone": 2e-6})
+    head = make_frame("h", {"a/x": 1e-6, "a/added": 3e-6}, seed=1)
+    cmp = compare.compare_runs(base, head)
+    assert verdicts(cmp) == {"a/x": "same", "a/gone": "missing", "a/added": "new"}
+    rows = cmp.cases.set_index("benchmark")
+    assert math.isnan(rows.loc["a/gone", "ratio"]) and rows.loc["a/gone", "n_base"] == 6
+    assert rows.loc["a/added", "n_head"] == 6
+    assert list(cmp.cases["benchmark"])[-2:] == ["a/added", "a/gone"]  # no ratio: last, by name
+
+
+def test_no_case_in_common_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="no case in common"):
+        compare.compare_runs(make_frame("b", {"a/x": 1e-6}), make_frame("h", {"a/y": 1e-6}))
+
+
+def test_different_units_are_an_input_error() -> None:
+    base = make_frame("b", {"a/x": 1e-6})
+    head = make_frame("h", {"a/x": 1e-6}, unit="byte")
+    with pytest.raises(InputError, match="a/x: unit 'second' in base but 'byte' in head"):
+        compare.compare_runs(base, head)
+
+
+def test_many_identical_cases_raise_no_false_alarm() -> None:
+    """Multiple comparisons: 200 A/A cases of seeded noise give no `slower`, in every mode."""
+    cases = cases_of(200)
+    base = make_frame("b", cases, seed=1, noise=0.02)
+    head = make_frame("h", cases, seed=2, noise=0.02)
+    within = compare.compare_runs(base, head)
+    assert within.mode == "within" and within.counts()["slower"] == 0
+    bases = pd.concat([make_frame(f"b{i}", cases, seed=10 + i, noise=0.02,
+                                  shift=float(np.random.default_rng(i).normal(0, 0.01)))
+                       for i in range(3)])
+    runs = compare.compare_runs(bases, head)
+    assert runs.mode == "runs" and runs.counts()["slower"] == 0
+    # without the correction some of the 200 raw p-values would pass 5%
+    assert (within.cases["p_value"] < 0.05).sum() > 0
+
+
+def test_several_base_runs_learn_run_to_run_variation() -> None:
+    """Runs move +-6% while processes agree to 0.5%: one base run cries wolf, three do not."""
+    cases = cases_of(12)
+    shifts = [0.0, 0.06, -0.05]
+    bases = [make_frame(f"b{i}", cases, seed=i, noise=0.005, shift=s)
+             for i, s in enumerate(shifts)]
+    head = make_frame("h", cases, seed=9, noise=0.005, shift=0.07)
+    one = compare.compare_runs(bases[0], head)
+    assert one.counts()["slower"] == 12
+    assert any("run-to-run variation" in note for note in one.notes)
+    three = compare.compare_runs(pd.concat(bases), head)
+    assert three.mode == "runs" and three.counts()["slower"] == 0
+    assert three.base_runs == ("b0", "b1", "b2")
+
+
+def test_runs_mode_still_catches_a_large_slowdown() -> None:
+    cases = cases_of(12)
+    case = next(iter(cases))
+    bases = pd.concat([make_frame(f"b{i}", cases, seed=i, noise=0.01, shift=s)
+                       for i, s in enumerate([0.0, 0.01, -0.01, 0.005])])
+    head = make_frame("h", {**cases, case: cases[case] * 1.3}, seed=9, noise=0.01)
+    cmp = compare.compare_runs(bases, head)
+    assert verdicts(cmp)[case] == "slower"
+    assert cmp.counts()["slower"] == 1
+
+
+def test_interleaved_rounds_are_paired() -> None:
+    """Drift per round hits both sides: pairing by round sees a 6% slowdown through 8% drift."""
+    cases = cases_of(10)
+    case = next(iter(cases))
+    drifts = [0.0, 0.08, -0.06, 0.04]
+    a = make_frame("a", cases, seed=1, noise=0.004, processes=8, rounds=4, drifts=drifts)
+    b = make_frame("b", {**cases, case: cases[case] * 1.06}, seed=2, noise=0.004, processes=8,
+                   rounds=4, drifts=drifts)
+    paired = compare.compare_runs(a, b)
+    assert paired.mode == "paired"
+    found = verdicts(paired)
+    assert found.pop(case) == "slower"
+    assert set(found.values()) == {"same"}
+    assert compare.compare_runs(a, b, paired=False).mode == "within"
+    with pytest.raises(InputError, match="round"):
+        compare.compare_runs(make_frame("x", cases), b, paired=True)
+
+
+def test_geometric_mean_of_a_uniform_slowdown() -> None:
+    cases = cases_of(8)
+    cmp = compare.compare_runs(make_frame("b", cases, seed=1),
+                               make_frame("h", {k: v * 1.1 for k, v in cases.items()}, seed=2))
+    assert cmp.geomean.cases == 8
+    assert cmp.geomean.ci_low < 1.1 < cmp.geomean.ci_high
+    assert cmp.geomean.ci_high - cmp.geomean.ci_low < 0.02
+
+
+# ---------------------------------------------------------------- statistical pieces
+
+def test_within_estimate_is_yuens_trimmed_welch_test() -> None:
+    rng = np.random.default_rng(5)
+    base, head = rng.normal(0, 1, 9), rng.normal(0.5, 1.5, 12)
+    estimate = compare.estimate_within(pd.DataFrame({"log_mean": base}),
+                                       pd.DataFrame({"log_mean": head}))
+    expected = stats.ttest_ind(head, base, trim=compare.TRIM, equal_var=False)
+    assert estimate["d"] / math.sqrt(estimate["s2"]) == pytest.approx(expected.statistic)
+    assert estimate["df"] == pytest.approx(expected.df)
+
+
+def test_variance_prior_recovers_a_common_variance() -> None:
+    rng = np.random.default_rng(3)
+    df = np.full(400, 3.0)
+    s2 = 0.02**2 * rng.chisquare(3, 400) / 3
+    s0, d0 = compare.fit_variance_prior(s2, df)
+    assert s0 == pytest.approx(0.02**2, rel=0.15)
+    assert d0 == compare.MAX_PRIOR_DF  # no spread beyond chi-square noise: capped trust
+    wild = s2 * np.exp(rng.normal(0, 2, 400))
+    assert compare.fit_variance_prior(wild, df)[1] < 3
+
+
+def test_too_few_cases_are_not_moderated() -> None:
+    s2, df, prior = compare.moderate_variances(np.array([1.0, 2.0]), np.array([2.0, 2.0]))
+    assert prior == 0 and s2.tolist() == [1.0, 2.0]
+
+
+def test_classify_needs_significance_and_the_threshold() -> None:
+    ratio = np.array([1.10, 1.10, 0.90, 1.00, 1.00])
+    low = np.array([1.05, 0.95, 0.85, 0.99, 0.90])
+    high = np.array([1.15, 1.25, 0.95, 1.01, 1.10])
+    p_adjusted = np.array([0.001, 0.20, 0.001, 0.60, np.nan])
+    assert compare.classify(ratio, low, high, p_adjusted, 0.05).tolist() == [
+        "slower", "uncertain", "faster", "same", "uncertain"]
+
+
+# ---------------------------------------------------------------- formats and goldens
+
+golden_args = fixtures.golden_args
+
+
+@pytest.mark.parametrize("fmt", sorted(fixtures.SUFFIXES))
+@pytest.mark.parametrize("name", sorted(fixtures.GOLDENS))
+def test_output_matches_golden_file(capsys: pytest.CaptureFixture[str], name: str,
+                                    fmt: str) -> None:
+    """Byte for byte; rewrite with `python tests/data/compare/make_fixtures.py --goldens`."""
+    code, out, err = run_cli(capsys, *golden_args(name, fmt))
+    assert code == 1 and err == ""
+    assert out == (DATA / f"{name}.{fixtures.SUFFIXES[fmt]}").read_text(encoding="utf-8")
+
+
+def test_json_is_versioned_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, *golden_args("within", "json"))
+    document = json.loads(out)
+    assert document["schema_version"] == compare.SCHEMA_VERSION
+    assert document["summary"] == {"slower": 1, "faster": 1, "same": 2, "uncertain": 2,
+                                   "missing": 1, "new": 1}
+    assert document["regression"] is True
+    first = document["cases"][0]
+    assert first["benchmark"] == "ser/pickle-5/dumps/records/1000"
+    assert set(compare.CASE_COLUMNS) == set(first)
+
+
+def test_text_uses_pyperf_wording(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(capsys, *golden_args("within", "text"))
+    assert "1.25x slower" in out and "1.25x faster" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("bench compare: head head vs base base-1")
+    table = [line for line in lines if line.startswith(("ser/", "fold/"))]
+    assert table[0].startswith("ser/pickle-5/dumps/records/1000")
+
+
+def test_format_helpers() -> None:
+    assert compare.format_quantity(1.5e-7, "second") == "150 ns"
+    assert compare.format_quantity(2.5, "second") == "2.50 s"
+    assert compare.format_ratio(2.0) == "2.00x slower"
+    assert compare.format_ratio(0.5) == "2.00x faster"
+    with pytest.raises(InputError):
+        compare.format_comparison(compare.compare_runs(make_frame("b", {"a": 1.0}),
+                                                       make_frame("h", {"a": 1.0})), "html")
+
+
+# ---------------------------------------------------------------- the CLI
+
+def test_cli_exit_1_on_a_slowdown_and_0_with_fail_on_never(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cases = {"ser/pickle-5/dumps/ints/100": Spec(1e-6, noise=0.005),
+             "ser/json/dumps/ints/100": Spec(5e-6, noise=0.005)}
+    base = fixtures.write_suite(tmp_path / "base.json", cases, seed=1)
+    slow = {**cases, "ser/json/dumps/ints/100": Spec(6e-6, noise=0.005)}
+    head = fixtures.write_suite(tmp_path / "head.json", slow, seed=2)
+    code, out, _ = run_cli(capsys, "compare", str(base), str(head))
+    assert code == 1 and "1.20x slower" in out
+    code, _, _ = run_cli(capsys, "compare", str(base), str(head), "--fail-on", "never")
+    assert code == 0
+    code, _, _ = run_cli(capsys, "compare", str(base), str(base))
+    assert code == 0
+
+
+def test_cli_writes_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "summary.md"
+    code, out, _ = run_cli(capsys, *golden_args("within", "md"), "-o", str(out_file))
+    assert code == 1 and out == ""
+    assert out_file.read_text(encoding="utf-8").startswith("### bench compare: **1 slower**")
+
+
+def one_error_line(err: str) -> str:
+    """The single `ERROR: ...` line of stderr (and no traceback)."""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR: ")
+    return lines[0]
+
+
+def test_cli_no_common_case_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    a = fixtures.write_suite(tmp_path / "a.json", {"x/1": Spec(1e-6)}, seed=1)
+    b = fixtures.write_suite(tmp_path / "b.json", {"y/1": Spec(1e-6)}, seed=2)
+    code, out, err = run_cli(capsys, "compare", str(a), str(b))
+    assert code == 2 and out == ""
+    assert "no case in common" in one_error_line(err)
+
+
+def test_cli_different_units_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    a = fixtures.write_suite(tmp_path / "a.json", {"x/1": Spec(1e-6)}, seed=1)
+    b = fixtures.write_suite(tmp_path / "b.json", {"x/1": Spec(100.0, unit="byte")}, seed=2)
+    code, _, err = run_cli(capsys, "compare", str(a), str(b))
+    assert code == 2 and "unit" in one_error_line(err)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["only-one.json"], "give BASE HEAD"),
+    (["a.json", "b.json", "c.json"], "give BASE HEAD"),
+    (["--base", "base-1.json"], "HEAD run"),
+    (["--base", "nothing-*.json", "head.json"], "no file matches"),
+    (["missing.json", "head.json"], "missing.json"),
+])
+def test_cli_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], monkeypatch,
+                                  args: list[str], message: str) -> None:
+    monkeypatch.chdir(DATA)
+    code, _, err = run_cli(capsys, "compare", *args)
+    assert code == 2 and message in one_error_line(err)
