@@ -1,0 +1,152 @@
+"""bench.sensitivity and `bench sensitivity`: the simulation on synthetic runs, known answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_compare import cases_of, make_frame
+
+from bench import compare, sensitivity
+from bench.cli import main
+from bench.errors import InputError
+
+DATA = Path(__file__).parent / "data" / "compare"
+
+
+def independent_runs(n_runs: int, n_cases: int = 20, run_sd: float = 0.005,
+                     noise: float = 0.01) -> list[pd.DataFrame]:
+    """n_runs runs of unchanged code, each shifted by a seeded run effect."""
+    rng = np.random.default_rng(42)
+    return [make_frame(f"aa-{i}", cases_of(n_cases), seed=100 + i, noise=noise,
+                       shift=float(rng.normal(0, run_sd)))
+            for i in range(n_runs)]
+
+
+def overall_row(result: sensitivity.Sensitivity, prefix: str) -> pd.Series:
+    """The overall row of the first rule whose label starts with prefix."""
+    rows = result.overall[result.overall["rule"].str.startswith(prefix)]
+    return rows.iloc[0]
+
+
+def test_quiet_runs_raise_no_false_alarm_and_catch_twenty_percent() -> None:
+    result = sensitivity.simulate_sensitivity(independent_runs(4))
+    main_rule = overall_row(result, "bench, 3 base runs (leave-one-out)")
+    assert main_rule["comparisons"] == 4 * 20
+    assert main_rule["aa_false_slower"] == 0
+    assert main_rule["caught_20"] >= 0.95
+    assert main_rule["median_smallest_reliable"] <= 0.20
+    assert set(result.per_case["benchmark"]) == set(cases_of(20))
+    assert "met" in result.notes[0] or "NOT met" in result.notes[0]
+
+
+def test_run_to_run_shifts_fool_pyperf_but_not_bench() -> None:
+    """Runs move +-5% while processes agree to 0.5%: the t-test on all values cries wolf."""
+    result = sensitivity.simulate_sensitivity(independent_runs(5, run_sd=0.05, noise=0.005))
+    pyperf = overall_row(result, "pyperf compare_to")
+    bench = overall_row(result, "bench, 4 base runs")
+    assert pyperf["comparisons"] == 5 * 4 * 20
+    assert pyperf["aa_false_slower"] > 0.2
+    assert bench["aa_false_slower"] <= 0.02
+
+
+def test_fewer_than_three_runs_are_refused() -> None:
+    with pytest.raises(InputError, match="at least 3 independent runs"):
+        sensitivity.simulate_sensitivity(independent_runs(2))
+
+
+def test_injection_equals_compare_on_scaled_values() -> None:
+    """Shifting the A/A test of a case by log(1 + s) is what compare says on scaled values."""
+    runs = independent_runs(4, n_cases=12, run_sd=0.01, noise=0.02)
+    base, head = pd.concat(runs[1:]), runs[0]
+    tests, _ = compare.assess_cases(compare.summarize_processes(base),
+                                    compare.summarize_processes(head), "runs")
+    levels = sensitivity.SLOWDOWN_GRID
+    flags = sensitivity.slower_bench(tests, levels, 0.05)
+    case = tests["benchmark"].iloc[3]
+    for j, level in enumerate(levels):
+        scaled = head.copy()
+        scaled.loc[scaled["benchmark"] == case, "value"] *= 1 + level
+        cmp = compare.compare_runs(base, scaled)
+        verdict = cmp.cases.set_index("benchmark").loc[case, "verdict"]
+        assert flags[3, j] == (verdict == "slower"), level
+    assert not flags[3, 0] and flags[3, -1]
+
+
+def test_pyperf_rule_as_pyperf_does_it() -> None:
+    base = np.array([1.0, 1.01, 0.99, 1.0])
+    assert sensitivity.slower_pyperf(base, np.array([[1.0, 1.01, 0.99, 1.0]])).tolist() == [False]
+    assert sensitivity.slower_pyperf(base, np.array([[1.05, 1.06, 1.04, 1.05]])).tolist() == [True]
+    # pyperf's t-test raises on unequal lengths and compare_to then calls it significant
+    assert sensitivity.slower_pyperf(base, np.array([[1.0, 1.01, 0.99, 1.0, 1.001]])).tolist() \
+        == [True]
+
+
+def test_asv_rule_needs_p_below_0_002_and_a_factor_of_1_1() -> None:
+    rng = np.random.default_rng(1)
+    base = 1 + rng.normal(0, 0.001, 30)
+    head = 1 + rng.normal(0, 0.001, 30)
+    rows = np.stack([head * 1.05, head * 1.2])
+    assert sensitivity.slower_asv(base, rows).tolist() == [False, True]
+    few = np.array([1.0, 1.01, 0.99])  # p < 0.002 is impossible: the median-CI fallback
+    assert sensitivity.slower_asv(few, np.stack([few * 1.005, few * 1.5])).tolist() == [
+        False, True]
+
+
+def test_interleaved_pairs() -> None:
+    drifts = [0.0, 0.05, -0.03]
+    frames = [make_frame(name, cases_of(12), seed=seed, noise=0.005, processes=6, rounds=3,
+                         drifts=drifts)
+              for seed, name in enumerate(["a1", "b1", "a2", "b2"])]
+    result = sensitivity.simulate_sensitivity(frames, paired=True)
+    paired = overall_row(result, "bench, interleaved")
+    assert paired["comparisons"] == 4 * 12
+    assert paired["aa_false_slower"] == 0
+    assert paired["caught_10"] >= 0.9
+    with pytest.raises(InputError, match="two by two"):
+        sensitivity.simulate_sensitivity(frames[:3], paired=True)
+    with pytest.raises(InputError, match="bench_round"):
+        sensitivity.simulate_sensitivity(independent_runs(4), paired=True)
+
+
+# ---------------------------------------------------------------- the CLI
+
+def test_cli_sensitivity_text_md_json(capsys: pytest.CaptureFixture[str]) -> None:
+    runs = [str(DATA / f"base-{i}.json") for i in (1, 2, 3)]
+    assert main(["sensitivity", *runs]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("bench sensitivity: 3 independent runs (base-1, base-2, base-3)")
+    for rule in ("bench, 2 base runs (leave-one-out)", "bench, 1 base run", "pyperf compare_to",
+                 "asv compare"):
+        assert rule in out
+    assert main(["sensitivity", *runs, "--format", "md"]) == 0
+    assert "| Rule |" in capsys.readouterr().out
+    assert main(["sensitivity", *runs, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema_version"] == compare.SCHEMA_VERSION
+    assert document["kind"] == "bench-sensitivity"
+    assert {row["rule"] for row in document["overall"]} >= {"pyperf compare_to", "asv compare"}
+
+
+def test_cli_sensitivity_paired(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(DATA / "ab-a.json"), str(DATA / "ab-b.json")]
+    assert main(["sensitivity", "--paired", *files]) == 0
+    assert "bench, interleaved (paired by round)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["base-1.json", "base-2.json"], "at least 3 independent runs"),
+    (["--paired", "ab-a.json"], "two by two"),
+    (["base-1.json", "base-2.json", "nope.json"], "nope.json"),
+])
+def test_cli_sensitivity_bad_input_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch,
+                                           args: list[str], message: str) -> None:
+    monkeypatch.chdir(DATA)
+    assert main(["sensitivity", *args]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR: ") and message in lines[0]
