@@ -21,6 +21,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from bench import __version__
 from bench.errors import BenchError, InputError
@@ -166,7 +167,7 @@ def resize_cases(selected: list, sizes: list[int]) -> list:
     from bench.shapes import estimate_nbytes
 
     budget = int(os.environ.get("BENCH_MEMORY_BUDGET", 4 * 2**30))
-    out = {}
+    out: dict = {}
     for case in selected:
         for size in sizes:
             if size < 1:
@@ -281,8 +282,14 @@ def terminate_as_interrupt():
 def progress_display(total: int):
     """Yield `show(done, result)`: a rich progress bar on a terminal, else one line per case."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -555,7 +562,7 @@ COMMANDS: dict[str, Command] = {
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one `ERROR:` line and exit code 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"ERROR: {self.prog}: {message} (see {self.prog} --help)\n")
 
 

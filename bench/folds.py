@@ -126,6 +126,7 @@ def _loop_functions() -> dict[str, Fold]:
 
 def _reduce_lambda_functions() -> dict[str, Fold]:
     reduce = functools.reduce
+    counts: dict[str, int] = {}  # never mutated: each step builds a new dict
     return {
         "sum": lambda xs: reduce(lambda a, b: a + b, xs, 0),
         "product": lambda xs: reduce(lambda a, b: a * b, xs, 1.0),
@@ -133,7 +134,7 @@ def _reduce_lambda_functions() -> dict[str, Fold]:
         "concat": lambda xs: reduce(lambda a, b: a + b, xs, ""),
         "merge": lambda xs: reduce(lambda a, b: {**a, **b}, xs, {}),
         "flatten": lambda xs: reduce(lambda a, b: a + b, xs, []),
-        "count-words": lambda xs: reduce(lambda acc, w: {**acc, w: acc.get(w, 0) + 1}, xs, {}),
+        "count-words": lambda xs: reduce(lambda acc, w: {**acc, w: acc.get(w, 0) + 1}, xs, counts),
     }
 
 

@@ -313,11 +313,11 @@ def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResul
     import pyperf
 
     current: dict[str, str] = {}
-    error_file = tempfile.NamedTemporaryFile(prefix="bench-errors-", delete=False)
-    error_file.close()
+    fd, error_path = tempfile.mkstemp(prefix="bench-errors-")
+    os.close(fd)
 
     def add_case_args(cmd: list[str], args: Any) -> None:
-        cmd.extend(["--bench-case", current["case"], "--bench-errors", error_file.name,
+        cmd.extend(["--bench-case", current["case"], "--bench-errors", error_path,
                     "--bench-profile", settings.profile])
         for plugin in settings.plugins:
             cmd.extend(["--bench-plugin", plugin])
@@ -335,9 +335,9 @@ def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResul
     try:
         for case in cases:
             current["case"] = case.name
-            yield time_case(runner, case, error_file.name)
+            yield time_case(runner, case, error_path)
     finally:
-        os.unlink(error_file.name)
+        os.unlink(error_path)
 
 
 def time_case(runner: Any, case: Case, error_path: str) -> CaseResult:

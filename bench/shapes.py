@@ -110,7 +110,8 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("dataclasses", lambda n, r: [Record(**{k: v for k, v in _record_row(i, r).items()
                                                  if k in Record.__dataclass_fields__})
                                        for i in range(n)], "n dataclass instances"),
-    Shape("deep", build_deep, f"lists nested n deep (n <= {MAX_DEPTH}: recursive picklers need the stack)", 100, MAX_DEPTH),
+    Shape("deep", build_deep, f"lists nested n deep (n <= {MAX_DEPTH}: recursive picklers need the stack)",
+          100, MAX_DEPTH),
     Shape("ndarray", build_ndarray, "float64 numpy array of n values", 100_000, 100_000_000),
     Shape("mixed", lambda n, r: [build_profile(i, r) for i in range(n)],
           "n user-profile dicts with a date"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -12,7 +13,6 @@ import time
 
 import pyperf
 import pytest
-
 from conftest import bench_env
 
 pytestmark = pytest.mark.slow
@@ -36,10 +36,8 @@ def run_and_kill(path, sig: int, delay: float) -> tuple[list[str], int]:
     proc.send_signal(sig)
     rc = proc.wait(timeout=60)
     reader.join(timeout=60)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # orphaned pyperf workers of a SIGKILLed parent
-    except ProcessLookupError:
-        pass
     return finished, rc
 
 
