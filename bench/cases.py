@@ -83,7 +83,7 @@ def check_case(case: Case) -> None:
         raise InputError(f"case {case.name!r}: style {case.subject!r} has no task {case.op!r}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def is_supported(serializer: str, shape: str) -> bool:
     """True when `serializer` round-trips `shape` equal (checked on a small build)."""
     entry = SERIALIZERS[serializer]

@@ -7,7 +7,6 @@ import pytest
 from bench.cases import PROFILES, Case, is_supported, parse_case, profile_cases, select_cases
 from bench.errors import InputError
 from bench.serializers import SERIALIZERS
-from bench.shapes import SHAPES
 
 
 def test_names_round_trip_through_parse():

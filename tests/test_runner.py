@@ -6,15 +6,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pyperf
 import pytest
+from conftest import bench_env
 
 from bench.cases import profile_cases, select_cases
 from bench.runner import describe_worker_failure, split_worker_args
-
-from conftest import bench_env
 
 pytestmark = pytest.mark.slow
 

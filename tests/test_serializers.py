@@ -8,8 +8,14 @@ import sys
 import pytest
 
 from bench.equality import same_value
-from bench.serializers import (SERIALIZERS, OobPayload, SerializerError, classify_roundtrip,
-                               get_serializer, payload_nbytes)
+from bench.serializers import (
+    SERIALIZERS,
+    OobPayload,
+    SerializerError,
+    classify_roundtrip,
+    get_serializer,
+    payload_nbytes,
+)
 from bench.shapes import SHAPES, build_shape
 
 PAIRS = [(s, shape) for s in SERIALIZERS for shape in SHAPES]
