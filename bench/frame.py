@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,7 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
                  "round": "bench_round", "loops": "loops"}
 CONFIDENCE = 0.95
+Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 
 @dataclass(frozen=True)
@@ -156,9 +157,9 @@ def load_suites(paths: Sequence[str | Path]) -> list[LoadedRun]:
     """Read every result file, giving each a unique run id."""
     if not paths:
         raise InputError("no result files given")
-    paths = [Path(p) for p in paths]
-    ids = unique_ids(run_id(p) for p in paths)
-    return [LoadedRun(rid, str(p), read_suite(p)) for rid, p in zip(ids, paths, strict=True)]
+    files = [Path(p) for p in paths]
+    ids = unique_ids(run_id(p) for p in files)
+    return [LoadedRun(rid, str(p), read_suite(p)) for rid, p in zip(ids, files, strict=True)]
 
 
 # ---------------------------------------------------------------- the tidy frame
@@ -241,7 +242,8 @@ def describe_runs(runs: Sequence[LoadedRun]) -> pd.DataFrame:
             "start": dates[0].isoformat(" ", "seconds") if dates else None,
             "end": dates[1].isoformat(" ", "seconds") if dates else None,
             "profile": meta.get("bench_profile"), "bench_version": meta.get("bench_version"),
-            "gc_enabled": meta.get("gc_enabled"), "pyperf_version": meta.get("perf_version"),
+            "gc": {1: "enabled", 0: "disabled"}.get(meta.get("gc_enabled"), meta.get("gc_enabled")),
+            "pyperf_version": meta.get("perf_version"),
             "benchmarks": len(loaded.suite)})
     return pd.DataFrame(rows, dtype="object")
 
@@ -266,7 +268,7 @@ def t_half_width(stdev: Any, n: Any, confidence: float = CONFIDENCE) -> Any:
         return stats.t.ppf(0.5 + confidence / 2, dof) * np.asarray(stdev, float) / np.sqrt(n)
 
 
-def mean_interval(values: Sequence[float]) -> Interval:
+def mean_interval(values: Numbers) -> Interval:
     """Mean and Student t 95% CI of independent values (e.g. per-process means).
 
     >>> [round(x, 3) for x in mean_interval([1.0, 2.0, 3.0])]
@@ -317,7 +319,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- ratios and exponents
 
-def ratio_interval(numerator: Sequence[float], denominator: Sequence[float]) -> Interval:
+def ratio_interval(numerator: Numbers, denominator: Numbers) -> Interval:
     """Ratio of geometric means of two sets of per-process means, 95% CI by Welch t on logs.
 
     >>> [round(x, 3) for x in ratio_interval([2.0, 2.0], [1.0, 1.0])]
@@ -337,7 +339,7 @@ def ratio_interval(numerator: Sequence[float], denominator: Sequence[float]) -> 
     return Interval(ratio, ratio * math.exp(-half), ratio * math.exp(half))
 
 
-def fit_exponent(sizes: Sequence[float], times: Sequence[float]) -> Exponent:
+def fit_exponent(sizes: Numbers, times: Numbers) -> Exponent:
     """Least-squares slope k of log(time) on log(size), with a 95% CI (NaN bounds below 3 sizes).
 
     >>> fit_exponent([10, 100, 1000], [1.0, 100.0, 10000.0]).k

@@ -163,7 +163,8 @@ def test_memcpy_percent_only_for_bytes_shapes(fixture_html: str) -> None:
 
 def test_capabilities_are_colour_coded_with_hover(fixture_html: str) -> None:
     caps = section_of(fixture_html, "capabilities")
-    assert '<td class="cap-ok" title="round-trips to an equal object">✓ ok · 120 B</td>' in caps
+    assert ('<td class="cap-ok" title="round-trips to an equal object (payload 120 B)">✓ ok</td>'
+            in caps)
     assert re.search(r'<td class="cap-error" title="PicklingError: [^"]*&lt;img', caps)
     assert '<th class="cap-skip" title="unavailable: No module named &#39;msgpack&#39;">' in caps
     questions = section_of(fixture_html, "questions")
@@ -292,3 +293,20 @@ def test_cli_bad_capabilities_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["report", str(DATA / "py311.json"), "--capabilities", str(caps),
                  "-o", str(tmp_path / "r.html")]) == 2
     assert "schema_version 9" in capsys.readouterr().err
+
+
+def test_code_sent_by_reference_is_not_counted_as_code() -> None:
+    from bench.report.report import code_line
+
+    data = {"outcome": "ok", "payload_bytes": 30_000}
+    assert code_line("dill", {"outcome": "ok", "payload_bytes": 300}, data) == \
+        "dill: code 300 B, data 30 kB: the code is 100x smaller"
+    line = code_line("pickle-5", {"outcome": "same-process-only", "payload_bytes": 38}, data)
+    assert "does not work in a fresh process (same-process-only)" in line
+
+
+def test_reference_row_has_ratio_exactly_one(tmp_path: Path) -> None:
+    data = prepare_data(fold_data(tmp_path))
+    folds = bench.report.report.find_all(data).folds
+    loops = folds[folds["subject"] == "loop"]
+    assert (loops["ratio"] == 1).all() and (loops["ratio_low"] == 1).all()

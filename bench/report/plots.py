@@ -14,9 +14,11 @@ import functools
 import io
 import math
 import re
+import textwrap
 import zlib
 from collections.abc import Callable, Sequence
 from itertools import count
+from typing import Any
 
 import matplotlib
 
@@ -38,12 +40,14 @@ KNOWN_SUBJECTS = [
     "pickle-5-oob", "dill", "dill-recurse", "cloudpickle", "msgpack", "json",
     "loop", "reduce-lambda", "reduce-operator", "toolz", "cytoolz", "builtin", "accumulate",
     "numpy", "memcpy"]
-RC = {"svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
-      "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
-      "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-      "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
+RC: dict[Any, Any] = {
+    "svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
+    "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
+    "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+    "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
 TIME_UNITS = [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")]
 SUPERLINEAR = 1.5
+MIN_WIDTH = 5.0  # inches: room for a suptitle above a single panel
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _figure_ids = count(1)
 
@@ -130,12 +134,17 @@ def make_grid(n_panels: int, ncols: int, width: float, height: float) -> tuple[F
     """A figure of n panels on a grid, unused cells hidden."""
     ncols = max(1, min(ncols, n_panels))
     nrows = math.ceil(n_panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(width * ncols, MIN_WIDTH), height * nrows),
                              layout="constrained", squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n_panels:]:
         ax.set_visible(False)
     return fig, flat[:n_panels]
+
+
+def set_title(fig: Figure, text: str) -> None:
+    """A figure title, wrapped to the figure's width so it is never cut off."""
+    fig.suptitle(textwrap.fill(text, max(30, int(fig.get_figwidth() * 11))))
 
 
 def add_legend(fig: Figure, subjects: Sequence[str], title: str) -> None:
@@ -230,7 +239,7 @@ def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
     axes[2].set_yticks(np.arange(len(sizes)), [str(s) for s in sizes.index])
     axes[2].set_ylim(len(sizes) - 0.5, -0.5)
     axes[2].set(title="payload size", xlabel=f"payload ({byte_name})")
-    fig.suptitle(title)
+    set_title(fig, title)
     return figure_svg(fig)
 
 
@@ -243,11 +252,11 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
     styles = [style_of(str(s)) for s in points["subject"]]
     x = points["payload_bytes"].to_numpy(float) / byte_scale
     y = points["time"].to_numpy(float) / scale
-    edges = np.where(points["front"].to_numpy(bool), "black", "none")
+    edges = ["black" if front else "none" for front in points["front"]]
     for marker in dict.fromkeys(m for _, m in styles):
         index = [i for i, (_, m) in enumerate(styles) if m == marker]
         ax.scatter(x[index], y[index], marker=marker, c=[styles[i][0] for i in index],
-                   edgecolors=edges[index], linewidths=1.2, s=36, zorder=3)
+                   edgecolors=[edges[i] for i in index], linewidths=1.2, s=36, zorder=3)
     front = np.flatnonzero(points["front"].to_numpy(bool))
     front = front[np.argsort(x[front])]
     ax.step(x[front], y[front], where="post", color="grey", linewidth=1, linestyle="--")
@@ -273,7 +282,7 @@ def plot_pareto(points: pd.DataFrame) -> str:
         ax.set(title=f"{shape} (n={part['size'].iloc[0]})", xlabel=f"payload ({byte_name})",
                ylabel=f"dumps + loads ({unit})")
     add_legend(fig, list(dict.fromkeys(points["subject"])), "serializer")
-    fig.suptitle("Size vs speed: black-edged points form the Pareto front (dashed)")
+    set_title(fig, "Size vs speed: black-edged points form the Pareto front (dashed)")
     return figure_svg(fig)
 
 
@@ -311,7 +320,7 @@ def plot_scaling(lines: pd.DataFrame, title: str, legend_title: str) -> str:
         draw_lines(ax, lines[lines["panel"] == panel], scale)
         ax.set(title=str(panel), xlabel="size n (items)", ylabel=f"time per call ({unit})")
     add_legend(fig, list(dict.fromkeys(lines["subject"])), legend_title)
-    fig.suptitle(title)
+    set_title(fig, title)
     return figure_svg(fig)
 
 
@@ -329,7 +338,7 @@ def plot_ratios(rows: pd.DataFrame, title: str, xlabel: str) -> str:
         set_scales(ax, [*part["ratio"], *part["ci_low"], *part["ci_high"], 1.0])
         ax.axvline(1.0, color="grey", linewidth=1)
         ax.set(title=str(panel), xlabel=xlabel)
-    fig.suptitle(title)
+    set_title(fig, title)
     return figure_svg(fig)
 
 
@@ -353,5 +362,5 @@ def plot_run_ratios(rows: pd.DataFrame, base: str) -> str:
         ax.set(title=f"{run} / {base}", xlabel="cases, sorted by ratio",
                ylabel=f"time ratio ({run} / {base})")
         ax.legend(loc="upper left")
-    fig.suptitle("Runs side by side: below 1 means faster than the base run")
+    set_title(fig, "Runs side by side: below 1 means faster than the base run")
     return figure_svg(fig)

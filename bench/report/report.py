@@ -259,8 +259,17 @@ def format_ratio(interval: Interval | Sequence[float]) -> str:
     """
     value, low, high = interval
     if is_missing(low) or is_missing(high):
-        return f"{value:.3g}x (CI unknown)"
-    return f"{value:.3g}x ({low:.3g}-{high:.3g})"
+        return f"{format_factor(value)}x (CI unknown)"
+    return f"{format_factor(value)}x ({format_factor(low)}-{format_factor(high)})"
+
+
+def format_factor(value: float) -> str:
+    """A ratio with 3 significant digits, whole numbers from 100 on.
+
+    >>> format_factor(5.1234), format_factor(0.01234), format_factor(2760.4)
+    ('5.12', '0.0123', '2,760')
+    """
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def verdict(low: Any, high: Any) -> str:
@@ -337,8 +346,9 @@ def ratios_against(data: ReportData, rows: pd.DataFrame, groups: Sequence[str], 
         if base.empty:
             continue
         base_arrays = data.arrays[(base["run"].iloc[0], base["benchmark"].iloc[0])]
-        for _, row in group.iterrows():
-            ratio = ratio_interval(data.arrays[(row["run"], row["benchmark"])], base_arrays)
+        for index, row in group.iterrows():
+            ratio = (Interval(1.0, 1.0, 1.0) if index == base.index[0] else
+                     ratio_interval(data.arrays[(row["run"], row["benchmark"])], base_arrays))
             out.append({**row.to_dict(), "reference_mean": base["mean"].iloc[0],
                         "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high})
     return pd.DataFrame(out, columns=[*rows.columns, "reference_mean", "ratio", "ratio_low",
@@ -792,9 +802,10 @@ def capability_cell(cell: dict[str, Any] | None) -> Cell:
     if cell is None:
         return Cell("", "cap-skip", "not in the matrix")
     text, cls, meaning = OUTCOMES.get(cell["outcome"], (cell["outcome"], "cap-skip", ""))
+    title = cell.get("error") or meaning
     if cell.get("payload_bytes"):
-        text += f" · {format_bytes(cell['payload_bytes'])}"
-    return Cell(text, cls, cell.get("error") or meaning)
+        title += f" (payload {format_bytes(cell['payload_bytes'])})"
+    return Cell(text, cls, title)
 
 
 def serializer_header(entry: dict[str, Any]) -> Cell:
@@ -827,7 +838,8 @@ def capabilities_section(caps: dict[str, Any] | None) -> Section:
         return section
     legend = [f"{text}: {meaning}" for text, _, meaning in OUTCOMES.values()]
     section.blocks += [Text(f"Python {caps.get('python', '?')}. Hover a cell for the error "
-                            "text; hover a header for the version."), capability_table(caps),
+                            "text and the payload size; hover a header for the version."),
+                       capability_table(caps),
                        Heading("Legend"), Bullets(legend)]
     return section
 
@@ -840,8 +852,18 @@ def describe_mapping(value: Any) -> list[str]:
     """
     if not isinstance(value, dict):
         return [json.dumps(value, ensure_ascii=False)]
-    return [f"{key}: {item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)}"
-            for key, item in value.items()]
+    return [f"{key}: {describe_item(item)}" for key, item in value.items()]
+
+
+def describe_item(item: Any, limit: int = 8) -> str:
+    """A JSON value as text, long lists cut to their first `limit` items.
+
+    >>> describe_item(list(range(10)), 3), describe_item("a"), describe_item(True)
+    ('0, 1, 2 ... (10 in all)', 'a', 'true')
+    """
+    if isinstance(item, list) and len(item) > limit:
+        return ", ".join(map(str, item[:limit])) + f" ... ({len(item)} in all)"
+    return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- runs side by side
@@ -953,7 +975,8 @@ def answer_toolz_claim(data: ReportData, found: Findings) -> list[Any]:
     rows = headline_folds(found.folds)
     libs = rows[rows["subject"].isin(["toolz", "cytoolz"])] if not rows.empty else rows
     if libs.empty:
-        return [missing(f"{NOT_MEASURED}: no toolz or cytoolz fold cases.")]
+        return [missing(f"{NOT_MEASURED}: no toolz or cytoolz fold case with a plain-loop "
+                        "reference at the same task, input and size.")]
     lines = []
     for task, group in rows[rows["op"].isin(libs["op"])].groupby("op", sort=False):
         parts = [f"{call_of(r['subject'], task)} {format_ratio(iv_of(r))}"
@@ -1058,21 +1081,31 @@ def answer_extend_claim(caps: dict[str, Any] | None) -> list[Any]:
 
 def answer_code_claim(caps: dict[str, Any] | None) -> list[Any]:
     """Payload of code that builds data (builder-function) against the data (built-data)."""
-    sizes: dict[str, dict[str, int]] = {}
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
     for cell in (caps or {}).get("cells", []):
-        if cell["kind"] in (CODE_KIND, DATA_KIND) and cell.get("payload_bytes"):
-            sizes.setdefault(cell["serializer"], {})[cell["kind"]] = cell["payload_bytes"]
-    pairs = {name: s for name, s in sizes.items() if len(s) == 2}
+        if cell["kind"] in (CODE_KIND, DATA_KIND):
+            cells.setdefault(cell["serializer"], {})[cell["kind"]] = cell
+    pairs = {name: c for name, c in cells.items() if len(c) == 2
+             and c[DATA_KIND].get("payload_bytes") and c[CODE_KIND].get("payload_bytes")}
     if not pairs:
         return [missing(f"{NOT_MEASURED}: no {CODE_KIND} and {DATA_KIND} payload sizes in the "
                         "capability matrix (a later suite measures the round trip across "
                         "processes).")]
-    lines = [f"{name}: code {format_bytes(s[CODE_KIND])}, data {format_bytes(s[DATA_KIND])}: "
-             f"the code is {s[DATA_KIND] / s[CODE_KIND]:.3g}x smaller"
-             for name, s in pairs.items()]
     return [Text(f"Payload of {CODE_KIND} (code that builds the data) against {DATA_KIND} "
-                 "(the data itself), from the capability matrix; exact byte counts, so no "
-                 "CI. Only serializers that could dump both are listed:"), Bullets(lines)]
+                 "(the data itself), from the capability matrix; exact byte counts, so no CI. "
+                 "Code only counts as sent when it loads and works in a fresh process (ok):"),
+            Bullets([code_line(name, c[CODE_KIND], c[DATA_KIND]) for name, c in pairs.items()])]
+
+
+def code_line(serializer: str, code: dict[str, Any], data: dict[str, Any]) -> str:
+    """One serializer's code-vs-data payload sentence."""
+    sizes = (f"code {format_bytes(code['payload_bytes'])}, data "
+             f"{format_bytes(data['payload_bytes'])}")
+    if code["outcome"] != "ok":
+        return (f"{serializer}: {sizes}, but the code does not work in a fresh process "
+                f"({code['outcome']}): it was sent by reference, not as code")
+    factor = format_factor(data["payload_bytes"] / code["payload_bytes"])
+    return f"{serializer}: {sizes}: the code is {factor}x smaller"
 
 
 def answer_generality_claim(found: Findings) -> list[Any]:
