@@ -38,8 +38,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +50,8 @@ from bench.frame import process_means
 
 # JSON written by format_comparison / format_sensitivity. Bump on every change and say what:
 #   1: first version (cases, geomean, summary, notes; sensitivity overall and per_case).
-SCHEMA_VERSION = 1
+#   2: "pooling" {shared_var, shared_df, prior_df} replaces "prior_df".
+SCHEMA_VERSION = 2
 
 ALPHA = 0.05            # false discovery rate of the Benjamini-Hochberg adjustment
 CONFIDENCE = 0.95       # level of every reported interval
@@ -77,6 +77,17 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class Pooling:
+    """What the cases share: the unit effect common to all of them, and the variance prior."""
+
+    shared_var: float = 0.0     # variance of a unit effect every case feels (log scale)
+    shared_df: float = math.inf
+    prior_df: float = 0.0       # df the empirical Bayes prior adds to each case
+    mean_var: float = 0.0       # variance of the all-case mean unit effect (for the geomean)
+    mean_df: float = math.inf
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Verdicts of head against base: one row per case, slowest first, and their summary."""
 
@@ -87,7 +98,7 @@ class Comparison:
     alpha: float
     base_runs: tuple[str, ...]
     head_runs: tuple[str, ...]
-    prior_df: float = 0.0
+    pooling: Pooling = field(default_factory=Pooling)
     notes: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
@@ -155,98 +166,131 @@ def locate(values: np.ndarray) -> tuple[float, float, float]:
     return location, float((n - 1) * winsorized.var(ddof=1) / (h * (h - 1))), float(h - 1)
 
 
-def locate_units(part: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Per unit (run or round): location, its variance and df, and the process count."""
-    rows = {unit: (*locate(group.to_numpy(float)), len(group))
-            for unit, group in part.groupby(key, observed=True, sort=True)["log_mean"]}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["loc", "var", "df", "count"])
+def locate_units(pm: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per case x unit (the values of column `key`): location, its variance and df."""
+    rows = [(case, unit, *locate(group.to_numpy(float)), len(group))
+            for (case, unit), group in pm.groupby(["benchmark", key], observed=True,
+                                                  sort=True)["log_mean"]]
+    return pd.DataFrame(rows, columns=["benchmark", "unit", "loc", "var", "df", "n"])
 
 
-def welch_df(variances: Sequence[float], dfs: Sequence[float]) -> float:
-    """Welch-Satterthwaite df of a sum of independent variance estimates.
+def pivot_units(units: pd.DataFrame, column: str, cases: list[str]) -> pd.DataFrame:
+    """One column of locate_units as a cases x units table."""
+    table = units.pivot(index="benchmark", columns="unit", values=column)
+    return table.reindex(cases).astype(float)
 
-    >>> round(welch_df([1.0, 1.0], [9.0, 9.0]), 6)
-    18.0
+
+def welch_df(var_a: np.ndarray, df_a: np.ndarray, var_b: np.ndarray,
+             df_b: np.ndarray) -> np.ndarray:
+    """Welch-Satterthwaite df of the sum of two independent variance estimates.
+
+    >>> welch_df(np.array([1.0]), np.array([9.0]), np.array([1.0]), np.array([9.0]))
+    array([18.])
     """
-    v, f = np.asarray(variances, float), np.asarray(dfs, float)
-    denominator = float((v[f > 0] ** 2 / f[f > 0]).sum())
-    return float(v.sum() ** 2 / denominator) if denominator > 0 else float(f.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denominator = (np.where(df_a > 0, var_a**2 / df_a, 0.0)
+                       + np.where(df_b > 0, var_b**2 / df_b, 0.0))
+        return np.where(denominator > 0, (var_a + var_b) ** 2 / denominator, df_a + df_b)
 
 
 # ---------------------------------------------------------------- per-case estimates
+# Each returns one row per case (index: case name) with d = log(head/base), s2 (variance of
+# one unit's location, with df), scale (Var(d) = s2 * scale), floor (Var(d) implied by the
+# processes alone, with floor_df), and the two sides' geometric means.
 
-def estimate_within(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, Any]:
-    """Yuen-Welch estimate of log(head/base) from the processes alone (one unit each side)."""
-    loc_b, var_b, df_b = locate(base["log_mean"].to_numpy(float))
-    loc_h, var_h, df_h = locate(head["log_mean"].to_numpy(float))
-    return {"method": "within", "d": loc_h - loc_b, "s2": var_b + var_h,
-            "df": welch_df([var_b, var_h], [df_b, df_h]), "scale": 1.0, "floor": 0.0,
-            "floor_df": 0.0, "base_mean": math.exp(loc_b), "head_mean": math.exp(loc_h)}
+def estimate_within(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+                    cases: list[str]) -> pd.DataFrame:
+    """Yuen-Welch estimates from the processes alone, all of a side's processes as one unit.
 
-
-def estimate_runs(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, Any] | None:
-    """log(head/base) from run locations, run-to-run variance pooled over both sides.
-
-    None when there are not 3 runs in all.
+    s2 is the process-level (winsorized) variance and scale turns it into Var(d), so that
+    s2 compares across cases with different numbers of processes.
     """
-    ub, uh = locate_units(base, "run"), locate_units(head, "run")
-    kb, kh = len(ub), len(uh)
-    df = kb + kh - 2
-    if df < 1:
-        return None
-    ss = float(((ub["loc"] - ub["loc"].mean()) ** 2).sum()
-               + ((uh["loc"] - uh["loc"].mean()) ** 2).sum())
-    floor = ub["var"].mean() / kb + uh["var"].mean() / kh
-    return {"method": "runs", "d": float(uh["loc"].mean() - ub["loc"].mean()), "s2": ss / df,
-            "df": float(df), "scale": 1 / kb + 1 / kh, "floor": floor,
-            "floor_df": float(ub["df"].sum() + uh["df"].sum()),
-            "base_mean": math.exp(ub["loc"].mean()), "head_mean": math.exp(uh["loc"].mean())}
+    b, h = (locate_units(pm.assign(side="all"), "side").set_index("benchmark").reindex(cases)
+            for pm in (base_pm, head_pm))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = ((b["n"] - 1) / ((b["df"] + 1) * b["df"])
+                 + (h["n"] - 1) / ((h["df"] + 1) * h["df"]))
+    return pd.DataFrame({
+        "method": "within", "d": h["loc"] - b["loc"], "s2": (b["var"] + h["var"]) / scale,
+        "df": welch_df(*(x.to_numpy(float) for x in (b["var"], b["df"], h["var"], h["df"]))),
+        "scale": scale, "floor": 0.0, "floor_df": 0.0,
+        "base_mean": np.exp(b["loc"]), "head_mean": np.exp(h["loc"])}, index=cases)
 
 
-def estimate_paired(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, Any] | None:
-    """log(head/base) as the mean of per-round differences (None with fewer than 2 rounds)."""
-    ub, uh = locate_units(base, "round"), locate_units(head, "round")
-    common = ub.index.intersection(uh.index)
-    if len(common) < 2:
-        return None
-    ub, uh = ub.loc[common], uh.loc[common]
-    diffs = (uh["loc"] - ub["loc"]).to_numpy(float)
-    rounds = len(diffs)
-    return {"method": "paired", "d": float(diffs.mean()), "s2": float(diffs.var(ddof=1)),
-            "df": float(rounds - 1), "scale": 1 / rounds,
-            "floor": float((ub["var"] + uh["var"]).mean()) / rounds,
-            "floor_df": float(ub["df"].sum() + uh["df"].sum()),
-            "base_mean": math.exp(ub["loc"].mean()), "head_mean": math.exp(uh["loc"].mean())}
+def estimate_runs(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+                  cases: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Estimates from run locations (run-to-run variance pooled over both sides), and the
+    run locations centred on their side's mean (cases x runs)."""
+    bu, hu = locate_units(base_pm, "run"), locate_units(head_pm, "run")
+    loc_b, loc_h = pivot_units(bu, "loc", cases), pivot_units(hu, "loc", cases)
+    kb, kh = loc_b.notna().sum(axis=1), loc_h.notna().sum(axis=1)
+    mb, mh = loc_b.mean(axis=1), loc_h.mean(axis=1)
+    centered = pd.concat([loc_b.sub(mb, axis=0), loc_h.sub(mh, axis=0)], axis=1,
+                         keys=["base", "head"])
+    df = (kb + kh - 2).astype(float)
+    floor = (pivot_units(bu, "var", cases).mean(axis=1) / kb
+             + pivot_units(hu, "var", cases).mean(axis=1) / kh)
+    floor_df = pivot_units(bu, "df", cases).sum(axis=1) + pivot_units(hu, "df", cases).sum(axis=1)
+    estimates = pd.DataFrame({
+        "method": "runs", "d": mh - mb, "s2": (centered**2).sum(axis=1) / df.where(df > 0),
+        "df": df, "scale": 1 / kb + 1 / kh, "floor": floor, "floor_df": floor_df,
+        "base_mean": np.exp(mb), "head_mean": np.exp(mh)})
+    return estimates, centered
 
 
-def estimate_case(base: pd.DataFrame, head: pd.DataFrame, mode: str) -> dict[str, Any]:
-    """The estimate of one case in the comparison's mode, or `within` when units are lacking."""
-    estimate = None
-    if mode == "paired":
-        estimate = estimate_paired(base, head)
-    elif mode == "runs":
-        estimate = estimate_runs(base, head)
-    return estimate if estimate is not None else estimate_within(base, head)
+def estimate_paired(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+                    cases: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Estimates from per-round differences of locations, and the differences centred on
+    their case's mean (cases x rounds)."""
+    bu, hu = locate_units(base_pm, "round"), locate_units(head_pm, "round")
+    loc_b, loc_h = pivot_units(bu, "loc", cases), pivot_units(hu, "loc", cases)
+    rounds = loc_b.columns.intersection(loc_h.columns)
+    diffs = loc_h[rounds] - loc_b[rounds]
+    present = diffs.notna()
+    count = present.sum(axis=1)
+    d = diffs.mean(axis=1)
+    centered = diffs.sub(d, axis=0)
+    df = (count - 1).astype(float)
+    floor_var = (pivot_units(bu, "var", cases)[rounds]
+                 + pivot_units(hu, "var", cases)[rounds]).where(present)
+    floor_df = (pivot_units(bu, "df", cases)[rounds]
+                + pivot_units(hu, "df", cases)[rounds]).where(present)
+    estimates = pd.DataFrame({
+        "method": "paired", "d": d, "s2": (centered**2).sum(axis=1) / df.where(df > 0),
+        "df": df, "scale": 1 / count, "floor": floor_var.mean(axis=1) / count,
+        "floor_df": floor_df.sum(axis=1),
+        "base_mean": np.exp(loc_b[rounds].where(present).mean(axis=1)),
+        "head_mean": np.exp(loc_h[rounds].where(present).mean(axis=1))})
+    return estimates, centered
 
 
-def estimate_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame, mode: str) -> pd.DataFrame:
-    """One estimate row per case present on both sides, in name order."""
-    rows = []
-    head_groups = dict(list(head_pm.groupby("benchmark", observed=True, sort=True)))
-    for case, base in base_pm.groupby("benchmark", observed=True, sort=True):
-        head = head_groups.get(case)
-        if head is None:
-            continue
-        row = {"benchmark": case, "unit": base["unit"].iloc[0],
-               "n_base": len(base), "n_head": len(head)}
-        if min(len(base), len(head)) < MIN_PROCESSES:
-            estimate = estimate_within(base, head)
-            estimate.update(method="none", s2=math.nan, df=math.nan)
-            row.update(estimate)
-        else:
-            row.update(estimate_case(base, head, mode))
-        rows.append(row)
-    return pd.DataFrame(rows)
+def estimate_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
+                   mode: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One estimate row per case present on both sides, in name order, and the centred unit
+    table of the cases estimated in `mode` (None in within mode).
+
+    A case lacking units for the mode (a run or round short) falls back to `within`; a case
+    with fewer than MIN_PROCESSES processes on a side gets method `none` (no test).
+    """
+    cases = sorted(set(base_pm["benchmark"]) & set(head_pm["benchmark"]))
+    estimates = estimate_within(base_pm, head_pm, cases)
+    centered = None
+    if mode in ("runs", "paired"):
+        by_units, centered = (estimate_runs if mode == "runs" else estimate_paired)(
+            base_pm, head_pm, cases)
+        usable = by_units["df"] >= 1
+        estimates.loc[usable] = by_units.loc[usable, estimates.columns]
+        centered = centered.loc[usable]
+    n_base = base_pm.groupby("benchmark").size().reindex(cases)
+    n_head = head_pm.groupby("benchmark").size().reindex(cases)
+    few = (np.minimum(n_base, n_head) < MIN_PROCESSES).to_numpy()
+    estimates.loc[few, ["method", "s2", "df"]] = ["none", math.nan, math.nan]
+    if centered is not None:
+        centered = centered.loc[~few[np.isin(cases, centered.index)]]
+    estimates.insert(0, "benchmark", cases)
+    estimates["unit"] = base_pm.groupby("benchmark")["unit"].first().reindex(cases)
+    estimates["n_base"], estimates["n_head"] = n_base, n_head
+    return estimates.reset_index(drop=True), centered
 
 
 # ---------------------------------------------------------------- moderation (empirical Bayes)
@@ -289,7 +333,27 @@ def moderate_variances(s2: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.n
 
 # ---------------------------------------------------------------- tests and verdicts
 
-def moderate_cases(estimates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+def split_shared(centered: pd.DataFrame | None,
+                 constraints: int) -> tuple[float, float, pd.Series | None]:
+    """Variance of the unit effect shared by all cases (e.g. a run when the whole machine was
+    slow), its df, and each case's residual sum of squares around it.
+
+    The shared effect of a unit is the median over cases of their centred location. Every
+    case sees the same few shared effects, so their variance has the df of the units
+    (minus the `constraints` of centring), however many cases there are.
+    """
+    if centered is None or len(centered) < MIN_PRIOR_CASES:
+        return 0.0, math.inf, None
+    shared = centered.median(axis=0)
+    shared_df = float(shared.notna().sum() - constraints)
+    if shared_df < 1:
+        return 0.0, math.inf, None
+    residual_ss = (centered - shared).pow(2).sum(axis=1)
+    return float((shared**2).sum()) / shared_df, shared_df, residual_ss
+
+
+def moderate_cases(s2: np.ndarray, df: np.ndarray, unit_floor: np.ndarray,
+                   pooled: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Unit variances and df after shrinking each case's inflation over its process floor.
 
     A case's unit variance s2 is its process floor (what the spread of processes inside a
@@ -297,9 +361,8 @@ def moderate_cases(estimates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, flo
     differ far more in s2 than in inflation, so the inflation s2 / floor is what is shrunk
     toward the common value (limma's empirical Bayes with the floor as covariate).
     """
-    s2, df = estimates["s2"].to_numpy(float).copy(), estimates["df"].to_numpy(float).copy()
-    unit_floor = (estimates["floor"].fillna(0.0) / estimates["scale"]).to_numpy(float)
-    pooled = estimates["method"].isin(["runs", "paired"]).to_numpy() & (unit_floor > 0)
+    s2, df = s2.copy(), df.copy()
+    pooled = pooled & (unit_floor > 0)
     if not pooled.any():
         return s2, df, 0.0
     inflation, df_post, prior_df = moderate_variances(s2[pooled] / unit_floor[pooled],
@@ -308,20 +371,50 @@ def moderate_cases(estimates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, flo
     return s2, df, prior_df
 
 
-def apply_tests(estimates: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """Add se, df, p-value and CI of each case (moderated unit variance with the process floor)."""
+def apply_tests(estimates: pd.DataFrame, centered: pd.DataFrame | None,
+                constraints: int) -> tuple[pd.DataFrame, Pooling]:
+    """Add se, df, p-value and CI of each case: shared unit variance + the case's moderated
+    residual unit variance, never below the process floor."""
     out = estimates.copy()
-    s2, df, prior_df = moderate_cases(out)
-    var = s2 * out["scale"].to_numpy(float)
+    s2, df = out["s2"].to_numpy(float), out["df"].to_numpy(float)
+    shared_var, shared_df, residual_ss = split_shared(centered, constraints)
+    scale = out["scale"].to_numpy(float)
     floor = out["floor"].fillna(0.0).to_numpy(float)
-    use_floor = floor > var
-    out["se"] = np.sqrt(np.where(use_floor, floor, var))
+    by_units = np.zeros(len(out), dtype=bool)
+    if residual_ss is not None:
+        by_units = out["benchmark"].isin(residual_ss.index).to_numpy()
+        s2 = s2.copy()
+        s2[by_units] = residual_ss.reindex(out["benchmark"][by_units]).to_numpy(float) \
+            / df[by_units]
+        s2, df, prior_df = moderate_cases(s2, df, floor / scale, by_units)
+    else:  # within mode: shrink the process variances themselves
+        within = (out["method"] == "within").to_numpy()
+        s2, df, prior_df = moderate_cases(s2, df, np.ones(len(out)), within)
+    shared = np.where(by_units, shared_var, 0.0)
+    unit_var = s2 + shared
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(by_units, unit_var**2 / (shared**2 / shared_df + s2**2 / df), df)
+    use_floor = floor > unit_var * scale
+    out["se"] = np.sqrt(np.where(use_floor, floor, unit_var * scale))
     out["df"] = np.where(use_floor, out["floor_df"].to_numpy(float), df)
     d, se, df = (out[c].to_numpy(float) for c in ("d", "se", "df"))
     out["p_value"] = p_values(d, se, df)
     low, high = intervals(d, se, df)
     out["ratio"], out["ci_low"], out["ci_high"] = np.exp(d), low, high
-    return out, prior_df
+    out["shared_var"] = shared * scale
+    mean_var, mean_df = spread_of_mean(centered, constraints)
+    return out, Pooling(shared_var, shared_df, prior_df, mean_var, mean_df)
+
+
+def spread_of_mean(centered: pd.DataFrame | None, constraints: int) -> tuple[float, float]:
+    """Variance of one unit's mean effect over the cases measured in every unit, and its df."""
+    if centered is None:
+        return 0.0, math.inf
+    complete = centered.dropna()
+    df = float(centered.shape[1] - constraints)
+    if complete.empty or df < 1:
+        return 0.0, math.inf
+    return float((complete.mean(axis=0) ** 2).sum()) / df, df
 
 
 def p_values(d: np.ndarray, se: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -401,50 +494,39 @@ def choose_mode(base_pm: pd.DataFrame, head_pm: pd.DataFrame, paired: bool | Non
     return "runs" if base_pm["run"].nunique() + head_pm["run"].nunique() >= 3 else "within"
 
 
-def estimate_geomean(tests: pd.DataFrame, base_pm: pd.DataFrame, head_pm: pd.DataFrame,
-                     mode: str) -> Estimate:
-    """Geometric mean of the ratios of the tested cases, with a CI that sees shared unit shifts."""
+def estimate_geomean(tests: pd.DataFrame, pooling: Pooling) -> Estimate:
+    """Geometric mean of the ratios of the tested cases; its variance is the shared unit
+    variance (common to all cases) plus the cases' own variances over n squared, or what the
+    spread of the all-case mean over units says when that is larger."""
     tested = tests[np.isfinite(tests["se"])]
     if tested.empty:
         return Estimate(math.nan, math.nan, math.nan)
     n = len(tested)
-    se2_independent = float((tested["se"] ** 2).sum()) / n**2
-    vi = (tested["se"] ** 2 / n**2).to_numpy(float)
-    df_independent = float(se2_independent**2 / (vi**2 / tested["df"].to_numpy(float)).sum()) \
-        if se2_independent > 0 else math.inf
-    d, se2, df = float(tested["d"].mean()), se2_independent, df_independent
-    units = aggregate_units(tested["benchmark"], base_pm, head_pm, mode)
-    if units is not None:
-        unit_estimate = estimate_case(*units, mode=mode)
-        if unit_estimate["method"] == mode:
-            unit_se2 = unit_estimate["s2"] * unit_estimate["scale"]
-            if unit_se2 > se2:
-                se2, df = unit_se2, unit_estimate["df"]
-    se = math.sqrt(se2)
+    shared = float(tested["shared_var"].mean())
+    own = np.maximum(tested["se"].to_numpy(float) ** 2 - tested["shared_var"].to_numpy(float),
+                     0.0) / n**2
+    own_df = independent_df(own, tested["df"].to_numpy(float))
+    var = shared + own.sum()
+    df = float(welch_df(np.array([shared]), np.array([pooling.shared_df]),
+                        np.array([own.sum()]), np.array([own_df]))[0])
+    by_units = pooling.mean_var * float(tested["scale"].mean())
+    if by_units > var:  # the units say the cases move together more than the split found
+        var, df = by_units, pooling.mean_df
+    d, se = float(tested["d"].mean()), math.sqrt(var)
     low, high = intervals(np.array([d]), np.array([se]), np.array([df]))
     p = p_values(np.array([d]), np.array([se]), np.array([df]))
     return Estimate(math.exp(d), float(low[0]), float(high[0]), float(p[0]), df, n)
 
 
-def aggregate_units(cases: pd.Series, base_pm: pd.DataFrame, head_pm: pd.DataFrame,
-                    mode: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Per unit, the mean over cases of the unit's log mean, as one pseudo-process per unit."""
-    if mode == "within":
-        return None
-    key = "round" if mode == "paired" else "run"
-    sides = []
-    for pm in (base_pm, head_pm):
-        part = pm[pm["benchmark"].isin(set(cases))]
-        table = part.groupby([key, "benchmark"], observed=True)["log_mean"].mean().unstack()
-        sides.append(table)
-    base_t, head_t = sides
-    complete = [c for c in base_t.columns
-                if c in head_t.columns and base_t[c].notna().all() and head_t[c].notna().all()]
-    if not complete:
-        return None
-    base_u, head_u = (pd.DataFrame({key: t.index, "log_mean": t[complete].mean(axis=1).to_numpy()})
-                      for t in sides)
-    return base_u, head_u
+def independent_df(variances: np.ndarray, dfs: np.ndarray) -> float:
+    """Welch-Satterthwaite df of a sum of many independent variance estimates.
+
+    >>> independent_df(np.array([1.0, 1.0, 1.0]), np.array([4.0, 4.0, 4.0]))
+    12.0
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denominator = float(np.where(dfs > 0, variances**2 / dfs, 0.0).sum())
+    return float(variances.sum() ** 2 / denominator) if denominator > 0 else math.inf
 
 
 def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float = 0.05,
@@ -465,7 +547,7 @@ def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float = 0.05
         raise InputError(f"no case in common between base ({', '.join(run_names(base))}) "
                          f"and head ({', '.join(run_names(head))})")
     mode = choose_mode(base_pm, head_pm, paired)
-    tests, prior_df = assess_cases(base_pm, head_pm, mode)
+    tests, pooling = assess_cases(base_pm, head_pm, mode)
     tests["verdict"] = classify(tests["ratio"].to_numpy(float), tests["ci_low"].to_numpy(float),
                                 tests["ci_high"].to_numpy(float),
                                 tests["p_adjusted"].to_numpy(float), threshold, alpha)
@@ -473,18 +555,19 @@ def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float = 0.05
     cases["reason"] = cases.apply(explain, axis=1, threshold=threshold)
     comparison = Comparison(
         cases=sort_cases(cases[CASE_COLUMNS]),
-        geomean=estimate_geomean(tests, base_pm, head_pm, mode), mode=mode,
+        geomean=estimate_geomean(tests, pooling), mode=mode,
         threshold=threshold, alpha=alpha, base_runs=tuple(run_names(base)),
-        head_runs=tuple(run_names(head)), prior_df=prior_df)
+        head_runs=tuple(run_names(head)), pooling=pooling)
     return replace(comparison, notes=describe_evidence(comparison))
 
 
 def assess_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
-               mode: str) -> tuple[pd.DataFrame, float]:
-    """Estimates, moderated tests and BH-adjusted p-values of the common cases, and prior df."""
-    tests, prior_df = apply_tests(estimate_cases(base_pm, head_pm, mode))
+                 mode: str) -> tuple[pd.DataFrame, Pooling]:
+    """Estimates, tests and BH-adjusted p-values of the common cases, and what they share."""
+    estimates, centered = estimate_cases(base_pm, head_pm, mode)
+    tests, pooling = apply_tests(estimates, centered, constraints=2 if mode == "runs" else 1)
     tests["p_adjusted"] = adjust_p_values(tests["p_value"].to_numpy(float))
-    return tests, prior_df
+    return tests, pooling
 
 
 def one_sided_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame) -> pd.DataFrame:
@@ -531,9 +614,15 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
         notes.append(f"run-to-run variation estimated from {kb} base and {kh} head run(s)")
     else:
         notes.append("interleaved A/B: paired by round")
-    if cmp.prior_df > 0:
-        notes.append(f"unit variances shrunk toward the common value of all cases "
-                     f"(prior df {cmp.prior_df:.1f})")
+    unit = "round" if cmp.mode == "paired" else "run"
+    if cmp.pooling.shared_var > 0:
+        notes.append(f"a {unit} effect shared by all cases (machine state) moves them together "
+                     f"by {math.sqrt(cmp.pooling.shared_var):.1%} (sd, "
+                     f"df {cmp.pooling.shared_df:.0f}); it is part of every case's CI")
+    if cmp.pooling.prior_df > 0:
+        what = "spread of processes" if cmp.mode == "within" else f"{unit}-to-{unit} variation"
+        notes.append(f"each case's own {what} is shrunk toward the common value of all cases "
+                     f"(prior df {cmp.pooling.prior_df:.1f})")
     few = int((cmp.cases["method"] == "none").sum()
               - cmp.cases["verdict"].isin(["missing", "new"]).sum())
     if few:
@@ -715,7 +804,7 @@ def to_json_dict(cmp: Comparison) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "kind": "bench-compare",
             "threshold": cmp.threshold, "alpha": cmp.alpha, "confidence": CONFIDENCE,
             "correction": "benjamini-hochberg", "mode": cmp.mode,
-            "prior_df": round_float(cmp.prior_df),
+            "pooling": {k: round_float(v) for k, v in cmp.pooling.__dict__.items()},
             "base_runs": list(cmp.base_runs), "head_runs": list(cmp.head_runs),
             "summary": cmp.counts(), "regression": cmp.counts()["slower"] > 0,
             "geomean": {k: round_float(v) for k, v in cmp.geomean.__dict__.items()},

@@ -182,6 +182,26 @@ def test_several_base_runs_learn_run_to_run_variation() -> None:
     assert three.base_runs == ("b0", "b1", "b2")
 
 
+def test_machine_wide_run_shift_is_not_read_as_many_regressions() -> None:
+    """Every case moves with its run: 3 base runs cannot tell a 4% head shift from drift.
+
+    Shrinking each case's variance toward the others' would count the same 3 run shifts
+    60 times; the shared effect keeps the df of the runs.
+    """
+    cases = cases_of(60)
+    bases = pd.concat([make_frame(f"b{i}", cases, seed=i, noise=0.005, shift=s)
+                       for i, s in enumerate([0.0, 0.012, -0.01])])
+    head = make_frame("h", cases, seed=9, noise=0.005, shift=0.045)
+    cmp = compare.compare_runs(bases, head, threshold=0.02)
+    assert cmp.counts()["slower"] == 0
+    assert cmp.pooling.shared_df == 2
+    assert math.sqrt(cmp.pooling.shared_var) == pytest.approx(0.011, abs=0.004)
+    assert any("shared by all cases" in note for note in cmp.notes)
+    assert cmp.geomean.ci_low < 1.0 < cmp.geomean.ci_high
+    one_base = compare.compare_runs(bases[bases["run"] == "b0"], head, threshold=0.02)
+    assert one_base.counts()["slower"] == 60
+
+
 def test_runs_mode_still_catches_a_large_slowdown() -> None:
     cases = cases_of(12)
     case = next(iter(cases))
@@ -225,10 +245,12 @@ def test_geometric_mean_of_a_uniform_slowdown() -> None:
 def test_within_estimate_is_yuens_trimmed_welch_test() -> None:
     rng = np.random.default_rng(5)
     base, head = rng.normal(0, 1, 9), rng.normal(0.5, 1.5, 12)
-    estimate = compare.estimate_within(pd.DataFrame({"log_mean": base}),
-                                       pd.DataFrame({"log_mean": head}))
+    estimate = compare.estimate_within(pd.DataFrame({"benchmark": "c", "log_mean": base}),
+                                       pd.DataFrame({"benchmark": "c", "log_mean": head}),
+                                       ["c"]).loc["c"]
     expected = stats.ttest_ind(head, base, trim=compare.TRIM, equal_var=False)
-    assert estimate["d"] / math.sqrt(estimate["s2"]) == pytest.approx(expected.statistic)
+    se = math.sqrt(estimate["s2"] * estimate["scale"])
+    assert estimate["d"] / se == pytest.approx(expected.statistic)
     assert estimate["df"] == pytest.approx(expected.df)
 
 
