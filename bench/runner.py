@@ -50,7 +50,7 @@ WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "numpy", "toolz", "cytool
 PROFILE_SETTINGS: dict[str, list[str]] = {
     "smoke": ["--processes", "1", "--values", "2", "--warmups", "1", "--min-time", "0.002",
               "--timeout", "60"],
-    "quick": ["--processes", "4", "--values", "3", "--warmups", "1", "--min-time", "0.005",
+    "quick": ["--processes", "5", "--values", "3", "--warmups", "1", "--min-time", "0.005",
               "--timeout", "120"],
     "full": ["--timeout", "600"],
     "scaling": ["--processes", "6", "--values", "3", "--warmups", "1", "--min-time", "0.02",
