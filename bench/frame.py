@@ -73,6 +73,7 @@ class LoadedRun:
     run: str
     file: str
     suite: pyperf.BenchmarkSuite
+    failures: tuple[tuple[str, str], ...] = ()  # (case, reason): checked but never timed
 
 
 class Interval(NamedTuple):
@@ -159,7 +160,19 @@ def load_suites(paths: Sequence[str | Path]) -> list[LoadedRun]:
         raise InputError("no result files given")
     files = [Path(p) for p in paths]
     ids = unique_ids(run_id(p) for p in files)
-    return [LoadedRun(rid, str(p), read_suite(p)) for rid, p in zip(ids, files, strict=True)]
+    return [LoadedRun(rid, str(p), read_suite(p), read_failures(p))
+            for rid, p in zip(ids, files, strict=True)]
+
+
+def read_failures(path: Path) -> tuple[tuple[str, str], ...]:
+    """The (case, reason) pairs of the runner's `bench_failures` key; () when there is none."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fp:
+            entries = json.load(fp).get("bench_failures") or []
+        return tuple((str(e["name"]), str(e["reason"])) for e in entries)
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
+        return ()  # read_suite has already vouched for the file; a bad list is not fatal
 
 
 # ---------------------------------------------------------------- the tidy frame
@@ -227,6 +240,12 @@ def load_results(paths: Sequence[str | Path]) -> pd.DataFrame:
     return tidy_frame(load_suites(paths))
 
 
+def list_failures(runs: Sequence[LoadedRun]) -> pd.DataFrame:
+    """One row per case that failed its check or its worker: run, benchmark, reason."""
+    rows = [(r.run, name, reason) for r in runs for name, reason in r.failures]
+    return pd.DataFrame(rows, columns=["run", "benchmark", "reason"])
+
+
 def describe_runs(runs: Sequence[LoadedRun]) -> pd.DataFrame:
     """One row per result file: host, Python, CPU, dates, profile, GC state and versions."""
     rows = []
@@ -244,7 +263,7 @@ def describe_runs(runs: Sequence[LoadedRun]) -> pd.DataFrame:
             "profile": meta.get("bench_profile"), "bench_version": meta.get("bench_version"),
             "gc": {1: "enabled", 0: "disabled"}.get(meta.get("gc_enabled"), meta.get("gc_enabled")),
             "pyperf_version": meta.get("perf_version"),
-            "benchmarks": len(loaded.suite)})
+            "benchmarks": len(loaded.suite), "failed cases": len(loaded.failures)})
     return pd.DataFrame(rows, dtype="object")
 
 

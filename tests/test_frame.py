@@ -19,9 +19,12 @@ import bench.frame
 from bench.errors import InputError
 from bench.frame import (
     COLUMNS,
+    describe_runs,
     fit_exponent,
     fit_exponents,
+    list_failures,
     load_results,
+    load_suites,
     mean_interval,
     process_means,
     ratio_interval,
@@ -260,3 +263,17 @@ def test_fit_exponents_finds_quadratic_folds() -> None:
 
 def test_doctests_of_frame() -> None:
     assert doctest.testmod(bench.frame).failed == 0
+
+
+def test_runner_failures_are_read_beside_the_benchmarks(tmp_path: Path) -> None:
+    path = write_suite(tmp_path / "r.json", {"fold/loop/sum/list/100": [[1.0], [2.0]]})
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["bench_failures"] = [{"name": "ser/json/dumps/bytes/10", "reason": "check failed"}]
+    gz = tmp_path / "r.json.gz"
+    gz.write_bytes(gzip.compress(json.dumps(data).encode()))
+    loaded = load_suites([gz, path])
+    assert loaded[0].failures == (("ser/json/dumps/bytes/10", "check failed"),)
+    assert loaded[1].failures == ()
+    assert list_failures(loaded).to_dict("records") == [
+        {"run": "r", "benchmark": "ser/json/dumps/bytes/10", "reason": "check failed"}]
+    assert describe_runs(loaded)["failed cases"].tolist() == [1, 0]

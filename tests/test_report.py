@@ -310,3 +310,14 @@ def test_reference_row_has_ratio_exactly_one(tmp_path: Path) -> None:
     folds = bench.report.report.find_all(data).folds
     loops = folds[folds["subject"] == "loop"]
     assert (loops["ratio"] == 1).all() and (loops["ratio_low"] == 1).all()
+
+
+def test_failed_cases_are_listed(tmp_path: Path) -> None:
+    path = write_cases(tmp_path / "f.json", {"fold/loop/sum/list/10": [1e-6, 1e-6, 1e-6]})
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["bench_failures"] = [{"name": "ser/json/dumps/bytes/10", "reason": f"{HOSTILE} bad"}]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    environment = section_of(build_report([path]), "environment")
+    assert "1 case(s) failed their correctness check" in environment
+    assert f"<td>{html.escape(HOSTILE, quote=False)} bad</td>" in environment
+    assert "No case failed" in section_of(build_report(FIXTURES[:1]), "environment")

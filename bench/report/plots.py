@@ -48,6 +48,7 @@ RC: dict[Any, Any] = {
 TIME_UNITS = [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")]
 SUPERLINEAR = 1.5
 MIN_WIDTH = 5.0  # inches: room for a suptitle above a single panel
+MIN_PANEL_HEIGHT = 2.0  # inches: room for titles and labels around a one-row dot plot
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _figure_ids = count(1)
 
@@ -134,7 +135,8 @@ def make_grid(n_panels: int, ncols: int, width: float, height: float) -> tuple[F
     """A figure of n panels on a grid, unused cells hidden."""
     ncols = max(1, min(ncols, n_panels))
     nrows = math.ceil(n_panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(width * ncols, MIN_WIDTH), height * nrows),
+    size = (max(width * ncols, MIN_WIDTH), max(height, MIN_PANEL_HEIGHT) * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size,
                              layout="constrained", squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n_panels:]:

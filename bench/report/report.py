@@ -28,6 +28,7 @@ from bench.frame import (
     Interval,
     describe_runs,
     fit_exponents,
+    list_failures,
     load_suites,
     process_mean_arrays,
     ratio_interval,
@@ -311,6 +312,7 @@ class ReportData:
     arrays: dict[tuple[str, str], np.ndarray]
     exponents: pd.DataFrame
     capabilities: dict[str, Any] | None
+    failures: pd.DataFrame | None = None  # run, benchmark, reason of cases never timed
 
     def run_of(self, suite: str) -> str | None:
         """The first run that has cases of `suite`, or None."""
@@ -326,13 +328,14 @@ class ReportData:
 
 
 def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
-                 capabilities: dict[str, Any] | None = None) -> ReportData:
+                 capabilities: dict[str, Any] | None = None,
+                 failures: pd.DataFrame | None = None) -> ReportData:
     """Summaries, process-mean arrays and exponents of a tidy frame."""
     summary = summarize(frame)
     if runs is None:
         runs = summary.drop_duplicates("run")[["run", "file", "host", "python"]]
     return ReportData(frame, summary, runs, process_mean_arrays(frame), fit_exponents(summary),
-                      capabilities)
+                      capabilities, failures)
 
 
 # ---------------------------------------------------------------- ratios
@@ -456,7 +459,20 @@ def environment_section(data: ReportData) -> Section:
     """Where and how the results were measured, and the warnings about them."""
     return Section("environment", "Environment", [
         runs_table(data.runs), versions_table(data.summary),
-        Heading("Warnings"), *warning_blocks(data.summary)])
+        Heading("Warnings"), *warning_blocks(data.summary), *failure_blocks(data.failures)])
+
+
+def failure_blocks(failures: pd.DataFrame | None) -> list[Any]:
+    """The cases that failed their check or their worker, so were never timed."""
+    if failures is None:
+        return []
+    if failures.empty:
+        return [Heading("Failed cases"), Text("No case failed its check or its worker.")]
+    rows = ([r.run, r.benchmark, r.reason] for r in failures.itertuples())
+    return [Heading("Failed cases"),
+            Text(f"{len(failures)} case(s) failed their correctness check or their worker and "
+                 "were not timed:", "warning"),
+            make_table(["run", "case", "reason"], rows)]
 
 
 # ---------------------------------------------------------------- serializers
@@ -1159,9 +1175,13 @@ def template_environment() -> jinja2.Environment:
 
 
 def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
-                  capabilities: dict[str, Any] | None = None) -> str:
-    """The HTML report of a tidy frame (see bench.frame), as one self-contained string."""
-    data = prepare_data(frame, runs, capabilities)
+                  capabilities: dict[str, Any] | None = None,
+                  failures: pd.DataFrame | None = None) -> str:
+    """The HTML report of a tidy frame (see bench.frame), as one self-contained string.
+
+    runs: bench.frame.describe_runs; failures: bench.frame.list_failures (both optional).
+    """
+    data = prepare_data(frame, runs, capabilities, failures)
     sections = build_sections(data)
     template = template_environment().get_template("report.html.j2")
     return template.render(sections=sections, runs=list(data.runs["run"]),
@@ -1173,4 +1193,4 @@ def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = 
     """Read result files (and a capability matrix) and return the report's HTML."""
     loaded = load_suites(paths)
     caps = load_capabilities(capabilities) if capabilities else None
-    return render_report(tidy_frame(loaded), describe_runs(loaded), caps)
+    return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded))
