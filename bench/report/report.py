@@ -531,7 +531,7 @@ def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame) -> list[Any]:
     svg = plots.plot_serializer_shape(rows, f"{shape}, n={size}: dumps, loads and payload")
     return [Heading(f"{shape} (n={size}{about})"),
             figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, fastest "
-                        "round trip at the top; payload size in kB."),
+                        "round trip at the top; payload size (bytes on the wire)."),
             serializer_table(data, run, rows, order)]
 
 
