@@ -30,6 +30,7 @@ FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-extensions", "--disable-default-apps", "--mute-audio",
+                  "--hide-scrollbars",
                   "--remote-debugging-pipe"]
 TIMEOUT = 60.0
 FIGURE_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure svg')).map(
@@ -147,9 +148,11 @@ def page_problems(events: list[dict[str, Any]]) -> list[str]:
 
 def save_screenshot(devtools: DevTools, path: Path) -> None:
     """A full-page PNG (capped at 20000 CSS pixels high)."""
-    size = devtools.send("Page.getLayoutMetrics")["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 20000),
-            "scale": 1}
+    width, height = json.loads(devtools.send(
+        "Runtime.evaluate", returnByValue=True, expression="JSON.stringify(["
+        "document.documentElement.scrollWidth, document.documentElement.scrollHeight])",
+    )["result"]["value"])
+    clip = {"x": 0, "y": 0, "width": width, "height": min(height, 20000), "scale": 1}
     shot = devtools.send("Page.captureScreenshot", format="png", clip=clip,
                          captureBeyondViewport=True)
     path.write_bytes(base64.b64decode(shot["data"]))
