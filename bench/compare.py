@@ -9,17 +9,25 @@ The rule
 Evidence is the per-process mean (values inside one process are correlated), on a log
 scale: a case's effect is log(head / base) and its noise is relative. Per case:
 
+* location: the interquartile mean (TRIM = 25% off each end) of a unit's log process
+  means, with Yuen's variance. A busy machine makes a few processes slow; on real runs of
+  this machine that halved the run-to-run spread of a case compared with the plain mean.
 * units: the blocks the two sides were measured in, whose spread is the noise a gate must
-  beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run means within
-  each side (pooled) estimates run-to-run variation; `paired` mode (interleaved A/B, both
-  sides carry `round`): a unit is a round, and the test is on the per-round differences;
-  `within` mode (one base run, one head run): only the spread of processes inside the run
-  is known, Welch's t on log process means, and a note says run-to-run variation is not
-  accounted for.
-* moderation: a unit variance has few degrees of freedom (1 for 3 runs), so it is shrunk
+  beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run locations
+  within each side, pooled, is the run-to-run variation; `paired` mode (one interleaved
+  A/B run each side, every process carrying `round`): a unit is a round and the test is on
+  the per-round differences; `within` mode (one base run, one head run): only the spread of
+  processes inside the runs is known (Yuen-Welch t), and a note says run-to-run variation is
+  not accounted for.
+* shared effect: the units' effect common to all cases (a run when the whole machine was
+  slow) is the median over cases of their centred unit locations; its variance keeps the
+  df of the units (k - 2 for k runs), however many cases there are, and is part of every
+  case's variance.
+* moderation: each case's own unit variance has few df (1 for 3 runs), so it is shrunk
   toward the common value of all cases by empirical Bayes (Smyth 2004, limma's moderated t),
-  which adds the prior's degrees of freedom (capped at MAX_PRIOR_DF).
-* floor: the unit variance is never below what the process spread inside the units implies
+  as an inflation over the case's process floor; in `within` mode the process variances
+  are shrunk. The prior adds its df (capped at MAX_PRIOR_DF), from at least MIN_PRIOR_CASES.
+* floor: the variance of d is never below what the process spread inside the units implies
   (a variance-components estimate with between-unit variance truncated at zero).
 * test: two-sided t on log(ratio); p-values adjusted by Benjamini-Hochberg over every case
   with a test (scipy.stats.false_discovery_control), at FDR `alpha` (5%).
@@ -28,10 +36,13 @@ scale: a case's effect is log(head / base) and its noise is relative. Per case:
   lies inside [1 / (1 + threshold), 1 + threshold]; otherwise `uncertain` (also with fewer
   than MIN_PROCESSES processes on a side); `missing` (base only), `new` (head only).
 
-Why the point estimate and not the CI bound must pass the threshold: on top of the FDR
-correction, a bound rule catches a slowdown of twice the threshold only about half the time
-when the CI half-width equals the threshold, while the point-estimate rule keeps the A/A
-false-slower rate at ~0 anyway (see `simulate_sensitivity` and the README's table).
+Why the point estimate and not the CI's lower bound must pass the threshold: measured with
+`bench sensitivity` on 5 tuning runs of this machine (25 cases, not the runs the README
+reports), requiring the bound left the A/A false-slower rate of the 4-base-runs rule
+unchanged (1.6%: two 25% load bursts that any rule flags) and its single-case power the
+same (14% of 10% slowdowns), but cut the 10% slowdowns caught when every case slows from
+58% to 18%; with one base run it cut false alarms from 4.2% to 2.6% and caught 57% instead
+of 70%. The FDR correction already demands significance, so the bound mostly costs power.
 """
 
 from __future__ import annotations
@@ -484,12 +495,18 @@ def explain(row: pd.Series, threshold: float) -> str:
 # ---------------------------------------------------------------- the comparison
 
 def choose_mode(base_pm: pd.DataFrame, head_pm: pd.DataFrame, paired: bool | None) -> str:
-    """paired (rounds on both sides), runs (3+ runs in all) or within (one run each side)."""
+    """paired (one interleaved run each side), runs (3+ runs in all) or within (one run each).
+
+    >>> pm = pd.DataFrame({"run": ["a"], "round": pd.array([1], dtype="Int64")})
+    >>> choose_mode(pm, pm.assign(run="b"), None), choose_mode(pm, pm, False)
+    ('paired', 'within')
+    """
     rounds = bool(base_pm["round"].notna().all() and head_pm["round"].notna().all())
-    if paired and not rounds:
-        raise InputError("paired comparison needs a round index (bench_round) on every run "
-                         "of both sides")
-    if paired or (paired is None and rounds):
+    single = base_pm["run"].nunique() == 1 and head_pm["run"].nunique() == 1
+    if paired and not (rounds and single):
+        raise InputError("a paired comparison takes one interleaved A/B run per side, with a "
+                         "round index (bench_round) on every process")
+    if paired or (paired is None and rounds and single):
         return "paired"
     return "runs" if base_pm["run"].nunique() + head_pm["run"].nunique() >= 3 else "within"
 

@@ -373,7 +373,7 @@ def format_sensitivity(sens: Sensitivity, fmt: str = "text") -> str:
     if fmt not in ("text", "md"):
         raise InputError(f"unknown format {fmt!r} (text, md or json)")
     render = compare.render_text_table if fmt == "text" else compare.render_markdown_table
-    prefix = "note: " if fmt == "text" else "> "
+    prefix = "note: " if fmt == "text" else "- note: "
     lines = [("### " if fmt == "md" else "") + describe_sensitivity(sens), ""]
     lines += [prefix + note for note in sens.notes]
     lines += ["", *render(*tabulate_overall(sens.overall)), "", "Per case:", ""]

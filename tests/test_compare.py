@@ -231,6 +231,14 @@ def test_interleaved_rounds_are_paired() -> None:
         compare.compare_runs(make_frame("x", cases), b, paired=True)
 
 
+def test_rounds_pair_only_one_run_per_side() -> None:
+    cases = cases_of(3)
+    runs = [make_frame(name, cases, seed=i, rounds=2) for i, name in enumerate("abc")]
+    assert compare.compare_runs(pd.concat(runs[:2]), runs[2]).mode == "runs"
+    with pytest.raises(InputError, match="one interleaved A/B run per side"):
+        compare.compare_runs(pd.concat(runs[:2]), runs[2], paired=True)
+
+
 def test_geometric_mean_of_a_uniform_slowdown() -> None:
     cases = cases_of(8)
     cmp = compare.compare_runs(make_frame("b", cases, seed=1),
