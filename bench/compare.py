@@ -319,23 +319,33 @@ def invert_trigamma(y: float) -> float:
     return float(optimize.brentq(lambda x: special.polygamma(1, x) - y, 1e-9, 1e13))
 
 
-def fit_variance_prior(s2: np.ndarray, df: np.ndarray) -> tuple[float, float]:
-    """Prior (s0^2, d0) of scaled inverse chi-square variances, by moments of log s^2 (limma)."""
+def fit_variance_prior(s2: np.ndarray, df: np.ndarray,
+                       noise_df: np.ndarray | None = None) -> tuple[float, float]:
+    """Prior (s0^2, d0) of scaled inverse chi-square variances, by moments of log s^2 (limma).
+
+    `noise_df`: s2 is a ratio over another estimated variance with these df (the process
+    floor), whose sampling noise in log s2 is not spread between cases either.
+    """
     ok = np.isfinite(s2) & (s2 > 0) & (df > 0)
+    if noise_df is not None:
+        ok &= noise_df > 0
     if ok.sum() < MIN_PRIOR_CASES:
         return math.nan, 0.0
     s2, df = s2[ok], df[ok]
     e = np.log(s2) - special.digamma(df / 2) + np.log(df / 2)
     excess = float(e.var(ddof=1) - special.polygamma(1, df / 2).mean())
+    if noise_df is not None:
+        excess -= float(special.polygamma(1, noise_df[ok] / 2).mean())
     d0 = 2 * invert_trigamma(excess) if excess > 0 else math.inf
     d0 = min(d0, MAX_PRIOR_DF)
     s0 = math.exp(float(e.mean()) + float(special.digamma(d0 / 2)) - math.log(d0 / 2))
     return s0, d0
 
 
-def moderate_variances(s2: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def moderate_variances(s2: np.ndarray, df: np.ndarray, noise_df: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, float]:
     """Posterior variances and df after shrinking toward the fitted prior, and the prior df."""
-    s0, d0 = fit_variance_prior(s2, df)
+    s0, d0 = fit_variance_prior(s2, df, noise_df)
     if d0 == 0:
         return s2, df, 0.0
     s2 = np.where(np.isfinite(s2), s2, 0.0)
@@ -363,8 +373,8 @@ def split_shared(centered: pd.DataFrame | None,
     return float((shared**2).sum()) / shared_df, shared_df, residual_ss
 
 
-def moderate_cases(s2: np.ndarray, df: np.ndarray, unit_floor: np.ndarray,
-                   pooled: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def moderate_cases(s2: np.ndarray, df: np.ndarray, unit_floor: np.ndarray, pooled: np.ndarray,
+                   floor_df: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Unit variances and df after shrinking each case's inflation over its process floor.
 
     A case's unit variance s2 is its process floor (what the spread of processes inside a
@@ -376,8 +386,9 @@ def moderate_cases(s2: np.ndarray, df: np.ndarray, unit_floor: np.ndarray,
     pooled = pooled & (unit_floor > 0)
     if not pooled.any():
         return s2, df, 0.0
+    noise_df = None if floor_df is None else floor_df[pooled]
     inflation, df_post, prior_df = moderate_variances(s2[pooled] / unit_floor[pooled],
-                                                      df[pooled])
+                                                      df[pooled], noise_df)
     s2[pooled], df[pooled] = inflation * unit_floor[pooled], df_post
     return s2, df, prior_df
 
@@ -397,7 +408,8 @@ def apply_tests(estimates: pd.DataFrame, centered: pd.DataFrame | None,
         s2 = s2.copy()
         s2[by_units] = residual_ss.reindex(out["benchmark"][by_units]).to_numpy(float) \
             / df[by_units]
-        s2, df, prior_df = moderate_cases(s2, df, floor / scale, by_units)
+        s2, df, prior_df = moderate_cases(s2, df, floor / scale, by_units,
+                                          out["floor_df"].to_numpy(float))
     else:  # within mode: shrink the process variances themselves
         within = (out["method"] == "within").to_numpy()
         s2, df, prior_df = moderate_cases(s2, df, np.ones(len(out)), within)

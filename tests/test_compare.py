@@ -273,6 +273,15 @@ def test_variance_prior_recovers_a_common_variance() -> None:
     assert compare.fit_variance_prior(wild, df)[1] < 3
 
 
+def test_variance_prior_discounts_the_noise_of_the_floor() -> None:
+    """A ratio over an estimated floor is noisier than chi-square; that is not heterogeneity."""
+    rng = np.random.default_rng(4)
+    ratio = (rng.chisquare(2, 500) / 2) / (rng.chisquare(6, 500) / 6)
+    df, floor_df = np.full(500, 2.0), np.full(500, 6.0)
+    assert compare.fit_variance_prior(ratio, df)[1] < 10
+    assert compare.fit_variance_prior(ratio, df, floor_df)[1] > 20
+
+
 def test_too_few_cases_are_not_moderated() -> None:
     s2, df, prior = compare.moderate_variances(np.array([1.0, 2.0]), np.array([2.0, 2.0]))
     assert prior == 0 and s2.tolist() == [1.0, 2.0]
