@@ -786,20 +786,24 @@ def format_text(cmp: Comparison) -> str:
 
 
 def format_markdown(cmp: Comparison) -> str:
-    """Step-summary / PR-comment report: summary, notes, table of changes, same cases folded."""
+    """Step-summary / PR-comment report: summary, notes, table of the cases that changed or
+    came and went; uncertain and same cases folded."""
     counts = cmp.counts()
     status = (f"**{counts['slower']} slower**" if counts["slower"] else "no regression")
     lines = [f"### bench compare: {status}", "",
              f"{summarize_counts(counts)}; {describe_geomean(cmp.geomean)}", "",
              f"{describe_sides(cmp)}; {describe_rule(cmp)}", ""]
     lines += [f"- note: {note}" for note in cmp.notes]
-    changed = cmp.cases[cmp.cases["verdict"] != "same"]
-    same = cmp.cases[cmp.cases["verdict"] == "same"]
-    if len(changed):
-        lines += ["", *render_markdown_table(*tabulate_cases(changed))]
-    if len(same):
-        lines += ["", f"<details><summary>{len(same)} case(s) the same</summary>", "",
-                  *render_markdown_table(*tabulate_cases(same)), "", "</details>"]
+    folded = {"uncertain": "uncertain (CI too wide to tell, or too few processes)",
+              "same": "the same (within the threshold)"}
+    shown = cmp.cases[~cmp.cases["verdict"].isin(list(folded))]
+    if len(shown):
+        lines += ["", *render_markdown_table(*tabulate_cases(shown))]
+    for verdict, label in folded.items():
+        part = cmp.cases[cmp.cases["verdict"] == verdict]
+        if len(part):
+            lines += ["", f"<details><summary>{len(part)} case(s) {label}</summary>", "",
+                      *render_markdown_table(*tabulate_cases(part)), "", "</details>"]
     return "\n".join(lines) + "\n"
 
 
