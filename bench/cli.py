@@ -477,6 +477,9 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", choices=["slower", "never"], default="slower")
     parser.add_argument("--outdir", default="results/ab", help="where a.json and b.json go")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
+    parser.add_argument("-p", "--processes", type=int,
+                        help="worker processes per case and round (default: the profile's)")
+    parser.add_argument("-n", "--values", type=int, help="values per process")
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -504,6 +507,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
         command = [sys.executable, "-m", "bench", "run", "--profile", args.profile, *selection,
                    "--python", python, "--ab-round", str(ab_round), "--no-capabilities",
                    "-o", paths[side], "--append" if os.path.exists(paths[side]) else "--force"]
+        command += [arg for option in ("processes", "values") if getattr(args, option)
+                    for arg in (f"--{option}", str(getattr(args, option)))]
         code = subprocess.run(command).returncode
         if code != EXIT_OK:
             return code

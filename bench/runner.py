@@ -30,6 +30,7 @@ import importlib
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from bench.cases import Case, parse_case
 from bench.errors import BenchError, InputError
 
 TimeFunc = Callable[[int], float]
+Describe = Callable[[], dict[str, Any]]
 WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "numpy", "toolz", "cytoolz")
 
 # pyperf settings per profile; flags given on the command line come after and win.
@@ -84,13 +86,37 @@ class RunSettings:
 
 # ---------------------------------------------------------------- worker side
 
-def build_time_func(case: Case, workdir: str) -> tuple[TimeFunc, dict[str, Any]]:
-    """Build the case's data, check it, and return its timing function and metadata."""
+def build_time_func(case: Case, workdir: str, cache_path: str = "") -> tuple[TimeFunc, dict[str, Any]]:
+    """Build the case's data, check it, and return its timing function and metadata.
+
+    The costly metadata (peak memory, payload and input sizes) is the same in every
+    worker of a case, so the first worker measures it and leaves it in `cache_path`
+    for the others; the check and the `bench_imported` evidence run in every worker.
+    """
     builders = {"ser": _prepare_serializer, "fold": _prepare_fold, "ref": _prepare_ref}
-    op, metadata = builders[case.suite](case, workdir)
-    metadata["peak_alloc_bytes"] = measure_peak_alloc(op)
+    op, describe = builders[case.suite](case, workdir)
+    metadata = read_cached_metadata(cache_path)
+    if not metadata:
+        metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op)}
+        write_cached_metadata(cache_path, metadata)
     metadata["bench_imported"] = ",".join(m for m in WATCHED_LIBRARIES if m in sys.modules) or "-"
     return make_time_func(op), metadata
+
+
+def read_cached_metadata(path: str) -> dict[str, Any]:
+    """Metadata an earlier worker of this case measured, or {}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return dict(json.load(f))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_cached_metadata(path: str, metadata: dict[str, Any]) -> None:
+    """Leave measured metadata for the next workers of this case (no-op without a path)."""
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(metadata, f)
 
 
 def make_time_func(op: Callable[[], Any]) -> TimeFunc:
@@ -118,7 +144,7 @@ def measure_peak_alloc(op: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def _prepare_serializer(case: Case, workdir: str) -> tuple[Callable[[], Any], dict[str, Any]]:
+def _prepare_serializer(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
     from bench.equality import same_value
     from bench.serializers import classify_roundtrip, describe_error, get_serializer, payload_nbytes
     from bench.shapes import build_shape, shape_nbytes
@@ -129,17 +155,17 @@ def _prepare_serializer(case: Case, workdir: str) -> tuple[Callable[[], Any], di
     check = classify_roundtrip(codec, obj)
     if check.status != "ok":
         raise CaseFailed(f"check failed: {check.status}: {check.error}")
-    payload = codec.dumps(obj)
+    payload = check.payload
     op = _serializer_op(case.op, codec, obj, payload, os.path.join(workdir, "payload.bin"))
-    if case.op.startswith("loads") or case.op.startswith("dumps-"):
+    if case.op not in ("dumps", "loads"):
         try:
-            back = _sink_round_trip(case.op, codec, obj, payload, workdir)
+            back = _sink_round_trip(case.op, codec, obj, workdir)
         except Exception as exc:
             raise CaseFailed(f"check failed: {describe_error(exc)}") from exc
         if not same_value(obj, back):
             raise CaseFailed(f"check failed: {case.op} gave back a different object")
-    return op, {"subject_version": serializer.version(), "payload_bytes": payload_nbytes(payload),
-                "shape_nbytes": shape_nbytes(obj)}
+    return op, lambda: {"subject_version": serializer.version(),
+                        "payload_bytes": payload_nbytes(payload), "shape_nbytes": shape_nbytes(obj)}
 
 
 def _serializer_op(op: str, codec: Any, obj: Any, payload: Any, path: str) -> Callable[[], Any]:
@@ -169,10 +195,8 @@ def _load_file(load: Callable[[Any], Any], path: str) -> Any:
         return load(f)
 
 
-def _sink_round_trip(op: str, codec: Any, obj: Any, payload: Any, workdir: str) -> Any:
-    """Round-trip through the op's sink, for the check before timing."""
-    if op in ("dumps", "loads"):
-        return codec.loads(payload)
+def _sink_round_trip(op: str, codec: Any, obj: Any, workdir: str) -> Any:
+    """Round-trip through the op's sink (BytesIO or a real file), for the check before timing."""
     if op.endswith("bytesio"):
         buffer = io.BytesIO()
         codec.dump(obj, buffer)
@@ -182,7 +206,7 @@ def _sink_round_trip(op: str, codec: Any, obj: Any, payload: Any, workdir: str) 
     return _load_file(codec.load, path)
 
 
-def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], dict[str, Any]]:
+def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
     from bench.folds import build_items, feed_items, get_fold, get_style, same_answer
     from bench.shapes import shape_nbytes
 
@@ -193,16 +217,16 @@ def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], dict[str
     if not same_answer(fold(feed()), expected):
         raise CaseFailed(f"check failed: {case.subject} disagrees with loop on {case.op}")
     module = get_style(case.subject).module
-    return (lambda: fold(feed())), {"subject_version": _module_version(module),
-                                    "shape_nbytes": shape_nbytes(items)}
+    return (lambda: fold(feed())), lambda: {"subject_version": _module_version(module),
+                                            "shape_nbytes": shape_nbytes(items)}
 
 
-def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], dict[str, Any]]:
+def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
     buffer = os.urandom(case.size)
     if bytearray(buffer) != buffer:
         raise CaseFailed("check failed: copy differs")
-    return (lambda: bytearray(buffer)), {"subject_version": _module_version(None),
-                                         "shape_nbytes": case.size}
+    return (lambda: bytearray(buffer)), lambda: {"subject_version": _module_version(None),
+                                                 "shape_nbytes": case.size}
 
 
 def _module_version(module: str | None) -> str:
@@ -247,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_plugins(ours.get("plugin", ""))
         case = parse_case(ours["case"])
         with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-            time_func, metadata = build_time_func(case, workdir)
+            time_func, metadata = build_time_func(case, workdir, ours.get("meta", ""))
             runner = pyperf.Runner(program_args=("-m", "bench.runner"))
             runner.parse_args(rest)
             runner.metadata.update(metadata)
@@ -313,11 +337,11 @@ def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResul
     import pyperf
 
     current: dict[str, str] = {}
-    fd, error_path = tempfile.mkstemp(prefix="bench-errors-")
-    os.close(fd)
+    scratch = tempfile.mkdtemp(prefix="bench-run-")
+    error_path, meta_path = os.path.join(scratch, "errors.txt"), os.path.join(scratch, "meta.json")
 
     def add_case_args(cmd: list[str], args: Any) -> None:
-        cmd.extend(["--bench-case", current["case"], "--bench-errors", error_path,
+        cmd.extend(["--bench-case", current["case"], "--bench-errors", error_path, "--bench-meta", meta_path,
                     "--bench-profile", settings.profile])
         for plugin in settings.plugins:
             cmd.extend(["--bench-plugin", plugin])
@@ -335,15 +359,16 @@ def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResul
     try:
         for case in cases:
             current["case"] = case.name
+            for path in (error_path, meta_path):
+                open(path, "w").close()
             yield time_case(runner, case, error_path)
     finally:
-        os.unlink(error_path)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def time_case(runner: Any, case: Case, error_path: str) -> CaseResult:
     """Run one case through pyperf's manager; turn a worker failure into a CaseResult."""
     start = time.monotonic()
-    open(error_path, "w").close()
     try:
         with contextlib.redirect_stdout(io.StringIO()) as out:
             bench = runner.bench_time_func(case.name, _never_called)

@@ -207,6 +207,7 @@ class RoundTrip(NamedTuple):
     status: Status
     payload_bytes: int | None
     error: str | None
+    payload: Any = None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -234,5 +235,5 @@ def classify_roundtrip(codec: Codec, obj: Any) -> RoundTrip:
     except (Exception, RecursionError) as exc:  # any failure is a finding, not a crash
         return RoundTrip("unsupported", None, describe_error(exc))
     if same_value(obj, back):
-        return RoundTrip("ok", size, None)
-    return RoundTrip("lossy", size, f"loads returned a different {type(back).__name__}")
+        return RoundTrip("ok", size, None, payload)
+    return RoundTrip("lossy", size, f"loads returned a different {type(back).__name__}", payload)

@@ -147,3 +147,16 @@ def test_describe_worker_failure(exc, expected):
 
 def test_selection_used_by_the_tests_exists():
     assert select_cases(profile_cases("smoke"), ["ref/*"])
+
+
+def test_every_worker_of_a_case_carries_the_same_measured_metadata(tmp_path, run_bench):
+    path = tmp_path / "three.json"
+    proc = run_bench("run", "--profile", "smoke", "-k", "ser/dill/*", "-k", "fold/numpy/*",
+                     "-p", "3", "-o", str(path))
+    assert proc.returncode == 0, proc.stderr
+    for bench in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
+        runs = [run for run in bench.get_runs() if run.values]
+        assert len(runs) == 3
+        common = bench.get_metadata()  # pyperf keeps only what every run agrees on
+        assert common["peak_alloc_bytes"] > 0 and common["shape_nbytes"] > 0
+        assert {run.get_metadata()["bench_imported"] for run in runs} == {common["bench_imported"]}
