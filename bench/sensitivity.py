@@ -356,9 +356,11 @@ def format_slowdown(share: float) -> str:
 
 def describe_sensitivity(sens: Sensitivity) -> str:
     """One line: runs and threshold."""
-    kind = "interleaved A/A pairs" if sens.paired else "independent runs"
-    return (f"bench sensitivity: {len(sens.runs)} {kind} ({', '.join(sens.runs)}); "
-            f"threshold {sens.threshold:.0%}")
+    if sens.paired:
+        what = f"{len(sens.runs) // 2} interleaved A/A pair(s)"
+    else:
+        what = f"{len(sens.runs)} independent runs"
+    return f"bench sensitivity: {what} ({', '.join(sens.runs)}); threshold {sens.threshold:.0%}"
 
 
 def format_sensitivity(sens: Sensitivity, fmt: str = "text") -> str:

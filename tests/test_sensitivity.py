@@ -134,7 +134,9 @@ def test_cli_sensitivity_text_md_json(capsys: pytest.CaptureFixture[str]) -> Non
 def test_cli_sensitivity_paired(capsys: pytest.CaptureFixture[str]) -> None:
     files = [str(DATA / "ab-a.json"), str(DATA / "ab-b.json")]
     assert main(["sensitivity", "--paired", *files]) == 0
-    assert "bench, interleaved (paired by round)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("bench sensitivity: 1 interleaved A/A pair(s) (ab-a, ab-b)")
+    assert "bench, interleaved (paired by round)" in out
 
 
 @pytest.mark.parametrize("args, message", [
