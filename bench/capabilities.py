@@ -572,11 +572,3 @@ def format_capabilities(doc: dict[str, Any], fmt: str) -> str:
     if fmt not in FORMATTERS:
         raise InputError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATTERS)})")
     return FORMATTERS[fmt](doc)
-
-
-def check_output_path(path: str) -> None:
-    """Raise InputError when `path` cannot be written (checked before a long probe)."""
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise InputError(f"-o/--output: cannot write {path!r}")

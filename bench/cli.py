@@ -214,6 +214,19 @@ def check_output(path: str, *, force: bool = False, append: bool = False) -> Non
         raise InputError(f"{path}: directory {parent} is not writable")
 
 
+def write_output(text: str, path: str | None, option: str = "-o/--output") -> None:
+    """Write `text` to `path` atomically (creating its directory), or to stdout without a path."""
+    if not path:
+        sys.stdout.write(text)
+        return
+    check_output(path, force=True)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write {path!r}: {exc.strerror}") from None
+    print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
+
+
 def write_atomic(path: str, text: str) -> None:
     """Replace `path` with `text` atomically: temp file in the same directory, fsync, rename."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -360,22 +373,13 @@ def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
-    from bench.capabilities import check_output_path, format_capabilities, probe_capabilities
+    from bench.capabilities import format_capabilities, probe_capabilities
 
     if args.output:
-        check_output_path(args.output)
+        check_output(args.output, force=True)  # before the probe, not after it
     doc = probe_capabilities(args.serializers or None, args.kinds or None, args.timeout,
                              jobs=args.jobs, extra_kinds_modules=args.kinds_modules)
-    text = format_capabilities(doc, args.format)
-    if not args.output:
-        sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise InputError(f"-o/--output: cannot write {args.output!r}: {exc.strerror}") from None
-    print(f"wrote {args.output}", file=sys.stderr)
+    write_output(format_capabilities(doc, args.format), args.output)
     return EXIT_OK
 
 
@@ -392,11 +396,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     check_output(args.output, force=True)
     html = build_report(args.results, args.capabilities)
-    try:
-        write_atomic(args.output, html)
-    except OSError as exc:
-        raise InputError(f"-o/--output: cannot write {args.output!r}: {exc.strerror}") from None
-    print(f"wrote {args.output} ({len(html.encode()) / 1e6:.2f} MB)", file=sys.stderr)
+    write_output(html, args.output)
     return EXIT_OK
 
 
@@ -410,11 +410,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_output(args.csv, force=True)
     summary = summarize(load_results(args.results))
-    try:
-        write_atomic(args.csv, summary.to_csv(index=False))
-    except OSError as exc:
-        raise InputError(f"--csv: cannot write {args.csv!r}: {exc.strerror}") from None
-    print(f"wrote {args.csv} ({len(summary)} cases)", file=sys.stderr)
+    write_output(summary.to_csv(index=False), args.csv, "--csv")
     return EXIT_OK
 
 
@@ -453,16 +449,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise InputError("give the HEAD run after the --base runs")
     comparison = compare_runs(load_results(base), load_results(head),
                               threshold=args.threshold / 100)
-    text = format_comparison(comparison, args.format)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as out:
-                out.write(text)
-        except OSError as exc:
-            raise InputError(f"-o/--output: cannot write {args.output!r}: {exc.strerror}") \
-                from None
-    else:
-        sys.stdout.write(text)
+    write_output(format_comparison(comparison, args.format), args.output)
     return exit_code_for(comparison, args.fail_on)
 
 
