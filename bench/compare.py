@@ -580,7 +580,8 @@ def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float = 0.05
     tests["verdict"] = classify(tests["ratio"].to_numpy(float), tests["ci_low"].to_numpy(float),
                                 tests["ci_high"].to_numpy(float),
                                 tests["p_adjusted"].to_numpy(float), threshold, alpha)
-    cases = pd.concat([tests, one_sided_cases(base_pm, head_pm)], ignore_index=True)
+    one_sided = one_sided_cases(base_pm, head_pm)
+    cases = pd.concat([tests, one_sided], ignore_index=True) if len(one_sided) else tests.copy()
     cases["reason"] = cases.apply(explain, axis=1, threshold=threshold)
     comparison = Comparison(
         cases=sort_cases(cases[CASE_COLUMNS]),
@@ -621,7 +622,7 @@ def sort_cases(cases: pd.DataFrame) -> pd.DataFrame:
                               kind="mergesort")
     out = keyed.drop(columns=["_has", "_neg"]).reset_index(drop=True)
     for column in ("n_base", "n_head"):
-        out[column] = out[column].fillna(0).astype(int)
+        out[column] = pd.to_numeric(out[column]).fillna(0).astype(int)
     return out
 
 
