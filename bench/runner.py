@@ -208,6 +208,7 @@ def _sink_round_trip(op: str, codec: Any, obj: Any, workdir: str) -> Any:
 
 def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
     from bench.folds import build_items, feed_items, get_fold, get_style, same_answer
+    from bench.serializers import library_version
     from bench.shapes import shape_nbytes
 
     items = build_items(case.op, case.size)
@@ -217,28 +218,18 @@ def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe
     if not same_answer(fold(feed()), expected):
         raise CaseFailed(f"check failed: {case.subject} disagrees with loop on {case.op}")
     module = get_style(case.subject).module
-    return (lambda: fold(feed())), lambda: {"subject_version": _module_version(module),
+    return (lambda: fold(feed())), lambda: {"subject_version": library_version(module),
                                             "shape_nbytes": shape_nbytes(items)}
 
 
 def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
+    from bench.serializers import library_version
+
     buffer = os.urandom(case.size)
     if bytearray(buffer) != buffer:
         raise CaseFailed("check failed: copy differs")
-    return (lambda: bytearray(buffer)), lambda: {"subject_version": _module_version(None),
+    return (lambda: bytearray(buffer)), lambda: {"subject_version": library_version(None),
                                                  "shape_nbytes": case.size}
-
-
-def _module_version(module: str | None) -> str:
-    from importlib import metadata
-    from platform import python_version
-
-    if module is None:
-        return f"stdlib {python_version()}"
-    try:
-        return metadata.version(module)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def split_worker_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:

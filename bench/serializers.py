@@ -56,14 +56,19 @@ class Serializer:
 
     def version(self) -> str:
         """Library version, read from package metadata (no import)."""
-        from importlib import metadata
+        return library_version(self.distribution)
 
-        if self.distribution is None:
-            return f"stdlib {platform.python_version()}"
-        try:
-            return metadata.version(self.distribution)
-        except metadata.PackageNotFoundError:
-            return "missing"
+
+def library_version(distribution: str | None) -> str:
+    """A distribution's version from its metadata (no import); `stdlib X.Y.Z` for None."""
+    from importlib import metadata
+
+    if distribution is None:
+        return f"stdlib {platform.python_version()}"
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "missing"
 
 
 class OobPayload(NamedTuple):
