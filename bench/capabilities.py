@@ -42,6 +42,7 @@ from typing import Any
 from bench.capability_kinds import Kind
 from bench.errors import InputError
 from bench.serializers import SERIALIZERS, Serializer, describe_error
+from bench.tables import render_markdown_table
 
 # Version of the JSON document, pyperf style: bump on any change readers can see.
 # 1: first version: schema_version, python, implementation, created, timeout_seconds,
@@ -521,16 +522,6 @@ def format_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A markdown table.
-
-    >>> format_md_table(["a", "b"], [["1", "2"]])
-    ['| a | b |', '| --- | --- |', '| 1 | 2 |']
-    """
-    return ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|",
-            *("| " + " | ".join(row) + " |" for row in rows)]
-
-
 def format_md(doc: dict[str, Any]) -> str:
     """Markdown: the matrix as a table, a legend, payload sizes and what dill does to pickle."""
     serializers = [s["name"] for s in doc["serializers"]]
@@ -540,11 +531,12 @@ def format_md(doc: dict[str, Any]) -> str:
               for k in doc["kinds"]]
     sizes = [[f"`{k['name']}`", *(format_size(cells.get((k["name"], s))) for s in serializers)]
              for k in doc["kinds"]]
+    plain = ["---"] * (2 + len(serializers))
     lines = ["# Capability matrix", "", summarize_document(doc), "",
-             *format_md_table(["kind", "group", *serializers], matrix), "",
+             *render_markdown_table(["kind", "group", *serializers], matrix, plain), "",
              "Legend: " + format_legend("; "), "",
              "## Payload bytes (ok and lossy cells)", "",
-             *format_md_table(["kind", *serializers], sizes), "",
+             *render_markdown_table(["kind", *serializers], sizes, plain[1:]), "",
              "## dill", "", summarize_dill(doc["dill_extend"])]
     return "\n".join(lines) + "\n"
 

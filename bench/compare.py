@@ -58,6 +58,7 @@ from scipy import optimize, special, stats
 
 from bench.errors import InputError
 from bench.frame import process_means
+from bench.tables import render_markdown_table, render_text_table
 
 # JSON written by format_comparison / format_sensitivity. Bump on every change and say what:
 #   1: first version (cases, geomean, summary, notes; sensitivity overall and per_case).
@@ -726,24 +727,6 @@ def tabulate_cases(cases: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
              format_interval(row.ci_low, row.ci_high), row.verdict]
             for row in cases.itertuples()]
     return headers, rows
-
-
-def render_text_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Aligned plain-text table: first column left, the others right... except the last."""
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-    def line(cells: list[str]) -> str:
-        parts = [str(c).ljust(w) if i in (0, len(cells) - 1) else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        return "  ".join(parts).rstrip()
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
-def render_markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """GitHub markdown table: first and last columns left-aligned, the others right."""
-    align = [":--" if i in (0, len(headers) - 1) else "--:" for i in range(len(headers))]
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-    return [line(headers), line(align), *(line(r) for r in rows)]
 
 
 def summarize_counts(counts: dict[str, int]) -> str:

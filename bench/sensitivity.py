@@ -44,6 +44,7 @@ from scipy import special, stats
 
 from bench import compare
 from bench.errors import InputError
+from bench.tables import render_markdown_table, render_text_table
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
 SLOWDOWN_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.10, 0.15, 0.20, 0.30, 0.50, 1.00)
@@ -374,7 +375,7 @@ def format_sensitivity(sens: Sensitivity, fmt: str = "text") -> str:
             "per_case": compare.records_of(sens.per_case)})
     if fmt not in ("text", "md"):
         raise InputError(f"unknown format {fmt!r} (text, md or json)")
-    render = compare.render_text_table if fmt == "text" else compare.render_markdown_table
+    render = render_text_table if fmt == "text" else render_markdown_table
     prefix = "note: " if fmt == "text" else "- note: "
     lines = [("### " if fmt == "md" else "") + describe_sensitivity(sens), ""]
     lines += [prefix + note for note in sens.notes]
