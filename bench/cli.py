@@ -122,16 +122,19 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-capabilities", action="store_true",
                         help="do not write the capability matrix beside the results")
     add_plugin_argument(parser)
-    parser.add_argument("--ab-round", type=int, help=argparse.SUPPRESS)
-    pyperf_group = parser.add_argument_group("pyperf options (passed through to pyperf)")
-    pyperf_group.add_argument("--fast", action="store_true", help="pyperf --fast")
-    pyperf_group.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
-    pyperf_group.add_argument("-p", "--processes", type=int, help="worker processes per case")
-    pyperf_group.add_argument("-n", "--values", type=int, help="values per process")
-    pyperf_group.add_argument("-w", "--warmups", type=int, help="warmup values per process")
-    pyperf_group.add_argument("-l", "--loops", type=int, help="loops per value (0: calibrate)")
-    pyperf_group.add_argument("--min-time", type=float, help="minimum seconds of one value")
-    pyperf_group.add_argument("--python", help="interpreter the workers run")
+    add_pyperf_arguments(parser)
+    parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
+
+
+def add_pyperf_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pyperf options (passed through to pyperf)")
+    group.add_argument("--fast", action="store_true", help="pyperf --fast")
+    group.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
+    group.add_argument("-p", "--processes", type=int, help="worker processes per case")
+    group.add_argument("-n", "--values", type=int, help="values per process")
+    group.add_argument("-w", "--warmups", type=int, help="warmup values per process")
+    group.add_argument("-l", "--loops", type=int, help="loops per value (0: calibrate)")
+    group.add_argument("--min-time", type=float, help="minimum seconds of one value")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -147,8 +150,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     benchmarks, failures = runner.load_suite(args.output) if args.append else ([], {})
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
-    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin, args.ab_round)
-    done = run_with_progress(selected, settings, args.output, benchmarks, failures)
+    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
+    output = Output(args.output, benchmarks, failures)
+    results = ({"": result} for result in runner.iter_run(selected, settings))
+    done = run_with_progress(results, len(selected), {"": output})
     report_failures(failures)
     if done < len(selected):
         print(f"interrupted: {done} of {len(selected)} cases saved in {args.output}",
@@ -191,7 +196,9 @@ def pyperf_flags(args: argparse.Namespace) -> list[str]:
     """The pyperf options the user gave, as pyperf command-line flags."""
     flags = [f for f, on in (("--fast", args.fast), ("--rigorous", args.rigorous)) if on]
     for option in ("processes", "values", "warmups", "loops", "min_time", "python"):
-        value = getattr(args, option)
+        value = getattr(args, option, None)
+        if option == "python" and isinstance(value, list):
+            continue  # bench ab's interpreters are set per call, not for the whole run
         if value is not None:
             flags += [f"--{option.replace('_', '-')}", str(value)]
     return flags
@@ -246,25 +253,38 @@ def write_atomic(path: str, text: str) -> None:
         raise
 
 
-def run_with_progress(selected: list, settings, output: str, benchmarks: list,
-                      failures: dict[str, str]) -> int:
-    """Run the cases, saving the results file after every case; return how many finished."""
-    from bench.runner import iter_run, merge_benchmark, suite_json
+@dataclass
+class Output:
+    """A results file being written: its path, benchmarks and failed cases so far."""
+
+    path: str
+    benchmarks: list
+    failures: dict[str, str]
+
+
+def run_with_progress(results, total: int, outputs: dict[str, Output]) -> int:
+    """Consume {side: CaseResult} per case, saving every output file after each case; return
+    how many cases finished (all of them unless interrupted)."""
+    from bench.runner import merge_benchmark, suite_json
 
     done = 0
-    with progress_display(len(selected)) as show, terminate_as_interrupt():
+    with progress_display(total) as show, terminate_as_interrupt():
         try:
-            for result in iter_run(selected, settings):
-                if result.benchmark is not None:
-                    merge_benchmark(benchmarks, result.benchmark)
-                    failures.pop(result.case.name, None)
-                else:
-                    failures[result.case.name] = result.error or "unknown failure"
+            for by_side in results:
+                for side, result in by_side.items():
+                    output = outputs[side]
+                    if result.benchmark is not None:
+                        merge_benchmark(output.benchmarks, result.benchmark)
+                        output.failures.pop(result.case.name, None)
+                    else:
+                        output.failures[result.case.name] = result.error or "unknown failure"
                 with deferred_signals():  # saved and shown together, or neither
-                    if benchmarks:
-                        write_atomic(output, suite_json(benchmarks, failures))
+                    for output in outputs.values():
+                        if output.benchmarks:
+                            write_atomic(output.path, suite_json(output.benchmarks,
+                                                                 output.failures))
                     done += 1
-                    show(done, result)
+                    show(done, by_side)
         except KeyboardInterrupt:
             pass
     return done
@@ -321,11 +341,16 @@ def progress_display(total: int):
                                                    last=describe_result(result))
 
 
-def describe_result(result) -> str:
-    """One line for a finished case: mean +- stdev, or FAILED with the reason."""
-    if result.benchmark is None:
-        return f"{result.case.name}: FAILED: {result.error}"
-    return f"{result.case.name}: {result.benchmark.format_value(result.benchmark.mean())}"
+def describe_result(by_side: dict) -> str:
+    """One line for a finished case: mean +- stdev per side, or FAILED with the reason."""
+    parts = []
+    for side, result in by_side.items():
+        label = f"{side.upper()} " if side else ""
+        if result.benchmark is None:
+            parts.append(f"{label}FAILED: {result.error}")
+        else:
+            parts.append(label + result.benchmark.format_value(result.benchmark.mean()))
+    return f"{next(iter(by_side.values())).case.name}: {', '.join(parts)}"
 
 
 def report_failures(failures: dict[str, str]) -> None:
@@ -455,54 +480,68 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", action="append", default=[], required=True,
-                        help="interpreter A, then interpreter B")
-    parser.add_argument("--profile", default="smoke")
+                        help="interpreter A, then interpreter B (each needs bench installed)")
+    parser.add_argument("--profile", default="smoke", help="smoke (default), quick, full or scaling")
     add_selection_arguments(parser)
-    parser.add_argument("--rounds", type=int, default=3, help="A/B alternations (default: 3)")
-    parser.add_argument("--threshold", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=AB_ROUNDS,
+                        help=f"A/B alternations per case (default: {AB_ROUNDS})")
+    parser.add_argument("--threshold", type=float, default=5.0,
+                        help="smallest change in percent that counts (default: 5)")
     parser.add_argument("--format", choices=["text", "md", "json"], default="text")
     parser.add_argument("--fail-on", choices=["slower", "never"], default="slower")
     parser.add_argument("--outdir", default="results/ab", help="where a.json and b.json go")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
-    parser.add_argument("-p", "--processes", type=int,
-                        help="worker processes per case and round (default: the profile's)")
-    parser.add_argument("-n", "--values", type=int, help="values per process")
+    add_plugin_argument(parser)
+    add_pyperf_arguments(parser)
+
+
+AB_ROUNDS = 8           # bench ab: rounds per case
+AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless -p
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    import subprocess
-
+    from bench import cases, runner
     from bench.compare import compare_runs, exit_code_for, format_comparison
     from bench.frame import load_results
-    from bench.runner import plan_ab_rounds
 
     if len(args.python) != 2:
         raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.python)})")
-    for python in args.python:
+    pythons = {}
+    for side, python in zip("ab", args.python):
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise InputError(f"--python {python}: not an executable file")
-    paths = {side: os.path.join(args.outdir, f"{side}.json") for side in "ab"}
-    for path in paths.values():
-        check_output(path, force=args.force)
+        pythons[side] = os.path.abspath(python)
+    runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
+    runner.load_plugins(",".join(args.plugin))
+    selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
+    outputs = {side: Output(os.path.join(args.outdir, f"{side}.json"), [], {}) for side in "ab"}
+    for output in outputs.values():
+        check_output(output.path, force=args.force)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-    selection = [arg for p in args.patterns for arg in ("-k", p)]
-    selection += [f"--suite={s}" for s in args.suite]
-    for ab_round, side in plan_ab_rounds(args.rounds):
-        python = args.python[0 if side == "a" else 1]
-        print(f"round {ab_round}/{args.rounds}: {side.upper()} = {python}", file=sys.stderr)
-        command = [sys.executable, "-m", "bench", "run", "--profile", args.profile, *selection,
-                   "--python", python, "--ab-round", str(ab_round), "--no-capabilities",
-                   "-o", paths[side], "--append" if os.path.exists(paths[side]) else "--force"]
-        command += [arg for option in ("processes", "values") if getattr(args, option)
-                    for arg in (f"--{option}", str(getattr(args, option)))]
-        code = subprocess.run(command).returncode
-        if code != EXIT_OK:
-            return code
-    comparison = compare_runs(load_results([paths["a"]]), load_results([paths["b"]]),
+            os.unlink(output.path)
+    if args.processes is None:
+        args.processes = AB_PROCESSES
+    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
+    print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
+          f"process(es) per side; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
+    results = runner.iter_ab(selected, settings, pythons, args.rounds)
+    done = run_with_progress(results, len(selected), outputs)
+    for side, output in outputs.items():
+        if output.failures:
+            print(f"side {side.upper()}:", end=" ", file=sys.stderr)
+            report_failures(output.failures)
+    if done < len(selected):
+        print(f"interrupted: {done} of {len(selected)} cases saved in "
+              f"{outputs['a'].path} and {outputs['b'].path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not (outputs["a"].benchmarks and outputs["b"].benchmarks):
+        print("ERROR: no case was measured on both sides", file=sys.stderr)
+        return EXIT_FAILED_CASES
+    comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
                               threshold=args.threshold / 100, paired=True)
     sys.stdout.write(format_comparison(comparison, args.format))
-    return exit_code_for(comparison, args.fail_on)
+    failed = any(output.failures for output in outputs.values())
+    return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)
 
 
 def add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -547,7 +586,7 @@ COMMANDS: dict[str, Command] = {
                        add_compare_arguments),
     "ab": Command(cmd_ab, "interleaved A/B run of the same cases on two interpreters",
                   "bench ab --python .tox/py312/bin/python --python .tox/py313/bin/python "
-                  "--profile smoke", add_ab_arguments),
+                  "--profile quick -k 'ser/*'", add_ab_arguments),
     "sensitivity": Command(cmd_sensitivity, "false-alarm rate and detectable slowdown of compare "
                            "on this machine", "bench sensitivity results/aa-*.json",
                            add_sensitivity_arguments),

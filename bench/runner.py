@@ -81,7 +81,6 @@ class RunSettings:
     profile: str = "quick"
     pyperf_args: list[str] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
-    ab_round: int | None = None
 
 
 # ---------------------------------------------------------------- worker side
@@ -323,21 +322,18 @@ def pyperf_argv(settings: RunSettings) -> list[str]:
     return [*defaults, *settings.pyperf_args, "--quiet"]
 
 
-def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResult]:
-    """Time each case in its own pyperf workers; yield one CaseResult per case, in order."""
+def make_runner(settings: RunSettings, current: dict[str, str]) -> Any:
+    """The one pyperf.Runner of this process; each worker it spawns is told the case, its
+    error and metadata files and its A/B round from `current`, read when the worker starts."""
     import pyperf
 
-    current: dict[str, str] = {}
-    scratch = tempfile.mkdtemp(prefix="bench-run-")
-    error_path, meta_path = os.path.join(scratch, "errors.txt"), os.path.join(scratch, "meta.json")
-
     def add_case_args(cmd: list[str], args: Any) -> None:
-        cmd.extend(["--bench-case", current["case"], "--bench-errors", error_path, "--bench-meta", meta_path,
-                    "--bench-profile", settings.profile])
+        cmd.extend(["--bench-case", current["case"], "--bench-errors", current["errors"],
+                    "--bench-meta", current["meta"], "--bench-profile", settings.profile])
         for plugin in settings.plugins:
             cmd.extend(["--bench-plugin", plugin])
-        if settings.ab_round is not None:
-            cmd.extend(["--bench-round", str(settings.ab_round)])
+        if current.get("round"):
+            cmd.extend(["--bench-round", current["round"]])
 
     try:
         runner = pyperf.Runner(program_args=("-m", "bench.runner"), add_cmdline_args=add_case_args)
@@ -347,22 +343,82 @@ def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResul
         runner.parse_args(pyperf_argv(settings))
     except SystemExit:
         raise InputError(f"bad pyperf options: {' '.join(settings.pyperf_args)}") from None
+    return runner
+
+
+def reset_scratch(scratch: str, side: str = "") -> dict[str, str]:
+    """Empty error and metadata files for the workers of one case (on one side)."""
+    files = {"errors": os.path.join(scratch, f"errors{side}.txt"),
+             "meta": os.path.join(scratch, f"meta{side}.json")}
+    for path in files.values():
+        open(path, "w").close()
+    return files
+
+
+def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResult]:
+    """Time each case in its own pyperf workers; yield one CaseResult per case, in order."""
+    current: dict[str, str] = {}
+    scratch = tempfile.mkdtemp(prefix="bench-run-")
     try:
+        runner = make_runner(settings, current)
         for case in cases:
-            current["case"] = case.name
-            for path in (error_path, meta_path):
-                open(path, "w").close()
-            yield time_case(runner, case, error_path)
+            current.update(case=case.name, **reset_scratch(scratch))
+            yield time_case(runner, case, current["errors"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def time_case(runner: Any, case: Case, error_path: str) -> CaseResult:
-    """Run one case through pyperf's manager; turn a worker failure into a CaseResult."""
+def iter_ab(cases: Sequence[Case], settings: RunSettings, pythons: dict[str, str],
+            rounds: int) -> Iterator[dict[str, CaseResult]]:
+    """Time each case on interpreters A and B alternately; yield {side: CaseResult} per case.
+
+    A case runs its rounds back to back (plan_ab_rounds: A B, B A, A B ...), so the two
+    sides of a round are seconds apart and share the machine's state; each worker records
+    its round (`bench_round`). Loops are calibrated once per case, on A's first call, and
+    used by every later call of the case on both sides. A side whose call fails keeps the
+    failure and the case's remaining rounds are skipped.
+    """
+    plan = plan_ab_rounds(rounds)
+    current: dict[str, str] = {}
+    scratch = tempfile.mkdtemp(prefix="bench-ab-")
+    try:
+        runner = make_runner(settings, current)
+        given_loops = runner.args.loops
+        for case in cases:
+            files = {side: reset_scratch(scratch, side) for side in pythons}
+            merged: dict[str, CaseResult] = {}
+            runner.args.loops = given_loops
+            for ab_round, side in plan:
+                current.update(case=case.name, round=str(ab_round), **files[side])
+                runner.args.python = pythons[side]
+                result = time_case(runner, case, current["errors"],
+                                   task=f"{case.name} [{side}{ab_round}]")
+                merged[side] = combine_results(merged.get(side), result)
+                if result.benchmark is None:
+                    break
+                runner.args.loops = runner.args.loops or result.benchmark.get_runs()[-1].get_loops()
+            yield merged
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def combine_results(earlier: CaseResult | None, later: CaseResult) -> CaseResult:
+    """One side's result of a case so far: the runs of both, or the later failure."""
+    if earlier is None or later.benchmark is None or earlier.benchmark is None:
+        return later
+    earlier.benchmark.add_runs(later.benchmark)
+    return CaseResult(later.case, earlier.benchmark, None, earlier.seconds + later.seconds)
+
+
+def time_case(runner: Any, case: Case, error_path: str, task: str = "") -> CaseResult:
+    """Run one case through pyperf's manager; turn a worker failure into a CaseResult.
+
+    `task` names the call for pyperf (unique per Runner); the worker names the benchmark.
+    """
     start = time.monotonic()
     try:
         with contextlib.redirect_stdout(io.StringIO()) as out:
-            bench = runner.bench_time_func(case.name, _never_called)
+            bench = runner.bench_time_func(task or case.name, _never_called)
         return CaseResult(case, bench, None, time.monotonic() - start)
     except (RuntimeError, ValueError, SystemExit) as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):

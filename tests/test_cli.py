@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import pyperf
 import pytest
 
 from bench.cli import COMMANDS, main
@@ -61,3 +62,31 @@ def test_ab_same_interpreter_twice_is_not_a_regression(tmp_path, run_bench):
     assert "slower" not in {case["verdict"] for case in doc["cases"]}
     assert len(doc["cases"]) == 6
     assert {p.name for p in tmp_path.iterdir()} == {"a.json", "b.json"}
+    assert doc["mode"] == "paired"
+
+
+@pytest.mark.slow
+def test_ab_alternates_sides_within_each_case(tmp_path, run_bench):
+    """Per case: A1 B1, then B2 A2, each worker labelled with its round; loops calibrated
+    once (on A) and shared by every call of the case."""
+    proc = run_bench("ab", "--python", sys.executable, "--python", sys.executable,
+                     "--profile", "smoke", "-k", "ser/pickle-5/dumps/*", "-k", "fold/loop/sum/list/*",
+                     "--rounds", "2", "--outdir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    timeline = []
+    for side in "ab":
+        suite = pyperf.BenchmarkSuite.load(str(tmp_path / f"{side}.json"))
+        for bench in suite.get_benchmarks():
+            runs = [run for run in bench.get_runs() if run.values]
+            assert sorted(run.get_metadata()["bench_round"] for run in runs) == [1, 2]
+            assert len({run.get_loops() for run in bench.get_runs()}) == 1
+            timeline += [(run.get_metadata()["date"], bench.get_name(),
+                          run.get_metadata()["bench_round"], side) for run in runs]
+    by_case: dict[str, list[tuple[int, str]]] = {}
+    for _, case, ab_round, side in sorted(timeline):
+        by_case.setdefault(case, []).append((ab_round, side))
+    assert len(by_case) == 2
+    for order in by_case.values():
+        assert order == [(1, "a"), (1, "b"), (2, "b"), (2, "a")]
+    cases = [case for _, case, _, _ in sorted(timeline)]
+    assert cases == sorted(cases, key=cases.index)  # one case finishes before the next starts

@@ -231,6 +231,24 @@ def test_interleaved_rounds_are_paired() -> None:
         compare.compare_runs(make_frame("x", cases), b, paired=True)
 
 
+def test_one_process_per_round_is_paired_and_moderated() -> None:
+    """bench ab's default: one process per side and round, no process floor. The round
+    differences' variances are shrunk toward all cases' (prior df > 0); a 6% slowdown of one
+    case among 40 is caught, the 39 unchanged cases stay quiet."""
+    cases = cases_of(40)
+    case = next(iter(cases))
+    drifts = [0.0, 0.05, -0.04, 0.03, -0.02, 0.06, 0.01, -0.05]
+    a = make_frame("a", cases, seed=1, noise=0.006, processes=8, rounds=8, drifts=drifts)
+    b = make_frame("b", {**cases, case: cases[case] * 1.06}, seed=2, noise=0.006, processes=8,
+                   rounds=8, drifts=drifts)
+    cmp = compare.compare_runs(a, b)
+    assert cmp.mode == "paired" and cmp.pooling.prior_df > 0
+    found = verdicts(cmp)
+    assert found.pop(case) == "slower"
+    assert "slower" not in found.values()
+    assert cmp.cases.set_index("benchmark").loc[case, "df"] > 7  # 7 of its own + the prior's
+
+
 def test_rounds_pair_only_one_run_per_side() -> None:
     cases = cases_of(3)
     runs = [make_frame(name, cases, seed=i, rounds=2) for i, name in enumerate("abc")]
@@ -288,12 +306,28 @@ def test_too_few_cases_are_not_moderated() -> None:
 
 
 def test_classify_needs_significance_and_the_threshold() -> None:
-    ratio = np.array([1.10, 1.10, 0.90, 1.00, 1.00])
-    low = np.array([1.05, 0.95, 0.85, 0.99, 0.90])
-    high = np.array([1.15, 1.25, 0.95, 1.01, 1.10])
-    p_adjusted = np.array([0.001, 0.20, 0.001, 0.60, np.nan])
+    ratio = np.array([1.10, 1.10, 0.90, 1.00, 1.00, 1.04, 1.03, 0.96])
+    low = np.array([1.05, 0.95, 0.85, 0.99, 0.90, 1.01, 1.01, 0.93])
+    high = np.array([1.15, 1.25, 0.95, 1.01, 1.10, 1.07, 1.04, 0.99])
+    p_adjusted = np.array([0.001, 0.20, 0.001, 0.60, np.nan, 0.001, 0.001, 0.001])
     assert compare.classify(ratio, low, high, p_adjusted, 0.05).tolist() == [
-        "slower", "uncertain", "faster", "same", "uncertain"]
+        "slower", "uncertain", "faster", "same", "uncertain", "slower", "same", "faster"]
+
+
+def test_a_threshold_sized_slowdown_is_caught_more_than_half_the_time() -> None:
+    """The CI, not the point estimate, must reach the threshold: a point-estimate rule
+    catches an exactly-5% slowdown in ~50% of seeds however precise the measurement."""
+    cases = cases_of(20)
+    case = next(iter(cases))
+    caught = []
+    for seed in range(20):
+        base = make_frame("b", cases, seed=100 + seed, noise=0.004)
+        head = make_frame("h", {**cases, case: cases[case] * 1.05}, seed=200 + seed,
+                          noise=0.004)
+        cmp = compare.compare_runs(base, head)
+        caught.append(verdicts(cmp)[case] == "slower")
+        assert cmp.counts()["slower"] <= 1
+    assert sum(caught) >= 17
 
 
 # ---------------------------------------------------------------- formats and goldens
