@@ -26,7 +26,8 @@ scale: a case's effect is log(head / base) and its noise is relative. Per case:
 * moderation: each case's own unit variance has few df (1 for 3 runs), so it is shrunk
   toward the common value of all cases by empirical Bayes (Smyth 2004, limma's moderated t),
   as an inflation over the case's process floor; in `within` mode the process variances
-  are shrunk, and so are the unit variances when a unit holds one process (no floor). The prior adds its df (capped at MAX_PRIOR_DF), from at least MIN_PRIOR_CASES.
+  are shrunk, and so are the unit variances when a unit holds one process (no floor).
+  The prior adds its df (capped at MAX_PRIOR_DF), from at least MIN_PRIOR_CASES.
 * floor: the variance of d is never below what the process spread inside the units implies
   (a variance-components estimate with between-unit variance truncated at zero).
 * test: two-sided t on log(ratio); p-values adjusted by Benjamini-Hochberg over every case

@@ -270,16 +270,20 @@ def summarize_overall(per_case: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_targets(overall: pd.DataFrame, paired: bool) -> list[str]:
-    """Notes saying whether the issue's targets are met by the bench rule."""
+    """Notes saying whether the issue's targets are met by the bench rule, for a lone slowed
+    case and for the whole head side slowed (the first two rows)."""
     kind = "paired" if paired else "runs"
     max_false, slowdown, min_caught = TARGETS[kind]
-    row = overall.iloc[0]
-    caught = row[f"caught_{round(slowdown * 100)}"]
-    met = row["aa_false_slower"] <= max_false and caught >= min_caught
-    return [f"target ({'interleaved A/B' if paired else 'separate runs'}): A/A false slower "
-            f"<= {max_false:.0%} and >= {min_caught:.0%} of {slowdown:.0%} slowdowns caught; "
-            f"{row['rule']}: {compare.format_percent(row['aa_false_slower'], 1)} and "
-            f"{compare.format_percent(caught)}: {'met' if met else 'NOT met'}"]
+    notes = []
+    for _, row in overall.iloc[:2].iterrows():
+        caught = row[f"caught_{round(slowdown * 100)}"]
+        met = row["aa_false_slower"] <= max_false and caught >= min_caught
+        notes.append(f"target ({'interleaved A/B' if paired else 'separate runs'}): A/A false "
+                     f"slower <= {max_false:.0%} and >= {min_caught:.0%} of {slowdown:.0%} "
+                     f"slowdowns caught; {row['rule']}: "
+                     f"{compare.format_percent(row['aa_false_slower'], 1)} and "
+                     f"{compare.format_percent(caught)}: {'met' if met else 'NOT met'}")
+    return notes
 
 
 def simulate_sensitivity(frames: Sequence[pd.DataFrame], threshold: float = 0.05,

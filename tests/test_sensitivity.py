@@ -152,3 +152,15 @@ def test_cli_sensitivity_bad_input_exits_2(capsys: pytest.CaptureFixture[str], m
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ERROR: ") and message in lines[0]
+
+
+def test_targets_are_checked_for_a_lone_case_and_for_the_whole_side() -> None:
+    overall = pd.DataFrame({"rule": ["bench, lone", "bench, lone, every case slowed", "asv"],
+                            "aa_false_slower": [0.0, 0.03, 0.0], "caught_5": [0.95, 0.99, 0.0],
+                            "caught_10": [0.5, 0.9, 0.0]})
+    separate = sensitivity.check_targets(overall, paired=False)
+    assert len(separate) == 2
+    assert separate[0].endswith("bench, lone: 0.0% and 50%: NOT met")
+    assert separate[1].endswith("every case slowed: 3.0% and 90%: NOT met")  # false > 2%
+    paired = sensitivity.check_targets(overall.assign(aa_false_slower=0.0), paired=True)
+    assert [note.rsplit(": ", 1)[1] for note in paired] == ["met", "met"]
