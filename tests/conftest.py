@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,20 @@ def run_bench():
                               text=True, env=bench_env(), timeout=timeout)
 
     return run
+
+
+def interrupt_after(args: list[str], cases: int) -> tuple[list[str], str, int]:
+    """Run `python -m bench ARGS`, press Ctrl-C once `cases` cases are shown as finished;
+    return the finished case names, the rest of stderr and the exit code."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=bench_env())
+    assert proc.stderr is not None
+    finished: list[str] = []
+    for line in proc.stderr:
+        if line.startswith("["):
+            finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
+        if len(finished) == cases:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    return finished, rest, proc.wait(timeout=60)

@@ -13,7 +13,7 @@ import time
 
 import pyperf
 import pytest
-from conftest import bench_env
+from conftest import bench_env, interrupt_after
 
 pytestmark = pytest.mark.slow
 
@@ -66,21 +66,10 @@ def test_killed_run_leaves_a_valid_file(tmp_path, attempt):
 def test_ctrl_c_during_ab_keeps_the_cases_finished_on_both_sides(tmp_path):
     """bench ab saves a.json and b.json after every case: an interrupt keeps exactly the
     cases shown, each with all of its rounds on both sides, and exits 130."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "ab", "--python", sys.executable,
-                             "--python", sys.executable, "--profile", "smoke", "-k", "ser/*",
-                             "--rounds", "2", "--outdir", str(tmp_path)],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=bench_env())
-    assert proc.stderr is not None
-    finished = []
-    for line in proc.stderr:
-        if line.startswith("["):
-            finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
-        if len(finished) == 3:
-            proc.send_signal(signal.SIGINT)
-            break
-    rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
+    finished, rest, code = interrupt_after(
+        ["ab", "--python", sys.executable, "--python", sys.executable, "--profile", "smoke",
+         "-k", "ser/*", "--rounds", "2", "--outdir", str(tmp_path)], 3)
+    assert code == 130
     assert "interrupted: 3 of 16 cases saved" in rest
     for side in "ab":
         suite = pyperf.BenchmarkSuite.load(str(tmp_path / f"{side}.json"))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 
 import pyperf
 import pytest
-from conftest import bench_env
+from conftest import bench_env, interrupt_after
 
 from bench.cases import profile_cases, select_cases
 from bench.runner import describe_worker_failure, split_worker_args
@@ -114,17 +113,8 @@ def test_crashing_cases_fail_alone(tmp_path, run_bench):
 
 def test_ctrl_c_leaves_a_valid_file_with_the_finished_cases(tmp_path):
     path = tmp_path / "interrupted.json"
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--profile", "smoke",
-                             "-o", str(path)], stderr=subprocess.PIPE, text=True, env=bench_env())
-    finished = []
-    for line in proc.stderr:
-        if line.startswith("["):
-            finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
-        if len(finished) == 5:
-            proc.send_signal(signal.SIGINT)
-            break
-    rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
+    finished, rest, code = interrupt_after(["run", "--profile", "smoke", "-o", str(path)], 5)
+    assert code == 130
     assert "interrupted: 5 of 26 cases saved" in rest
     assert sorted(load_metadata(path)) == sorted(finished)
 
