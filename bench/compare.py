@@ -652,7 +652,8 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
         notes.append("interleaved A/B: paired by round")
     unit = "round" if cmp.mode == "paired" else "run"
     if cmp.pooling.shared_var > 0:
-        notes.append(f"a {unit} effect shared by all cases (machine state) moves them together "
+        cause = "which side ran first in the round" if unit == "round" else "machine state"
+        notes.append(f"a {unit} effect shared by all cases ({cause}) moves them together "
                      f"by {math.sqrt(cmp.pooling.shared_var):.1%} (sd, "
                      f"df {cmp.pooling.shared_df:.0f}); it is part of every case's CI")
     if cmp.pooling.prior_df > 0:
