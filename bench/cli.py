@@ -514,6 +514,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
     runner.load_plugins(",".join(args.plugin))
     selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
+    if not selected:
+        raise InputError(f"profile {args.profile!r} with this selection has no case")
     outputs = {side: Output(os.path.join(args.outdir, f"{side}.json"), [], {}) for side in "ab"}
     for output in outputs.values():
         check_output(output.path, force=args.force)
@@ -523,7 +525,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
         args.processes = AB_PROCESSES
     settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
     print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
-          f"process(es) per side; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
+          f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
     results = runner.iter_ab(selected, settings, pythons, args.rounds)
     done = run_with_progress(results, len(selected), outputs)
     for side, output in outputs.items():
