@@ -495,7 +495,7 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     add_pyperf_arguments(parser)
 
 
-AB_ROUNDS = 8           # bench ab: rounds per case
+AB_ROUNDS = 16          # bench ab: rounds per case
 AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless -p
 
 
