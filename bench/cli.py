@@ -197,8 +197,6 @@ def pyperf_flags(args: argparse.Namespace) -> list[str]:
     flags = [f for f, on in (("--fast", args.fast), ("--rigorous", args.rigorous)) if on]
     for option in ("processes", "values", "warmups", "loops", "min_time", "python"):
         value = getattr(args, option, None)
-        if option == "python" and isinstance(value, list):
-            continue  # bench ab's interpreters are set per call, not for the whole run
         if value is not None:
             flags += [f"--{option.replace('_', '-')}", str(value)]
     return flags
@@ -478,8 +476,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return exit_code_for(comparison, args.fail_on)
 
 
+AB_ROUNDS = 16          # bench ab: rounds per case
+AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless -p
+
+
 def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", action="append", default=[], required=True,
+    parser.add_argument("--python", dest="pythons", action="append", default=[], required=True,
                         help="interpreter A, then interpreter B (each needs bench installed)")
     parser.add_argument("--profile", default="smoke", help="smoke (default), quick, full or scaling")
     add_selection_arguments(parser)
@@ -493,10 +495,7 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
-
-
-AB_ROUNDS = 16          # bench ab: rounds per case
-AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless -p
+    parser.set_defaults(processes=AB_PROCESSES)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -504,10 +503,10 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from bench.compare import compare_runs, exit_code_for, format_comparison
     from bench.frame import load_results
 
-    if len(args.python) != 2:
-        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.python)})")
+    if len(args.pythons) != 2:
+        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.pythons)})")
     pythons = {}
-    for side, python in zip("ab", args.python):
+    for side, python in zip("ab", args.pythons):
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise InputError(f"--python {python}: not an executable file")
         pythons[side] = os.path.abspath(python)
@@ -521,8 +520,6 @@ def cmd_ab(args: argparse.Namespace) -> int:
         check_output(output.path, force=args.force)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(output.path)
-    if args.processes is None:
-        args.processes = AB_PROCESSES
     settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
     print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
           f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
