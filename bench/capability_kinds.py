@@ -40,11 +40,17 @@ from bench.equality import same_value
 
 Scope = Literal["module", "main"]
 Check = Callable[[Any], "str | None"]
+Sends = Literal["code", "data"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Kind:
-    """One row of the matrix: a builder, a working check and where the object is defined."""
+    """One row of the matrix: a builder, a working check and where the object is defined.
+
+    is_function: the object is a plain function (reports ask which serializers ship those);
+    sends: "code" or "data" for the two sides of the send-code-not-data pair (code that
+    builds some data, and that data), whose payload sizes reports compare.
+    """
 
     name: str
     group: str
@@ -52,6 +58,8 @@ class Kind:
     build: Callable[[], Any]
     check: Check
     scope: Scope = "module"
+    is_function: bool = False
+    sends: Sends | None = None
 
 
 # ---------------------------------------------------------------- checks
@@ -574,8 +582,9 @@ KINDS: tuple[Kind, ...] = (
          check_self_ref_list),
     Kind("shared-refs", "container", "[x, x]: is identity kept?", build_shared_refs,
          check_shared_refs),
-    value_kind("built-data", "container", "list(range(10_000)): compare with builder-function",
-               build_data),
+    dataclasses.replace(value_kind("built-data", "container",
+                                   "list(range(10_000)): compare with builder-function",
+                                   build_data), sends="data"),
     Kind("enum-member", "instance", "a member of an importable Enum", lambda: Color.GREEN,
          check_enum),
     Kind("dataclass", "instance", "instance of an importable dataclass", lambda: Point(3, 4),
@@ -590,17 +599,17 @@ KINDS: tuple[Kind, ...] = (
     Kind("main-class", "class", "a class object defined in __main__", lambda: Record,
          check_record_class, "main"),
     Kind("top-level-function", "code", "a function of an importable module", lambda: add_one,
-         check_call(42, 41)),
+         check_call(42, 41), is_function=True),
     Kind("main-function", "code", "a function defined in __main__", lambda: add_one,
-         check_call(42, 41), "main"),
+         check_call(42, 41), "main", is_function=True),
     Kind("function-with-global", "code", "a __main__ function reading a __main__ global",
-         lambda: scale, check_call(42, 6), "main"),
+         lambda: scale, check_call(42, 6), "main", is_function=True),
     Kind("lambda", "code", "a lambda at the top of __main__", lambda: double,
-         check_call(42, 21), "main"),
+         check_call(42, 21), "main", is_function=True),
     Kind("closure", "code", "a closure over a local variable, made in __main__",
-         lambda: make_adder(40), check_call(42, 2), "main"),
+         lambda: make_adder(40), check_call(42, 2), "main", is_function=True),
     Kind("recursive-function", "code", "a __main__ function that calls itself by name",
-         lambda: factorial, check_call(120, 5), "main"),
+         lambda: factorial, check_call(120, 5), "main", is_function=True),
     Kind("partial", "code", "functools.partial of an importable function",
          lambda: functools.partial(power, exponent=3), check_call(8, 2)),
     Kind("bound-method", "code", "a method bound to an importable instance",
@@ -615,7 +624,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("code", "code", "a function's code object", lambda: add_one.__code__, check_code),
     Kind("module", "code", "the json module object", lambda: json, check_module),
     Kind("builder-function", "code", "__main__ code that builds built-data: send code, not data",
-         lambda: build_data, check_builder_function, "main"),
+         lambda: build_data, check_builder_function, "main", sends="code"),
     Kind("generator", "iterator", "a generator, advanced by one", build_generator,
          check_generator),
     Kind("list-iterator", "iterator", "iter([1, 2, 3]), advanced by one", build_list_iterator,

@@ -19,8 +19,8 @@ import itertools
 import math
 import operator
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.equality import same_value
@@ -43,17 +43,35 @@ class Task:
 
 @dataclass(frozen=True)
 class Style:
-    """A fold style: the tasks it supports and a lazy factory of its fold functions."""
+    """A fold style: the tasks it supports, a lazy factory of its fold functions, and its facts.
+
+    call: what the style calls, as reports say it; calls: the same per task where it differs;
+    is_reduce: a functools.reduce style; color and marker: its plot style (Okabe-Ito colour,
+    matplotlib marker), a pair no other fold style or serializer has.
+    """
 
     name: str
     note: str
     tasks: tuple[str, ...]
     make_functions: Callable[[], dict[str, Fold]]
     module: str | None = None
+    call: str = ""
+    calls: Mapping[str, str] = field(default_factory=dict)
+    is_reduce: bool = False
+    color: str = ""
+    marker: str = ""
 
     def functions(self) -> dict[str, Fold]:
         """Import the style's library and return task -> fold function."""
         return self.make_functions()
+
+    def call_for(self, task: str) -> str:
+        """What the style calls for `task`.
+
+        >>> STYLES["reduce-operator"].call_for("merge"), STYLES["loop"].call_for("sum")
+        ('reduce(operator.or_)', 'the plain loop')
+        """
+        return self.calls.get(task, self.call or self.name)
 
 
 TASKS: dict[str, Task] = {t.name: t for t in [
@@ -195,24 +213,39 @@ def _numpy_functions() -> dict[str, Fold]:
 
 
 ALL_TASKS = tuple(TASKS)
+TOOLZ_CALLS = {"merge": "merge", "flatten": "concat", "count-words": "frequencies"}
 STYLES: dict[str, Style] = {s.name: s for s in [
     Style("loop", "plain for loop with an accumulator: the reference", ALL_TASKS,
-          _loop_functions),
-    Style("reduce-lambda", "functools.reduce with a lambda", ALL_TASKS, _reduce_lambda_functions),
+          _loop_functions, call="the plain loop", color="#000000", marker="s"),
+    Style("reduce-lambda", "functools.reduce with a lambda", ALL_TASKS, _reduce_lambda_functions,
+          call="reduce(lambda)", is_reduce=True, color="#0072B2", marker="^"),
     Style("reduce-operator", "functools.reduce with operator.add/mul/or_ (max: builtin max)",
-          ("sum", "product", "max", "concat", "merge", "flatten"), _reduce_operator_functions),
+          ("sum", "product", "max", "concat", "merge", "flatten"), _reduce_operator_functions,
+          calls={"sum": "reduce(operator.add)", "product": "reduce(operator.mul)",
+                 "max": "reduce(max)", "concat": "reduce(operator.add)",
+                 "merge": "reduce(operator.or_)", "flatten": "reduce(operator.add)"},
+          is_reduce=True, color="#E69F00", marker="^"),
     Style("toolz", "toolz's idiomatic call: merge, concat, frequencies (toolz.reduce is "
           "functools.reduce)", ("merge", "flatten", "count-words"),
-          functools.partial(_toolz_functions, "toolz"), "toolz"),
+          functools.partial(_toolz_functions, "toolz"), "toolz",
+          calls={task: f"toolz.{call}" for task, call in TOOLZ_CALLS.items()},
+          color="#009E73", marker="^"),
     Style("cytoolz", "cytoolz's idiomatic call: merge, concat, frequencies",
           ("merge", "flatten", "count-words"), functools.partial(_toolz_functions, "cytoolz"),
-          "cytoolz"),
+          "cytoolz", calls={task: f"cytoolz.{call}" for task, call in TOOLZ_CALLS.items()},
+          color="#D55E00", marker="^"),
     Style("builtin", "sum, math.prod, max, str.join, dict(chain), list(chain), Counter",
-          ALL_TASKS, _builtin_functions),
+          ALL_TASKS, _builtin_functions,
+          calls={"sum": "builtin sum", "product": "math.prod", "max": "builtin max",
+                 "concat": "str.join", "merge": "dict(chain(...))",
+                 "flatten": "list(chain(...))", "count-words": "collections.Counter"},
+          color="#CC79A7", marker="^"),
     Style("accumulate", "last item of itertools.accumulate",
-          ("sum", "product", "max", "concat", "merge", "flatten"), _accumulate_functions),
+          ("sum", "product", "max", "concat", "merge", "flatten"), _accumulate_functions,
+          call="itertools.accumulate", color="#56B4E9", marker="^"),
     Style("numpy", "numpy.fromiter then sum/prod/max (numeric tasks only)",
-          ("sum", "product", "max"), _numpy_functions, "numpy"),
+          ("sum", "product", "max"), _numpy_functions, "numpy",
+          call="numpy.fromiter + reduction", color="#000000", marker="^"),
 ]}
 
 

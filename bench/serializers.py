@@ -38,13 +38,24 @@ class Codec:
 
 @dataclass(frozen=True)
 class Serializer:
-    """One registry entry: how to build the codec, and what it is."""
+    """One registry entry: how to build the codec, what it is and how reports show it.
+
+    call: the dumps call as reports show it; general: ships code (functions, classes) by
+    value; has_file_form: has dump/load on a file object, so it gets the sink cases;
+    color and marker: its plot style (Okabe-Ito colour, matplotlib marker), a pair no
+    other serializer or fold style has.
+    """
 
     name: str
     module: str
     note: str
     make_codec: Callable[[], Codec]
     distribution: str | None = None
+    call: str = ""
+    general: bool = False
+    has_file_form: bool = True
+    color: str = ""
+    marker: str = ""
 
     def codec(self) -> Codec:
         """Import the library and return its codec."""
@@ -168,9 +179,14 @@ def _json_codec() -> Codec:
     return Codec(dumps=dumps, loads=json.loads, dump=dump, load=json.load)
 
 
+PICKLE_COLORS = ("#56B4E9", "#CC79A7", "#D55E00", "#009E73", "#E69F00", "#0072B2")  # by protocol
+
+
 def _pickle_entry(protocol: int) -> Serializer:
     note = f"stdlib pickle, protocol={protocol} passed explicitly"
-    return Serializer(f"pickle-{protocol}", "pickle", note, functools.partial(_pickle_codec, protocol))
+    return Serializer(f"pickle-{protocol}", "pickle", note, functools.partial(_pickle_codec, protocol),
+                      call=f"pickle.dumps(obj, protocol={protocol})",
+                      color=PICKLE_COLORS[protocol], marker="o")
 
 
 SERIALIZERS: dict[str, Serializer] = {
@@ -178,18 +194,29 @@ SERIALIZERS: dict[str, Serializer] = {
     for s in [
         *(_pickle_entry(p) for p in range(6)),
         Serializer("pickle-5-oob", "pickle", "protocol 5 with buffer_callback: large buffers "
-                   "travel out of band, zero-copy on load", _pickle_oob_codec),
+                   "travel out of band, zero-copy on load", _pickle_oob_codec,
+                   call="pickle.dumps(obj, protocol=5, buffer_callback=...)",
+                   has_file_form=False, color="#0072B2", marker="s"),
         Serializer("marshal", "marshal", "CPython-only; its format changes between Python "
-                   "versions; core types only", _marshal_codec),
+                   "versions; core types only", _marshal_codec, call="marshal.dumps(obj)",
+                   color="#000000", marker="o"),
         Serializer("dill", "dill", "pure-Python pickler subclass that ships code; protocol=5, "
-                   "default settings", functools.partial(_dill_codec, False), "dill"),
+                   "default settings", functools.partial(_dill_codec, False), "dill",
+                   call="dill.dumps(obj, protocol=5)", general=True, color="#E69F00",
+                   marker="s"),
         Serializer("dill-recurse", "dill", "dill with recurse=True: pickles only the globals "
-                   "a function uses", functools.partial(_dill_codec, True), "dill"),
+                   "a function uses", functools.partial(_dill_codec, True), "dill",
+                   call="dill.dumps(obj, protocol=5, recurse=True)", general=True,
+                   color="#009E73", marker="s"),
         Serializer("cloudpickle", "cloudpickle", "pickles functions and classes by value; "
-                   "protocol=5; loads with plain pickle", _cloudpickle_codec, "cloudpickle"),
+                   "protocol=5; loads with plain pickle", _cloudpickle_codec, "cloudpickle",
+                   call="cloudpickle.dumps(obj, protocol=5)", general=True, color="#D55E00",
+                   marker="s"),
         Serializer("msgpack", "msgpack", "binary JSON-like; use_bin_type=True, raw=False, "
-                   "strict_map_key=False; tuples come back as lists", _msgpack_codec, "msgpack"),
-        Serializer("json", "json", "stdlib json, a text-format reference", _json_codec),
+                   "strict_map_key=False; tuples come back as lists", _msgpack_codec, "msgpack",
+                   call="msgpack.packb(obj, use_bin_type=True)", color="#CC79A7", marker="s"),
+        Serializer("json", "json", "stdlib json, a text-format reference", _json_codec,
+                   call="json.dumps(obj).encode()", color="#56B4E9", marker="s"),
     ]
 }
 

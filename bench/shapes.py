@@ -38,13 +38,18 @@ class Record:
 
 @dataclass(frozen=True)
 class Shape:
-    """One registry entry: a seeded builder and the size a profile uses by default."""
+    """One registry entry: a seeded builder and the size a profile uses by default.
+
+    bytes_heavy: the object is mostly one buffer of raw bytes, so reports compare its
+    throughput with copying the same number of bytes (the memcpy reference).
+    """
 
     name: str
     build: Callable[[int, random.Random], Any]
     note: str
     default_size: int = 1000
     max_size: int = 10_000_000
+    bytes_heavy: bool = False
 
 
 def _short_str(rng: random.Random) -> str:
@@ -101,7 +106,7 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("short-strs", lambda n, r: [_short_str(r) for _ in range(n)], "list of n ASCII strs"),
     Shape("text", lambda n, r: " ".join(r.choices(WORDS, k=n)), "one str of n words, some non-ASCII"),
     Shape("bytes", lambda n, r: r.randbytes(n), "one bytes object of n random bytes", 100_000,
-          100_000_000),
+          100_000_000, bytes_heavy=True),
     Shape("flat-dict", lambda n, r: {f"key{i}": r.random() for i in range(n)}, "str -> float, n keys"),
     Shape("nested-dict", build_nested, "dict tree, fan-out 4, about n float leaves"),
     Shape("records", lambda n, r: [_record_row(i, r) for i in range(n)], "n JSON-like row dicts"),
@@ -112,7 +117,8 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
                                        for i in range(n)], "n dataclass instances"),
     Shape("deep", build_deep, f"lists nested n deep (n <= {MAX_DEPTH}: recursive picklers need the stack)",
           100, MAX_DEPTH),
-    Shape("ndarray", build_ndarray, "float64 numpy array of n values", 100_000, 100_000_000),
+    Shape("ndarray", build_ndarray, "float64 numpy array of n values", 100_000, 100_000_000,
+          bytes_heavy=True),
     Shape("mixed", lambda n, r: [build_profile(i, r) for i in range(n)],
           "n user-profile dicts with a date"),
 ]}

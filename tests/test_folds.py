@@ -49,3 +49,15 @@ def test_same_answer_is_strict_enough_to_fail():
 def test_unsupported_task_is_refused():
     with pytest.raises(InputError, match="does not support task 'sum'"):
         get_fold("toolz", "sum")
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_calls_name_only_supported_tasks(style):
+    entry = STYLES[style]
+    assert set(entry.calls) <= set(entry.tasks)
+    assert all(entry.call_for(task) for task in entry.tasks)
+
+
+def test_reduce_styles_are_flagged():
+    assert [s.name for s in STYLES.values() if s.is_reduce] == ["reduce-lambda", "reduce-operator"]
+    assert STYLES["builtin"].call_for("count-words") == "collections.Counter"

@@ -79,3 +79,27 @@ def test_out_of_band_buffers_travel_apart():
 def test_unknown_serializer_names_the_choices():
     with pytest.raises(SerializerError, match="unknown serializer 'pikle'.*pickle-5"):
         get_serializer("pikle")
+
+
+def test_plot_styles_are_distinct_across_serializers_and_fold_styles():
+    from bench.folds import STYLES
+
+    entries = [*SERIALIZERS.values(), *STYLES.values()]
+    pairs = [(e.color, e.marker) for e in entries]
+    assert all(color.startswith("#") and marker for color, marker in pairs)
+    assert len(set(pairs)) == len(pairs)
+
+
+@pytest.mark.parametrize("name", SERIALIZERS)
+def test_has_file_form_says_whether_the_codec_has_dump_and_load(name):
+    entry = SERIALIZERS[name]
+    if not entry.available():
+        pytest.skip(f"{entry.module} is not installed")
+    codec = entry.codec()
+    assert entry.has_file_form == (codec.dump is not None and codec.load is not None)
+    assert entry.call.startswith(entry.module)
+
+
+def test_general_picklers_are_the_ones_that_ship_code():
+    assert [s.name for s in SERIALIZERS.values() if s.general] == ["dill", "dill-recurse",
+                                                                    "cloudpickle"]

@@ -46,3 +46,7 @@ def test_deep_refuses_depths_over_the_cap():
 def test_bad_arguments(name, n, message):
     with pytest.raises(InputError, match=message):
         build_shape(name, n)
+
+
+def test_bytes_heavy_shapes_are_the_buffers():
+    assert [s.name for s in SHAPES.values() if s.bytes_heavy] == ["bytes", "ndarray"]
