@@ -1,0 +1,261 @@
+"""The one vocabulary of every output: units, numbers, ratios, intervals, verdicts, tables.
+
+Every command and the report format numbers through these functions, so a microsecond is
+spelled the same way (`µs`) and a kilobyte means the same thing (`kB` = 1000 bytes)
+everywhere. A missing number is shown as MISSING. Ratios are always new / old (head / base):
+above 1 means slower. Output documents are chosen by `render_document` from FORMATS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import InputError
+
+MISSING = "-"
+# pyperf's units -> (scale, name), smallest first. Bytes are decimal (1 kB = 1000 B).
+UNITS: dict[str, tuple[tuple[float, str], ...]] = {
+    "second": ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")),
+    "byte": ((1.0, "B"), (1e3, "kB"), (1e6, "MB"), (1e9, "GB")),
+}
+RATE_UNIT = "MB/s"
+RATE_SCALE = 1e6
+# Verdict of a ratio head/base -> what it means. Order is the order of every summary.
+VERDICTS: dict[str, str] = {
+    "slower": "significantly slower, and the confidence interval reaches past the threshold",
+    "faster": "significantly faster, and the confidence interval reaches past the threshold",
+    "same": "the whole confidence interval lies within the threshold",
+    "uncertain": "too few processes, or a confidence interval too wide to tell",
+    "missing": "measured in the base only",
+    "new": "measured in the head only",
+}
+FORMATS = ("text", "md", "json")
+
+
+# ---------------------------------------------------------------- numbers
+
+def is_missing(value: Any) -> bool:
+    """True for None, pandas NA and NaN (and infinities: no number to show).
+
+    >>> is_missing(None), is_missing(float("nan")), is_missing(pd.NA), is_missing(0)
+    (True, True, True, False)
+    """
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def choose_unit(values: Sequence[float] | pd.Series | np.ndarray,
+                unit: str = "second") -> tuple[float, str]:
+    """The (scale, name) of UNITS[unit] that suits the median of some values, for an axis.
+
+    >>> choose_unit([2e-6, 5e-6]), choose_unit([2e6, 4e6], "byte"), choose_unit([], "byte")
+    ((1e-06, 'µs'), (1000000.0, 'MB'), (1.0, 'B'))
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data) & (data > 0)]
+    median = float(np.median(data)) if len(data) else 1.0
+    return pick_scale(median, unit)
+
+
+def pick_scale(value: float, unit: str) -> tuple[float, str]:
+    """The largest (scale, name) of UNITS[unit] not above |value| (a unit of its own if unknown).
+
+    A value that rounds to 1.00 of the next unit takes that unit.
+
+    >>> pick_scale(0.0009996, "second"), pick_scale(5.0, "widget")
+    ((0.001, 'ms'), (1.0, 'widget'))
+    """
+    scales = UNITS.get(unit, ((1.0, unit),))
+    fitting = [entry for entry in scales if abs(value) >= entry[0] * 0.9995]
+    return fitting[-1] if fitting else scales[0]
+
+
+def format_quantity(value: Any, unit: str) -> str:
+    """A value in a pyperf unit (second, byte or any other name), 3 significant digits.
+
+    >>> format_quantity(0.00123, "second"), format_quantity(2048, "byte")
+    ('1.23 ms', '2.05 kB')
+    >>> format_quantity(1.5e-6, "second"), format_quantity(300, "byte"), format_quantity(None, "s")
+    ('1.50 µs', '300 B', '-')
+    """
+    if is_missing(value):
+        return MISSING
+    scale, name = pick_scale(float(value), unit)
+    return f"{float(value) / scale:#.3g} {name}".replace(". ", " ").rstrip()
+
+
+def format_factor(value: Any) -> str:
+    """A bare factor with 3 significant digits, whole numbers with separators from 100 on.
+
+    >>> format_factor(5.1234), format_factor(0.01234), format_factor(2760.4), format_factor(None)
+    ('5.12', '0.0123', '2,760', '-')
+    """
+    if is_missing(value):
+        return MISSING
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def format_ratio(ratio: Any) -> str:
+    """A ratio new/old (head/base) in pyperf's words.
+
+    >>> format_ratio(1.234), format_ratio(0.95), format_ratio(1.0001), format_ratio(None)
+    ('1.23x slower', '1.05x faster', '1.00x', '-')
+    """
+    if is_missing(ratio) or ratio <= 0:
+        return MISSING
+    if f"{ratio:.2f}" == "1.00" and f"{1 / ratio:.2f}" == "1.00":
+        return "1.00x"
+    return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
+
+
+def format_interval(low: Any, high: Any, unit: str | None = None) -> str:
+    """An interval '[low, high]': bare numbers to 3 decimals, or quantities in `unit`.
+
+    >>> format_interval(0.98712, 1.0123), format_interval(1e-3, 2e-3, "second")
+    ('[0.987, 1.012]', '[1.00 ms, 2.00 ms]')
+    >>> format_interval(float("nan"), 1.0)
+    '-'
+    """
+    if is_missing(low) or is_missing(high):
+        return MISSING
+    if unit is None:
+        return f"[{low:.3f}, {high:.3f}]"
+    return f"[{format_quantity(low, unit)}, {format_quantity(high, unit)}]"
+
+
+def format_percent(share: Any, digits: int = 0) -> str:
+    """A share as a percentage.
+
+    >>> format_percent(0.125, 1), format_percent(0.07), format_percent(None)
+    ('12.5%', '7%', '-')
+    """
+    if is_missing(share):
+        return MISSING
+    return f"{share * 100:.{digits}f}%"
+
+
+def format_rate(bytes_per_second: Any) -> str:
+    """A throughput as a number of RATE_UNIT (MB/s), without exponents; the header names the unit.
+
+    >>> format_rate(1.2346e9), format_rate(5.5e6), format_rate(1.5e3), format_rate(None)
+    ('1235', '5.5', '0.0015', '-')
+    """
+    if is_missing(bytes_per_second):
+        return MISSING
+    value = bytes_per_second / RATE_SCALE
+    return f"{value:.0f}" if value >= 100 else f"{value:.2g}"
+
+
+# ---------------------------------------------------------------- tables
+
+def render_text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned plain-text table: first and last columns left-aligned, the others right.
+
+    >>> render_text_table(["name", "n", "verdict"], [["a", "10", "ok"]])
+    ['name   n  verdict', '----  --  -------', 'a     10  ok']
+    """
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [str(c).ljust(w) if i in (0, len(cells) - 1) else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def render_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                          align: Sequence[str] | None = None) -> list[str]:
+    """GitHub markdown table; `align` is one of ':--', '--:', '---' per column.
+
+    By default the first and last columns are left-aligned and the others right-aligned;
+    a `|` inside a cell is escaped.
+
+    >>> render_markdown_table(["a", "b"], [["1", "x|y"]], align=["---", "---"])
+    ['| a | b |', '| --- | --- |', '| 1 | x\\\\|y |']
+    """
+    if align is None:
+        align = [":--" if i in (0, len(headers) - 1) else "--:" for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return [line(headers), line(align), *(line(r) for r in rows)]
+
+
+# ---------------------------------------------------------------- documents
+
+def round_float(value: Any, digits: int = 6) -> Any:
+    """A float rounded to `digits` significant digits (None for NaN), for stable JSON.
+
+    >>> round_float(1.23456789), round_float(float("nan")), round_float(3)
+    (1.23457, None, 3)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+    return value
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready records of a frame: floats rounded, NaN as null.
+
+    >>> records_of(pd.DataFrame({"a": [1.23456789, float("nan")]}))
+    [{'a': 1.23457}, {'a': None}]
+    """
+    return [{k: round_float(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def format_json(document: Any) -> str:
+    """Stable JSON text of a document (indent 2, no NaN), ending with a newline.
+
+    >>> format_json({"a": [1, None]})
+    '{\\n  "a": [\\n    1,\\n    null\\n  ]\\n}\\n'
+    """
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def render_document(fmt: str, *, text: Callable[[], str], data: Callable[[], Any],
+                    markdown: Callable[[], str] | None = None) -> str:
+    """The output in format `fmt` (one of FORMATS); only the chosen renderer runs.
+
+    `data` returns the JSON-ready document; a command without a markdown rendering passes
+    none, and asking it for `md` is an InputError.
+
+    >>> render_document("json", text=lambda: "hi\\n", data=lambda: [1])
+    '[\\n  1\\n]\\n'
+    >>> render_document("text", text=lambda: "hi\\n", data=lambda: [1])
+    'hi\\n'
+    """
+    renderers: dict[str, Callable[[], str] | None] = {
+        "text": text, "md": markdown, "json": lambda: format_json(data())}
+    render = renderers.get(fmt)
+    if render is None:
+        known = ", ".join(name for name, r in renderers.items() if r is not None)
+        raise InputError(f"--format: unknown format {fmt!r} (known: {known})")
+    return render()
+
+
+def formats_of(markdown: bool = True) -> tuple[str, ...]:
+    """The `--format` choices of a command, with or without a markdown rendering.
+
+    >>> formats_of(), formats_of(markdown=False)
+    (('text', 'md', 'json'), ('text', 'json'))
+    """
+    return FORMATS if markdown else tuple(f for f in FORMATS if f != "md")
