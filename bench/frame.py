@@ -48,6 +48,9 @@ from scipy import stats
 from bench.errors import InputError
 
 KEYS = ["run", "benchmark"]
+# Fewest worker processes a side of a case needs for an interval: with fewer there is no
+# spread to estimate, so a CI gate calls the case `uncertain` rather than slower or faster.
+MIN_PROCESSES = 2
 LABELS = ["suite", "subject", "op", "shape", "size"]
 STRING_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op",
                   "shape", "unit", "subject_version"]
