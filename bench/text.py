@@ -4,19 +4,22 @@ Every command and the report format numbers through these functions, so a micros
 spelled the same way (`µs`) and a kilobyte means the same thing (`kB` = 1000 bytes)
 everywhere. A missing number is shown as MISSING. Ratios are always new / old (head / base):
 above 1 means slower. Output documents are chosen by `render_document` from FORMATS.
+numpy is imported only by the functions that need it, so the command line starts fast.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MISSING = "-"
 # pyperf's units -> (scale, name), smallest first. Bytes are decimal (1 kB = 1000 B).
@@ -43,24 +46,26 @@ FORMATS = ("text", "md", "json")
 def is_missing(value: Any) -> bool:
     """True for None, pandas NA and NaN (and infinities: no number to show).
 
+    >>> import pandas as pd
     >>> is_missing(None), is_missing(float("nan")), is_missing(pd.NA), is_missing(0)
     (True, True, True, False)
+    >>> is_missing("nan"), is_missing(float("inf"))
+    (False, True)
     """
-    if value is None or value is pd.NA:
+    pandas = sys.modules.get("pandas")  # a pandas NA exists only once pandas is imported
+    if value is None or (pandas is not None and value is pandas.NA):
         return True
-    try:
-        return not math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
+    return isinstance(value, numbers.Real) and not math.isfinite(value)
 
 
-def choose_unit(values: Sequence[float] | pd.Series | np.ndarray,
-                unit: str = "second") -> tuple[float, str]:
+def choose_unit(values: Sequence[float] | pd.Series, unit: str = "second") -> tuple[float, str]:
     """The (scale, name) of UNITS[unit] that suits the median of some values, for an axis.
 
     >>> choose_unit([2e-6, 5e-6]), choose_unit([2e6, 4e6], "byte"), choose_unit([], "byte")
     ((1e-06, 'µs'), (1000000.0, 'MB'), (1.0, 'B'))
     """
+    import numpy as np
+
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data) & (data > 0)]
     median = float(np.median(data)) if len(data) else 1.0
@@ -201,21 +206,23 @@ def round_float(value: Any, digits: int = 6) -> Any:
     >>> round_float(1.23456789), round_float(float("nan")), round_float(3)
     (1.23457, None, 3)
     """
+    import numpy as np
+
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if value is None or value is pd.NA:
+    if is_missing(value):
         return None
     if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+        return float(f"{float(value):.{digits}g}")
     return value
 
 
 def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready records of a frame: floats rounded, NaN as null.
 
+    >>> import pandas as pd
     >>> records_of(pd.DataFrame({"a": [1.23456789, float("nan")]}))
     [{'a': 1.23457}, {'a': None}]
     """
