@@ -17,6 +17,7 @@ payload whenever dumps succeeded.
 Speed: one dumping child per serializer handles every kind, then one loading child;
 the serializers run on a pool of `jobs` threads. When a batch child dies or hangs, the
 kind it was on is re-run alone to pin it, and the rest of the batch goes on in a new child.
+bench.capability_render writes the matrix as text or markdown.
 """
 
 from __future__ import annotations
@@ -37,12 +38,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.capability_kinds import Kind
 from bench.errors import InputError
 from bench.serializers import SERIALIZERS, Serializer, describe_error
-from bench.tables import render_markdown_table
 
 # Version of the JSON document, pyperf style: bump on any change readers can see.
 # 1: first version: schema_version, python, implementation, created, timeout_seconds,
@@ -55,15 +55,27 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_JOBS = 2
 POLL_SECONDS = 0.02
 
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "ok": ("+", "ok: loads in a fresh process and works"),
-    "lossy": ("~", "lossy: loads, but type, value or identity changed"),
-    "dumps-error": (".", "dumps-error"),
-    "loads-error": ("L", "loads-error"),
-    "same-process-only": ("S", "same-process-only: works only in the dumping process"),
-    "crash": ("!", "crash: the child died"),
-    "timeout": ("T", "timeout: the child hung"),
-    "skipped": ("-", "skipped: serializer not installed"),
+
+
+class Outcome(NamedTuple):
+    """How a cell of the matrix is shown: in text, in the report, and what it means."""
+
+    symbol: str     # one character of the text and markdown matrix
+    label: str      # short text of the report's cell
+    css: str        # CSS class of the report's cell
+    meaning: str    # what the outcome says about the serializer and the kind
+
+
+OUTCOMES: dict[str, Outcome] = {
+    "ok": Outcome("+", "✓ ok", "cap-ok", "loads in a fresh process and works"),
+    "lossy": Outcome("~", "≈ lossy", "cap-lossy", "loads, but type, value or identity changed"),
+    "dumps-error": Outcome(".", "✗ dumps", "cap-error", "dumps raised"),
+    "loads-error": Outcome("L", "✗ loads", "cap-error", "loads raised in a fresh process"),
+    "same-process-only": Outcome("S", "◐ same process", "cap-same",
+                                 "works only in the dumping process"),
+    "crash": Outcome("!", "✗✗ crash", "cap-crash", "the child process died"),
+    "timeout": Outcome("T", "✗ timeout", "cap-crash", "the child process hung"),
+    "skipped": Outcome("-", "– skipped", "cap-skip", "serializer not installed"),
 }
 
 _KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -427,140 +439,3 @@ def order_cells(cells: list[dict[str, Any]], kinds: list[str],
     """Cells ordered row by row: kinds in catalogue order, serializers in registry order."""
     rank = {(k, s): i for i, (k, s) in enumerate(itertools.product(kinds, serializers))}
     return sorted(cells, key=lambda cell: rank[cell["kind"], cell["serializer"]])
-
-
-# ---------------------------------------------------------------- formatting
-
-def index_cells(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The document's cells by (kind, serializer)."""
-    return {(cell["kind"], cell["serializer"]): cell for cell in doc["cells"]}
-
-
-def symbol_of(cell: dict[str, Any] | None) -> str:
-    """The one-character symbol of a cell's outcome ('?' when the cell is missing).
-
-    >>> symbol_of({"outcome": "ok"}), symbol_of({"outcome": "dumps-error"}), symbol_of(None)
-    ('+', '.', '?')
-    """
-    return OUTCOMES[cell["outcome"]][0] if cell else "?"
-
-
-def format_legend(separator: str = "  ") -> str:
-    """Every outcome's symbol and meaning on one line.
-
-    >>> format_legend().startswith("+ ok")
-    True
-    """
-    return separator.join(legend_entries())
-
-
-def legend_entries() -> list[str]:
-    """`symbol meaning` for every outcome."""
-    return [f"{symbol} {meaning}" for symbol, meaning in OUTCOMES.values()]
-
-
-def wrap_entries(entries: list[str], width: int, prefix: str) -> list[str]:
-    """Lines of entries joined by two spaces, broken between entries, the first prefixed.
-
-    >>> wrap_entries(["a b", "c", "d e"], 10, "x: ")
-    ['x: a b  c', '   d e']
-    """
-    rows, current = [], ""
-    for entry in entries:
-        if current and len(prefix) + len(current) + 2 + len(entry) > width:
-            rows.append(current)
-            current = ""
-        current = f"{current}  {entry}" if current else entry
-    rows.append(current)
-    return [(prefix if i == 0 else " " * len(prefix)) + row for i, row in enumerate(rows)]
-
-
-def format_vertical_header(names: list[str], indent: int) -> list[str]:
-    """Column names written top to bottom, bottom-aligned, two characters per column.
-
-    >>> format_vertical_header(["ab", "c"], 1)
-    [' a', ' b c']
-    """
-    height = max(map(len, names), default=0)
-    padded = [name.rjust(height) for name in names]
-    return [(" " * indent + " ".join(name[row] for name in padded)).rstrip()
-            for row in range(height)]
-
-
-def summarize_document(doc: dict[str, Any]) -> str:
-    """One line: interpreter, matrix size and how cells were proven."""
-    return (f"{doc['implementation']} {doc['python']}: {len(doc['kinds'])} kinds x "
-            f"{len(doc['serializers'])} serializers; each cell dumped in one process and "
-            f"loaded in a fresh one ({doc['created']})")
-
-
-def summarize_dill(dill: dict[str, Any]) -> str:
-    """What importing dill does to pickle, in one line."""
-    if dill.get("import_dill_changes_pickle_dispatch") is None:
-        return f"dill and pickle._Pickler.dispatch: not measured ({dill.get('error')})"
-    changed = "changes" if dill["import_dill_changes_pickle_dispatch"] else "does not change"
-    restores = "restores it" if dill["extend_false_restores"] else "does NOT restore it"
-    return (f"import dill {changed} pickle._Pickler.dispatch (+{len(dill['added_types'])} "
-            f"types, {len(dill.get('replaced_types', []))} replaced); "
-            f"dill.extend(False) {restores}")
-
-
-def format_text(doc: dict[str, Any]) -> str:
-    """A compact matrix: rows kinds, columns serializers, one symbol per cell, and a legend."""
-    serializers = [s["name"] for s in doc["serializers"]]
-    kinds = [k["name"] for k in doc["kinds"]]
-    width = max(map(len, kinds), default=4) + 2
-    cells = index_cells(doc)
-    lines = [summarize_document(doc), ""]
-    lines += format_vertical_header(serializers, width)
-    lines += [kind.ljust(width) + " ".join(symbol_of(cells.get((kind, s))) for s in serializers)
-              for kind in kinds]
-    lines += ["", *wrap_entries(legend_entries(), 100, "legend: "),
-              summarize_dill(doc["dill_extend"])]
-    lines += [f"skipped: {s['name']} ({s['reason']})" for s in doc["serializers"]
-              if not s["available"]]
-    return "\n".join(lines) + "\n"
-
-
-def format_md(doc: dict[str, Any]) -> str:
-    """Markdown: the matrix as a table, a legend, payload sizes and what dill does to pickle."""
-    serializers = [s["name"] for s in doc["serializers"]]
-    cells = index_cells(doc)
-    matrix = [[f"`{k['name']}`", k["group"],
-               *(f"`{symbol_of(cells.get((k['name'], s)))}`" for s in serializers)]
-              for k in doc["kinds"]]
-    sizes = [[f"`{k['name']}`", *(format_size(cells.get((k["name"], s))) for s in serializers)]
-             for k in doc["kinds"]]
-    plain = ["---"] * (2 + len(serializers))
-    lines = ["# Capability matrix", "", summarize_document(doc), "",
-             *render_markdown_table(["kind", "group", *serializers], matrix, plain), "",
-             "Legend: " + format_legend("; "), "",
-             "## Payload bytes (ok and lossy cells)", "",
-             *render_markdown_table(["kind", *serializers], sizes, plain[1:]), "",
-             "## dill", "", summarize_dill(doc["dill_extend"])]
-    return "\n".join(lines) + "\n"
-
-
-def format_size(cell: dict[str, Any] | None) -> str:
-    """Payload bytes of an ok or lossy cell, else empty.
-
-    >>> format_size({"outcome": "ok", "payload_bytes": 12}), format_size({"outcome": "crash"})
-    ('12', '')
-    """
-    if cell and cell["outcome"] in ("ok", "lossy") and cell.get("payload_bytes") is not None:
-        return str(cell["payload_bytes"])
-    return ""
-
-
-FORMATTERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "text": format_text,
-    "md": format_md,
-    "json": lambda doc: json.dumps(doc, indent=2) + "\n",
-}
-
-
-def format_capabilities(doc: dict[str, Any], fmt: str) -> str:
-    """Render the document as text, md or json."""
-    if fmt not in FORMATTERS:
-        raise InputError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATTERS)})")
-    return FORMATTERS[fmt](doc)

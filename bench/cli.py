@@ -25,6 +25,7 @@ from typing import NoReturn
 
 from bench import __version__
 from bench.errors import BenchError, InputError
+from bench.text import formats_of, render_document
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -42,7 +43,7 @@ class Command:
 # ---------------------------------------------------------------- list
 
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_argument(parser, markdown=False)
     parser.add_argument("--profile", help="print the cases of this profile and their count")
     add_selection_arguments(parser)
     add_plugin_argument(parser)
@@ -60,7 +61,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         doc = describe_registries()
         text = format_registries(doc)
-    print(json.dumps(doc, indent=2) if args.format == "json" else text)
+    sys.stdout.write(render_document(args.format, text=lambda: text + "\n", data=lambda: doc))
     return EXIT_OK
 
 
@@ -379,7 +380,7 @@ def capabilities_path(output: str) -> str:
 # ---------------------------------------------------------------- capabilities
 
 def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["text", "md", "json"], default="text")
+    add_format_argument(parser)
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
     parser.add_argument("--serializer", dest="serializers", action="append", default=[],
                         metavar="NAME", help="probe only this serializer (repeatable)")
@@ -396,7 +397,8 @@ def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
-    from bench.capabilities import format_capabilities, probe_capabilities
+    from bench.capabilities import probe_capabilities
+    from bench.capability_render import format_capabilities
 
     if args.output:
         check_output(args.output, force=True)  # before the probe, not after it
@@ -444,18 +446,16 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="BASE HEAD, or only HEAD when --base is given")
     parser.add_argument("--base", action="append", default=[], metavar="FILE_OR_GLOB",
                         help="a run of the base (repeatable, globs allowed)")
-    parser.add_argument("--threshold", type=float, default=5.0,
-                        help="smallest change in percent that counts (default: 5)")
-    parser.add_argument("--format", choices=["text", "md", "json"], default="text")
-    parser.add_argument("--fail-on", choices=["slower", "never"], default="slower")
+    add_gate_arguments(parser)
     parser.add_argument("-o", "--output", help="write the report here instead of stdout")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import glob
 
-    from bench.compare import compare_runs, exit_code_for, format_comparison
     from bench.frame import load_results
+    from bench.gate.render import format_comparison
+    from bench.gate.rule import compare_runs, exit_code_for
 
     base: list[str] = []
     for pattern in args.base:
@@ -471,7 +471,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elif not head:
         raise InputError("give the HEAD run after the --base runs")
     comparison = compare_runs(load_results(base), load_results(head),
-                              threshold=args.threshold / 100)
+                              threshold=gate_threshold(args))
     write_output(format_comparison(comparison, args.format), args.output)
     return exit_code_for(comparison, args.fail_on)
 
@@ -487,10 +487,7 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
     parser.add_argument("--rounds", type=int, default=AB_ROUNDS,
                         help=f"A/B alternations per case (default: {AB_ROUNDS})")
-    parser.add_argument("--threshold", type=float, default=5.0,
-                        help="smallest change in percent that counts (default: 5)")
-    parser.add_argument("--format", choices=["text", "md", "json"], default="text")
-    parser.add_argument("--fail-on", choices=["slower", "never"], default="slower")
+    add_gate_arguments(parser)
     parser.add_argument("--outdir", default="results/ab", help="where a.json and b.json go")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     add_plugin_argument(parser)
@@ -500,8 +497,9 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_ab(args: argparse.Namespace) -> int:
     from bench import cases, runner
-    from bench.compare import compare_runs, exit_code_for, format_comparison
     from bench.frame import load_results
+    from bench.gate.render import format_comparison
+    from bench.gate.rule import compare_runs, exit_code_for
 
     if len(args.pythons) != 2:
         raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.pythons)})")
@@ -537,7 +535,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
         print("ERROR: no case was measured on both sides", file=sys.stderr)
         return EXIT_FAILED_CASES
     comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
-                              threshold=args.threshold / 100, paired=True)
+                              threshold=gate_threshold(args), paired=True)
     sys.stdout.write(format_comparison(comparison, args.format))
     failed = any(output.failures for output in outputs.values())
     return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)
@@ -546,21 +544,61 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN",
                         help="three or more independent runs of unchanged code")
-    parser.add_argument("--threshold", type=float, default=5.0)
-    parser.add_argument("--format", choices=["text", "md", "json"], default="text")
+    add_threshold_argument(parser)
+    add_format_argument(parser)
     parser.add_argument("--paired", action="store_true",
                         help="RUNs are interleaved A/A files taken two by two: A B [A B ...]")
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from bench.frame import load_results
-    from bench.sensitivity import format_sensitivity, simulate_sensitivity
+    from bench.gate.render import format_sensitivity
+    from bench.gate.sensitivity import simulate_sensitivity
 
     frame = load_results(args.runs)
     frames = [frame[frame["run"] == run] for run in frame["run"].unique()]
-    result = simulate_sensitivity(frames, threshold=args.threshold / 100, paired=args.paired)
+    result = simulate_sensitivity(frames, threshold=gate_threshold(args), paired=args.paired)
     sys.stdout.write(format_sensitivity(result, args.format))
     return EXIT_OK
+
+
+# ---------------------------------------------------------------- options shared by commands
+
+THRESHOLD_HELP = "smallest change that counts, in percent (default: 5, the gate's)"
+
+
+def add_format_argument(parser: argparse.ArgumentParser, markdown: bool = True) -> None:
+    """--format: text (default), md when the command has a markdown rendering, json."""
+    parser.add_argument("--format", choices=formats_of(markdown), default="text")
+
+
+def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
+    """--threshold PERCENT, kept as a fraction; unset means the gate's DEFAULT_THRESHOLD."""
+    parser.add_argument("--threshold", type=parse_percent, default=None, metavar="PERCENT",
+                        help=THRESHOLD_HELP)
+
+
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """--threshold, --format and --fail-on: the options of every command that gives verdicts."""
+    add_threshold_argument(parser)
+    add_format_argument(parser)
+    parser.add_argument("--fail-on", choices=["slower", "never"], default="slower",
+                        help="exit 1 when a case is slower (default), or never")
+
+
+def parse_percent(text: str) -> float:
+    """A percentage on the command line as a fraction: '5' -> 0.05."""
+    try:
+        return float(text) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of percent") from None
+
+
+def gate_threshold(args: argparse.Namespace) -> float:
+    """The --threshold given, as a fraction, or the gate's default."""
+    from bench.gate.rule import DEFAULT_THRESHOLD
+
+    return DEFAULT_THRESHOLD if args.threshold is None else float(args.threshold)
 
 
 # ---------------------------------------------------------------- registry and main

@@ -1,0 +1,203 @@
+"""Text, markdown and JSON of the gate's results: a `Comparison` and a `Sensitivity`.
+
+Every number is written through bench.text, so the gate speaks the same units and ratio
+words as the report. Pure: results in, strings out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from bench.gate.rule import CONFIDENCE, Comparison, Estimate
+from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivity
+from bench.text import (
+    VERDICTS,
+    format_interval,
+    format_percent,
+    format_quantity,
+    format_ratio,
+    records_of,
+    render_document,
+    render_markdown_table,
+    render_text_table,
+    round_float,
+)
+
+# JSON written by format_comparison / format_sensitivity. Bump on every change and say what:
+#   1: first version (cases, geomean, summary, notes; sensitivity overall and per_case).
+#   2: "pooling" {shared_var, shared_df, prior_df} replaces "prior_df".
+SCHEMA_VERSION = 2
+
+
+# ---------------------------------------------------------------- a comparison
+
+def tabulate_cases(cases: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the case table, shared by the text and markdown renderers."""
+    headers = ["Benchmark", "Base", "Head", "Change", f"{CONFIDENCE:.0%} CI", "Verdict"]
+    rows = [[row.benchmark, format_quantity(row.base_mean, row.unit),
+             format_quantity(row.head_mean, row.unit), format_ratio(row.ratio),
+             format_interval(row.ci_low, row.ci_high), row.verdict]
+            for row in cases.itertuples()]
+    return headers, rows
+
+
+def summarize_counts(counts: dict[str, int]) -> str:
+    """'1 slower, 0 faster, 3 same, ...' with every verdict.
+
+    >>> summarize_counts({"slower": 1, "same": 2})
+    '1 slower, 0 faster, 2 same, 0 uncertain, 0 missing, 0 new'
+    """
+    return ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+
+
+def describe_sides(cmp: Comparison) -> str:
+    """'head h vs base a, b (2 runs)'."""
+    def side(runs: tuple[str, ...]) -> str:
+        plural = f" ({len(runs)} runs)" if len(runs) > 1 else ""
+        return ", ".join(runs) + plural
+    return f"head {side(cmp.head_runs)} vs base {side(cmp.base_runs)}"
+
+
+def describe_geomean(estimate: Estimate) -> str:
+    """'geometric mean of 12 cases: 1.02x slower [0.990, 1.050]'."""
+    if not math.isfinite(estimate.ratio):
+        return "geometric mean: no case with a test"
+    return (f"geometric mean of {estimate.cases} cases: {format_ratio(estimate.ratio)} "
+            f"{format_interval(estimate.ci_low, estimate.ci_high)}")
+
+
+def describe_rule(cmp: Comparison) -> str:
+    """The rule in one line."""
+    return (f"threshold {cmp.threshold:.0%}, Benjamini-Hochberg FDR {cmp.alpha:.0%}, "
+            f"mode {cmp.mode}")
+
+
+def format_comparison_text(cmp: Comparison) -> str:
+    """Terminal report: header, notes, case table slowest first, geometric mean, counts."""
+    lines = [f"bench compare: {describe_sides(cmp)}; {describe_rule(cmp)}"]
+    lines += [f"note: {note}" for note in cmp.notes]
+    lines += ["", *render_text_table(*tabulate_cases(cmp.cases)), ""]
+    lines += [describe_geomean(cmp.geomean), summarize_counts(cmp.counts())]
+    return "\n".join(lines) + "\n"
+
+
+def format_comparison_markdown(cmp: Comparison) -> str:
+    """Step-summary / PR-comment report: summary, notes, table of the cases that changed or
+    came and went; uncertain and same cases folded."""
+    counts = cmp.counts()
+    status = (f"**{counts['slower']} slower**" if counts["slower"] else "no regression")
+    lines = [f"### bench compare: {status}", "",
+             f"{summarize_counts(counts)}; {describe_geomean(cmp.geomean)}", "",
+             f"{describe_sides(cmp)}; {describe_rule(cmp)}", ""]
+    lines += [f"- note: {note}" for note in cmp.notes]
+    folded = {"uncertain": "uncertain (CI too wide to tell, or too few processes)",
+              "same": "the same (within the threshold)"}
+    shown = cmp.cases[~cmp.cases["verdict"].isin(list(folded))]
+    if len(shown):
+        lines += ["", *render_markdown_table(*tabulate_cases(shown))]
+    for verdict, label in folded.items():
+        part = cmp.cases[cmp.cases["verdict"] == verdict]
+        if len(part):
+            lines += ["", f"<details><summary>{len(part)} case(s) {label}</summary>", "",
+                      *render_markdown_table(*tabulate_cases(part)), "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_document(cmp: Comparison) -> dict[str, Any]:
+    """The versioned JSON document of a comparison."""
+    return {"schema_version": SCHEMA_VERSION, "kind": "bench-compare",
+            "threshold": cmp.threshold, "alpha": cmp.alpha, "confidence": CONFIDENCE,
+            "correction": "benjamini-hochberg", "mode": cmp.mode,
+            "pooling": {k: round_float(v) for k, v in cmp.pooling.__dict__.items()},
+            "base_runs": list(cmp.base_runs), "head_runs": list(cmp.head_runs),
+            "summary": cmp.counts(), "regression": cmp.counts()["slower"] > 0,
+            "geomean": {k: round_float(v) for k, v in cmp.geomean.__dict__.items()},
+            "notes": list(cmp.notes), "cases": records_of(cmp.cases)}
+
+def format_comparison(cmp: Comparison, fmt: str = "text") -> str:
+    """The comparison as text, md or json (bench.text.FORMATS)."""
+    return render_document(fmt, text=lambda: format_comparison_text(cmp),
+                           markdown=lambda: format_comparison_markdown(cmp),
+                           data=lambda: comparison_document(cmp))
+
+
+# ---------------------------------------------------------------- a sensitivity
+
+def tabulate_overall(overall: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the per-rule table."""
+    headers = ["Rule", "Comparisons", "A/A false slower",
+               *(f"{s:.0%} caught" for s in SLOWDOWNS), "Median smallest reliable"]
+    rows = [[row["rule"], str(row["comparisons"]),
+             format_percent(row["aa_false_slower"], 1),
+             *(format_percent(row[f"caught_{round(s * 100)}"]) for s in SLOWDOWNS),
+             format_slowdown(row["median_smallest_reliable"])]
+            for _, row in overall.iterrows()]
+    return headers, rows
+
+
+def tabulate_per_case(per_case: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the per-case table: the main bench rule, then pyperf's and asv's."""
+    main = per_case["rule"].iloc[0]
+    by_rule = {rule: part.set_index("benchmark") for rule, part in per_case.groupby("rule")}
+    headers = ["Benchmark", "bench A/A false", *(f"bench {s:.0%}" for s in SLOWDOWNS),
+               "bench smallest", "pyperf A/A false", "pyperf smallest", "asv A/A false",
+               "asv smallest"]
+    rows = []
+    for case, row in by_rule[main].iterrows():
+        cells = [str(case), format_percent(row["aa_false_slower"])]
+        cells += [format_percent(row[f"caught_{round(s * 100)}"]) for s in SLOWDOWNS]
+        cells.append(format_slowdown(row["smallest_reliable"]))
+        for rule in ("pyperf compare_to", "asv compare"):
+            other = by_rule[rule].loc[case]
+            cells += [format_percent(other["aa_false_slower"]),
+                      format_slowdown(other["smallest_reliable"])]
+        rows.append(cells)
+    return headers, rows
+
+
+def format_slowdown(share: float) -> str:
+    """'7%', or '> 100%' when no grid slowdown is caught reliably.
+
+    >>> format_slowdown(0.07), format_slowdown(float("nan"))
+    ('7%', '> 100%')
+    """
+    return f"> {SLOWDOWN_GRID[-1]:.0%}" if not math.isfinite(share) else f"{share:.0%}"
+
+
+def describe_sensitivity(sens: Sensitivity) -> str:
+    """One line: runs and threshold."""
+    if sens.paired:
+        what = f"{len(sens.runs) // 2} interleaved A/A pair(s)"
+    else:
+        what = f"{len(sens.runs)} independent runs"
+    return f"bench sensitivity: {what} ({', '.join(sens.runs)}); threshold {sens.threshold:.0%}"
+
+
+def format_sensitivity_lines(sens: Sensitivity, markdown: bool) -> str:
+    """The sensitivity tables as text or markdown: a header line, notes, per rule, per case."""
+    render = render_markdown_table if markdown else render_text_table
+    prefix = "- note: " if markdown else "note: "
+    lines = [("### " if markdown else "") + describe_sensitivity(sens), ""]
+    lines += [prefix + note for note in sens.notes]
+    lines += ["", *render(*tabulate_overall(sens.overall)), "", "Per case:", ""]
+    lines += render(*tabulate_per_case(sens.per_case))
+    return "\n".join(lines) + "\n"
+
+
+def sensitivity_document(sens: Sensitivity) -> dict[str, Any]:
+    """The versioned JSON document of a sensitivity simulation."""
+    return {"schema_version": SCHEMA_VERSION, "kind": "bench-sensitivity",
+            "runs": list(sens.runs), "threshold": sens.threshold, "paired": sens.paired,
+            "slowdown_grid": list(SLOWDOWN_GRID), "reliable_share": RELIABLE,
+            "notes": list(sens.notes), "overall": records_of(sens.overall),
+            "per_case": records_of(sens.per_case)}
+
+
+def format_sensitivity(sens: Sensitivity, fmt: str = "text") -> str:
+    """The sensitivity tables as text, md or json (bench.text.FORMATS)."""
+    return render_document(fmt, text=lambda: format_sensitivity_lines(sens, markdown=False),
+                           markdown=lambda: format_sensitivity_lines(sens, markdown=True),
+                           data=lambda: sensitivity_document(sens))
