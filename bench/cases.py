@@ -1,6 +1,6 @@
-"""The benchmark matrix: named cases, the profiles that select them, and selection by pattern.
+"""The benchmark matrix: named cases, the profiles that select and run them, selection by pattern.
 
-A case name is `suite/subject/op/shape/size` (DESIGN.md), for example
+A case name is `suite/subject/op/shape/size`, for example
 `ser/pickle-5/dumps/records/1000`, `fold/reduce-lambda/sum/list/10000` or
 `ref/memcpy/copy/bytes/100000`. The same case has the same name everywhere.
 Serializer x shape pairs that do not round-trip equal (unsupported or lossy,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import importlib
 import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class Case:
         return f"{self.suite}/{self.subject}/{self.op}/{self.shape}/{self.size}"
 
     def metadata(self) -> dict[str, str | int]:
-        """The pyperf metadata that labels this case (DESIGN.md)."""
+        """The pyperf metadata that labels this case (`bench_suite` ... `bench_size`)."""
         return {"bench_suite": self.suite, "bench_subject": self.subject, "bench_op": self.op,
                 "bench_shape": self.shape, "bench_size": self.size}
 
@@ -93,11 +94,6 @@ def is_supported(serializer: str, shape: str) -> bool:
     return classify_roundtrip(entry.codec(), obj).status == "ok"
 
 
-def has_sink(serializer: str) -> bool:
-    """True when the serializer has a file form (dump/load)."""
-    return serializer != "pickle-5-oob"
-
-
 def style_available(style: str) -> bool:
     """True when the fold style's library is importable (checked without importing it)."""
     module = STYLES[style].module
@@ -122,7 +118,7 @@ def ser_cases(serializers: Iterable[str], shapes: Iterable[str], sizes: Callable
                 continue
             for size in sizes(shape):
                 for op in ops:
-                    if op in SER_OPS or has_sink(serializer):
+                    if op in SER_OPS or SERIALIZERS[serializer].has_file_form:
                         yield Case("ser", serializer, op, shape, size)
 
 
@@ -201,17 +197,61 @@ def scaling_cases() -> Iterator[Case]:
     yield from ref_cases(decades("bytes"))
 
 
-PROFILES: dict[str, Callable[[], Iterator[Case]]] = {
-    "smoke": smoke_cases, "quick": quick_cases, "full": full_cases, "scaling": scaling_cases}
+@dataclass(frozen=True)
+class Profile:
+    """A named run: which cases, the pyperf settings they run with, and what else a run writes.
+
+    `pyperf_settings` are pyperf command-line flags; flags the user gives come after them
+    and win. `writes_capabilities`: a run also writes the capability matrix beside its
+    results file.
+    """
+
+    name: str
+    make_cases: Callable[[], Iterable[Case]]
+    pyperf_settings: tuple[str, ...]
+    writes_capabilities: bool
+    description: str
+
+    def list_cases(self) -> list[Case]:
+        """The profile's cases, in run order, without duplicates."""
+        return list(dict.fromkeys(self.make_cases()))
 
 
-def profile_cases(profile: str) -> list[Case]:
-    """The cases of a profile, in run order, without duplicates."""
+PROFILES: dict[str, Profile] = {p.name: p for p in [
+    Profile("smoke", smoke_cases, ("--processes", "1", "--values", "2", "--warmups", "1",
+                                   "--min-time", "0.002", "--timeout", "60"), False,
+            "every subject once at tiny sizes, 1 process: proves the pipeline, measures nothing"),
+    Profile("quick", quick_cases, ("--processes", "4", "--values", "4", "--warmups", "1",
+                                   "--min-time", "0.005", "--timeout", "120"), True,
+            "the default: every serializer x shape at one size, sinks, folds, memcpy; "
+            "4 processes per case"),
+    Profile("full", full_cases, ("--timeout", "600"), True,
+            "every serializer x shape x 3 sizes x every op at pyperf's default rigour: hours"),
+    Profile("scaling", scaling_cases, ("--processes", "6", "--values", "3", "--warmups", "1",
+                                       "--min-time", "0.02", "--timeout", "600"), True,
+            "sizes 10 to 1e6 by decades, for scaling exponents; 6 processes per case"),
+]}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called `name`; InputError naming the known ones otherwise.
+
+    >>> get_profile("smoke").writes_capabilities
+    False
+    """
     try:
-        make = PROFILES[profile]
+        return PROFILES[name]
     except KeyError:
-        raise InputError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})") from None
-    return list(dict.fromkeys(make()))
+        raise InputError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})") from None
+
+
+def load_plugins(names: Iterable[str]) -> None:
+    """Import plugin modules, which may add entries to the registries and to PROFILES."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise InputError(f"--plugin {name!r}: cannot import it ({exc})") from None
 
 
 def select_cases(cases: Sequence[Case], patterns: Sequence[str] = (),

@@ -17,15 +17,17 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bench import __version__
 from bench.errors import BenchError, InputError
 from bench.text import formats_of, render_document
+
+if TYPE_CHECKING:
+    from bench.results import Results
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -44,20 +46,24 @@ class Command:
 
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_argument(parser, markdown=False)
-    parser.add_argument("--profile", help="print the cases of this profile and their count")
+    parser.add_argument("--profile", help=f"print the cases of this profile and their count "
+                        f"({known_profiles()})")
     add_selection_arguments(parser)
     add_plugin_argument(parser)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench import cases, runner
+    from bench import cases
 
-    runner.load_plugins(",".join(args.plugin))
+    cases.load_plugins(args.plugin)
     if args.profile:
-        selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
-        doc: dict = {"profile": args.profile, "count": len(selected),
-                     "cases": [c.name for c in selected], "skipped": cases.unavailable_subjects()}
-        text = "\n".join([*doc["cases"], f"{len(selected)} cases in profile {args.profile!r}"])
+        profile = cases.get_profile(args.profile)
+        selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
+        doc: dict = {"profile": profile.name, "description": profile.description,
+                     "count": len(selected), "cases": [c.name for c in selected],
+                     "skipped": cases.unavailable_subjects()}
+        text = "\n".join([*doc["cases"], f"{len(selected)} cases in profile {profile.name!r}: "
+                                         f"{profile.description}"])
     else:
         doc = describe_registries()
         text = format_registries(doc)
@@ -112,8 +118,15 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep only this suite (repeatable)")
 
 
+def known_profiles(default: str = "") -> str:
+    """The built-in profiles' names for a --profile help text, e.g. `smoke, quick (default)`."""
+    from bench.cases import PROFILES
+
+    return ", ".join(f"{name} (default)" if name == default else name for name in PROFILES)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="quick", help="smoke, quick (default), full or scaling")
+    parser.add_argument("--profile", default="quick", help=known_profiles("quick"))
     add_selection_arguments(parser)
     parser.add_argument("-o", "--output", default="results/latest.json", help="pyperf JSON to write")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -140,31 +153,32 @@ def add_pyperf_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import cases, runner
+    from bench.results import Results, read_results
 
-    runner.load_plugins(",".join(args.plugin))
-    selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
+    cases.load_plugins(args.plugin)
+    profile = cases.get_profile(args.profile)
+    selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
     if args.size:
         selected = resize_cases(selected, args.size)
     if not selected:
-        raise InputError(f"profile {args.profile!r} with this selection has no case")
+        raise InputError(f"profile {profile.name!r} with this selection has no case")
     check_output(args.output, force=args.force, append=args.append)
-    benchmarks, failures = runner.load_suite(args.output) if args.append else ([], {})
+    output = read_results(args.output) if args.append else Results(path=args.output)
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
-    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
-    output = Output(args.output, benchmarks, failures)
+    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
     results = ({"": result} for result in runner.iter_run(selected, settings))
     done = run_with_progress(results, len(selected), {"": output})
-    report_failures(failures)
+    report_failures(output.failures)
     if done < len(selected):
         print(f"interrupted: {done} of {len(selected)} cases saved in {args.output}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"wrote {args.output}: {len(benchmarks)} benchmarks, {len(failures)} failed",
-          file=sys.stderr)
-    if args.profile != "smoke" and not args.no_capabilities:
+    print(f"wrote {args.output}: {len(output.benchmarks)} benchmarks, "
+          f"{len(output.failures)} failed", file=sys.stderr)
+    if profile.writes_capabilities and not args.no_capabilities:
         write_capabilities_beside(args.output)
-    return EXIT_FAILED_CASES if failures else EXIT_OK
+    return EXIT_FAILED_CASES if output.failures else EXIT_OK
 
 
 def resize_cases(selected: list, sizes: list[int]) -> list:
@@ -225,6 +239,8 @@ def write_output(text: str, path: str | None, option: str = "-o/--output") -> No
     if not path:
         sys.stdout.write(text)
         return
+    from bench.results import write_atomic
+
     check_output(path, force=True)
     try:
         write_atomic(path, text)
@@ -233,55 +249,25 @@ def write_output(text: str, path: str | None, option: str = "-o/--output") -> No
     print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replace `path` with `text` atomically: temp file in the same directory, fsync, rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a results file is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@dataclass
-class Output:
-    """A results file being written: its path, benchmarks and failed cases so far."""
-
-    path: str
-    benchmarks: list
-    failures: dict[str, str]
-
-
-def run_with_progress(results, total: int, outputs: dict[str, Output]) -> int:
+def run_with_progress(results, total: int, outputs: dict[str, Results]) -> int:
     """Consume {side: CaseResult} per case, saving every output file after each case; return
     how many cases finished (all of them unless interrupted)."""
-    from bench.runner import merge_benchmark, suite_json
+    from bench.results import write_results
 
     done = 0
     with progress_display(total) as show, terminate_as_interrupt():
         try:
             for by_side in results:
                 for side, result in by_side.items():
-                    output = outputs[side]
                     if result.benchmark is not None:
-                        merge_benchmark(output.benchmarks, result.benchmark)
-                        output.failures.pop(result.case.name, None)
+                        outputs[side].add_benchmark(result.benchmark)
                     else:
-                        output.failures[result.case.name] = result.error or "unknown failure"
+                        outputs[side].add_failure(result.case.name,
+                                                  result.error or "unknown failure")
                 with deferred_signals():  # saved and shown together, or neither
                     for output in outputs.values():
                         if output.benchmarks:
-                            write_atomic(output.path, suite_json(output.benchmarks,
-                                                                 output.failures))
+                            write_results(output)
                     done += 1
                     show(done, by_side)
         except KeyboardInterrupt:
@@ -366,6 +352,8 @@ def write_capabilities_beside(output: str) -> None:
         from bench.capabilities import probe_capabilities
     except ImportError:
         return
+    from bench.results import write_atomic
+
     path = capabilities_path(output)
     write_atomic(path, json.dumps(probe_capabilities(), indent=1))
     print(f"wrote {path}", file=sys.stderr)
@@ -413,14 +401,18 @@ def cmd_capabilities(args: argparse.Namespace) -> int:
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="pyperf JSON files (.json or .json.gz)")
     parser.add_argument("--capabilities", metavar="FILE", help="capability matrix JSON")
+    parser.add_argument("--base", metavar="RUN_OR_FILE",
+                        help="the run the others are compared with (default: the one that "
+                             "started first)")
+    add_threshold_argument(parser)
     parser.add_argument("-o", "--output", default="reports/index.html")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import build_report
+    from bench.report.render import build_report
 
     check_output(args.output, force=True)
-    html = build_report(args.results, args.capabilities)
+    html = build_report(args.results, args.capabilities, args.base, gate_threshold(args))
     write_output(html, args.output)
     return EXIT_OK
 
@@ -483,7 +475,7 @@ AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless 
 def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", dest="pythons", action="append", default=[], required=True,
                         help="interpreter A, then interpreter B (each needs bench installed)")
-    parser.add_argument("--profile", default="smoke", help="smoke (default), quick, full or scaling")
+    parser.add_argument("--profile", default="smoke", help=known_profiles("smoke"))
     add_selection_arguments(parser)
     parser.add_argument("--rounds", type=int, default=AB_ROUNDS,
                         help=f"A/B alternations per case (default: {AB_ROUNDS})")
@@ -500,6 +492,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from bench.frame import load_results
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
+    from bench.results import Results
 
     if len(args.pythons) != 2:
         raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.pythons)})")
@@ -509,16 +502,17 @@ def cmd_ab(args: argparse.Namespace) -> int:
             raise InputError(f"--python {python}: not an executable file")
         pythons[side] = os.path.abspath(python)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
-    runner.load_plugins(",".join(args.plugin))
-    selected = cases.select_cases(cases.profile_cases(args.profile), args.patterns, args.suite)
+    cases.load_plugins(args.plugin)
+    profile = cases.get_profile(args.profile)
+    selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
     if not selected:
-        raise InputError(f"profile {args.profile!r} with this selection has no case")
-    outputs = {side: Output(os.path.join(args.outdir, f"{side}.json"), [], {}) for side in "ab"}
+        raise InputError(f"profile {profile.name!r} with this selection has no case")
+    outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
     for output in outputs.values():
         check_output(output.path, force=args.force)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(output.path)
-    settings = runner.RunSettings(args.profile, pyperf_flags(args), args.plugin)
+    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
     print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
           f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
     results = runner.iter_ab(selected, settings, pythons, args.rounds)

@@ -1,4 +1,4 @@
-"""pyperf result files -> one tidy pandas DataFrame, and summaries of it.
+"""Results files (read by `bench.results`) -> one tidy pandas DataFrame, and summaries of it.
 
 The tidy frame has one row per timed value (warmups and calibration runs left
 out) and these columns:
@@ -31,21 +31,16 @@ interval is Welch's t on the logs of the per-process means.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
-import pyperf
 from scipy import stats
 
-from bench.errors import InputError
+from bench.results import Results, read_runs
 
 KEYS = ["run", "benchmark"]
 # Fewest worker processes a side of a case needs for an interval: with fewer there is no
@@ -69,16 +64,6 @@ CONFIDENCE = 0.95
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 
-@dataclass(frozen=True)
-class LoadedRun:
-    """One result file read by pyperf, with the run id it gets in the frame."""
-
-    run: str
-    file: str
-    suite: pyperf.BenchmarkSuite
-    failures: tuple[tuple[str, str], ...] = ()  # (case, reason): checked but never timed
-
-
 class Interval(NamedTuple):
     """A point estimate and its 95% confidence interval (NaN bounds when unknown)."""
 
@@ -96,88 +81,6 @@ class Exponent(NamedTuple):
     n: int
 
 
-# ---------------------------------------------------------------- reading files
-
-def check_file(path: Path) -> None:
-    """Raise InputError when `path` is missing, a directory, empty, or a .gz that is not gzip."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a pyperf JSON file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file, not a pyperf JSON file")
-    if path.name.endswith(".gz"):
-        with path.open("rb") as fp:
-            if fp.read(2) != b"\x1f\x8b":
-                raise InputError(f"{path}: named .gz but is not gzip data")
-
-
-def read_suite(path: str | Path) -> pyperf.BenchmarkSuite:
-    """Load one pyperf JSON file (.json or .json.gz); InputError on anything unreadable."""
-    path = Path(path)
-    check_file(path)
-    try:
-        return pyperf.BenchmarkSuite.load(str(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON, truncated or corrupt ({exc})") from None
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-        raise InputError(f"{path}: not a pyperf result file ({type(exc).__name__}: {exc})") \
-            from None
-
-
-def run_id(path: Path) -> str:
-    """The run id of a result file: its name without .json / .json.gz.
-
-    >>> run_id(Path("results/py311.json.gz")), run_id(Path("a/b.json"))
-    ('py311', 'b')
-    """
-    name = path.name
-    for suffix in (".gz", ".json"):
-        name = name.removesuffix(suffix)
-    return name or path.name
-
-
-def unique_ids(ids: Iterable[str]) -> list[str]:
-    """Make run ids unique by appending ~2, ~3 ... to repeats.
-
-    >>> unique_ids(["a", "b", "a", "a"])
-    ['a', 'b', 'a~2', 'a~3']
-    """
-    seen: dict[str, int] = {}
-    out = []
-    for name in ids:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}~{seen[name]}")
-    return out
-
-
-def load_suites(paths: Sequence[str | Path]) -> list[LoadedRun]:
-    """Read every result file, giving each a unique run id."""
-    if not paths:
-        raise InputError("no result files given")
-    files = [Path(p) for p in paths]
-    ids = unique_ids(run_id(p) for p in files)
-    return [LoadedRun(rid, str(p), read_suite(p), read_failures(p))
-            for rid, p in zip(ids, files, strict=True)]
-
-
-def read_failures(path: Path) -> tuple[tuple[str, str], ...]:
-    """The (case, reason) pairs of the runner's `bench_failures` key; () when there is none."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as fp:
-            entries = json.load(fp).get("bench_failures") or []
-        return tuple((str(e["name"]), str(e["reason"])) for e in entries)
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
-        return ()  # read_suite has already vouched for the file; a bad list is not fatal
-
-
 # ---------------------------------------------------------------- the tidy frame
 
 def python_version(text: Any) -> Any:
@@ -189,18 +92,18 @@ def python_version(text: Any) -> Any:
     return text.split()[0] if isinstance(text, str) and text.split() else None
 
 
-def run_records(loaded: LoadedRun) -> tuple[list[dict[str, Any]], list[float]]:
+def run_records(loaded: Results) -> tuple[list[dict[str, Any]], list[float]]:
     """One record per worker process that has values, and all the values, in order."""
     records: list[dict[str, Any]] = []
     values: list[float] = []
-    for benchmark in loaded.suite:
+    for benchmark in loaded.benchmarks:
         process = 0
         for run in benchmark.get_runs():
             if not run.values:
                 continue  # a calibration run: warmups only
             metadata = run.get_metadata()
             record = {column: metadata.get(key) for column, key in METADATA_KEYS.items()}
-            record.update(run=loaded.run, file=loaded.file, process=process,
+            record.update(run=loaded.run, file=loaded.path, process=process,
                           n=len(run.values), python=python_version(record["python"]))
             records.append(record)
             values.extend(run.values)
@@ -208,11 +111,9 @@ def run_records(loaded: LoadedRun) -> tuple[list[dict[str, Any]], list[float]]:
     return records, values
 
 
-def tidy_suite(loaded: LoadedRun) -> pd.DataFrame:
-    """The tidy rows of one result file."""
+def tidy_suite(loaded: Results) -> pd.DataFrame:
+    """The tidy rows of one results file (read_results has checked it has timed values)."""
     records, values = run_records(loaded)
-    if not values:
-        raise InputError(f"{loaded.file}: no timed values (only calibration runs?)")
     per_run = pd.DataFrame.from_records(records)
     frame = per_run.loc[per_run.index.repeat(per_run["n"])].reset_index(drop=True)
     frame["value"] = np.asarray(values, dtype=float)
@@ -233,30 +134,31 @@ def set_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
-def tidy_frame(runs: Sequence[LoadedRun]) -> pd.DataFrame:
-    """The tidy frame of already loaded result files."""
+def tidy_frame(runs: Sequence[Results]) -> pd.DataFrame:
+    """The tidy frame of results files read by `bench.results.read_runs`."""
     return set_dtypes(pd.concat([tidy_suite(r) for r in runs], ignore_index=True))
 
 
 def load_results(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """Read pyperf result files (.json, .json.gz) into the tidy frame, one row per value."""
-    return tidy_frame(load_suites(paths))
+    """Read results files (.json, .json.gz) into the tidy frame, one row per value."""
+    return tidy_frame(read_runs(paths))
 
 
-def list_failures(runs: Sequence[LoadedRun]) -> pd.DataFrame:
+def list_failures(runs: Sequence[Results]) -> pd.DataFrame:
     """One row per case that failed its check or its worker: run, benchmark, reason."""
-    rows = [(r.run, name, reason) for r in runs for name, reason in r.failures]
+    rows = [(r.run, name, reason) for r in runs for name, reason in r.failures.items()]
     return pd.DataFrame(rows, columns=["run", "benchmark", "reason"])
 
 
-def describe_runs(runs: Sequence[LoadedRun]) -> pd.DataFrame:
-    """One row per result file: host, Python, CPU, dates, profile, GC state and versions."""
+def describe_runs(runs: Sequence[Results]) -> pd.DataFrame:
+    """One row per results file: host, Python, CPU, dates, profile, GC state and versions."""
     rows = []
     for loaded in runs:
-        meta = loaded.suite.get_metadata()
-        dates = loaded.suite.get_dates()
+        suite = loaded.suite()
+        meta = suite.get_metadata()
+        dates = suite.get_dates()
         rows.append({
-            "run": loaded.run, "file": loaded.file, "host": meta.get("hostname"),
+            "run": loaded.run, "file": loaded.path, "host": meta.get("hostname"),
             "python": meta.get("python_version"),
             "implementation": meta.get("python_implementation"),
             "cpu": meta.get("cpu_model_name"), "cpu_count": meta.get("cpu_count"),
@@ -266,7 +168,7 @@ def describe_runs(runs: Sequence[LoadedRun]) -> pd.DataFrame:
             "profile": meta.get("bench_profile"), "bench_version": meta.get("bench_version"),
             "gc": {1: "enabled", 0: "disabled"}.get(meta.get("gc_enabled"), meta.get("gc_enabled")),
             "pyperf_version": meta.get("perf_version"),
-            "benchmarks": len(loaded.suite), "failed cases": len(loaded.failures)})
+            "benchmarks": len(loaded.benchmarks), "failed cases": len(loaded.failures)})
     return pd.DataFrame(rows, dtype="object")
 
 

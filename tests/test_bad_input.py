@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,6 @@ def test_bad_file(command, name, tmp_path, capsys):
     (["compare", str(GOOD), bad_path("bytes-unit.json")], ["unit"]),
     (["compare", str(GOOD)], ["BASE HEAD"]),
     (["sensitivity", str(GOOD), str(GOOD)], ["3"]),
-    (["list", "--profile", "nope"], ["unknown profile 'nope'"]),
-    (["run", "--profile", "nope"], ["unknown profile 'nope'"]),
     (["run", "-k", "ser/pikle-5/dumps/ints/1000"], ["matches no case", "did you mean"]),
     (["run", "-k", "ser/nope/*"], ["'ser/nope/*' matches no case"]),
     (["run", "-k", "ser/pickle-5/dumps/ints/1000", "--size", "-5"], ["--size -5"]),
@@ -96,6 +95,17 @@ def test_bad_file(command, name, tmp_path, capsys):
 def test_bad_arguments(argv, needles, capsys):
     code, lines = run_cli(argv, capsys)
     assert_one_line_error(code, lines, *needles)
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "--profile", "nope"],
+    ["run", "--profile", "nope"],
+    ["ab", "--python", sys.executable, "--python", sys.executable, "--profile", "nope"],
+])
+def test_unknown_profile_is_one_error_line(argv, capsys):
+    code, lines = run_cli(argv, capsys)
+    assert_one_line_error(code, lines)
+    assert lines == ["ERROR: unknown profile 'nope' (known: smoke, quick, full, scaling)"]
 
 
 def test_every_command_is_covered():

@@ -1,21 +1,21 @@
-"""The case matrix: names, profiles, selection."""
+"""The case matrix: names, profiles, selection, plugins."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.cases import PROFILES, Case, is_supported, parse_case, profile_cases, select_cases
+from bench.cases import PROFILES, Case, get_profile, is_supported, parse_case, select_cases
 from bench.errors import InputError
 from bench.serializers import SERIALIZERS
 
 
 def test_names_round_trip_through_parse():
-    for case in profile_cases("quick"):
+    for case in get_profile("quick").list_cases():
         assert parse_case(case.name) == case
 
 
 def test_quick_profile_size_and_coverage():
-    cases = profile_cases("quick")
+    cases = get_profile("quick").list_cases()
     assert 300 <= len(cases) <= 500
     ser = {c.subject for c in cases if c.suite == "ser"}
     assert ser == set(SERIALIZERS)
@@ -25,27 +25,27 @@ def test_quick_profile_size_and_coverage():
 
 
 def test_smoke_covers_every_subject_once():
-    cases = profile_cases("smoke")
+    cases = get_profile("smoke").list_cases()
     assert {c.subject for c in cases if c.suite == "ser"} == set(SERIALIZERS)
     assert len({c.subject for c in cases if c.suite == "fold"}) >= 8
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profiles_have_unique_names_and_only_supported_pairs(profile):
-    cases = profile_cases(profile)
+    cases = get_profile(profile).list_cases()
     assert len({c.name for c in cases}) == len(cases)
     assert all(is_supported(c.subject, c.shape) for c in cases if c.suite == "ser")
 
 
 def test_unsupported_pairs_are_not_cases():
-    names = {c.name for c in profile_cases("quick")}
+    names = {c.name for c in get_profile("quick").list_cases()}
     assert "ser/marshal/dumps/dataclasses/1000" not in names
     assert "ser/msgpack/dumps/tuples/1000" not in names
     assert "ser/pickle-5/dumps/dataclasses/1000" in names
 
 
 def test_selection_by_glob_and_suite():
-    cases = profile_cases("quick")
+    cases = get_profile("quick").list_cases()
     picked = select_cases(cases, ["ser/pickle-5/*/records/*"])
     assert picked and all(c.subject == "pickle-5" and c.shape == "records" for c in picked)
     assert {c.suite for c in select_cases(cases, suites=["fold"])} == {"fold"}
@@ -53,7 +53,7 @@ def test_selection_by_glob_and_suite():
 
 def test_pattern_matching_nothing_suggests_close_names():
     with pytest.raises(InputError, match="did you mean: ser/pickle-5/dumps/records/1000"):
-        select_cases(profile_cases("quick"), ["ser/pickle-5/dumps/record/1000"])
+        select_cases(get_profile("quick").list_cases(), ["ser/pickle-5/dumps/record/1000"])
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -67,9 +67,45 @@ def test_bad_case_names(name, message):
         parse_case(name)
 
 
-def test_unknown_profile():
-    with pytest.raises(InputError, match="unknown profile 'quik'"):
-        profile_cases("quik")
+def test_unknown_profile_names_the_known_ones():
+    with pytest.raises(InputError) as info:
+        get_profile("quik")
+    assert str(info.value) == "unknown profile 'quik' (known: smoke, quick, full, scaling)"
+
+
+@pytest.mark.parametrize(("name", "processes", "capabilities"), [
+    ("smoke", "1", False), ("quick", "4", True), ("scaling", "6", True)])
+def test_a_profile_carries_its_pyperf_settings_and_capability_run(name, processes, capabilities):
+    profile = get_profile(name)
+    settings = list(profile.pyperf_settings)
+    assert settings[settings.index("--processes") + 1] == processes
+    assert profile.writes_capabilities is capabilities and profile.description
+
+
+def test_full_profile_keeps_pyperf_default_rigour():
+    assert get_profile("full").pyperf_settings == ("--timeout", "600")
+
+
+def test_sink_cases_follow_the_serializer_entry(monkeypatch):
+    import dataclasses
+
+    from bench import serializers
+
+    names = {c.name for c in get_profile("full").list_cases()}
+    assert "ser/pickle-5-oob/dumps-file/ints/1000" not in names
+    assert "ser/pickle-5/dumps-file/ints/1000" in names
+    entry = dataclasses.replace(SERIALIZERS["pickle-5"], has_file_form=False)
+    monkeypatch.setitem(serializers.SERIALIZERS, "pickle-5", entry)
+    names = {c.name for c in get_profile("full").list_cases()}
+    assert "ser/pickle-5/dumps-file/ints/1000" not in names
+    assert "ser/pickle-5/dumps/ints/1000" in names
+
+
+def test_unknown_plugin_is_input_error():
+    from bench.cases import load_plugins
+
+    with pytest.raises(InputError, match="--plugin 'no_such_plugin_module'"):
+        load_plugins(["no_such_plugin_module"])
 
 
 def test_adding_a_shape_adds_its_cases(monkeypatch):
@@ -79,7 +115,7 @@ def test_adding_a_shape_adds_its_cases(monkeypatch):
         "pairs", lambda n, r: [(i, i) for i in range(n)], "test shape"))
     is_supported.cache_clear()
     try:
-        names = {c.name for c in profile_cases("quick")}
+        names = {c.name for c in get_profile("quick").list_cases()}
     finally:
         is_supported.cache_clear()
     assert Case("ser", "pickle-5", "dumps", "pairs", 1000).name in names

@@ -1,9 +1,8 @@
-"""bench.frame: loading pyperf files into the tidy frame, summaries with CIs, ratios, exponents."""
+"""bench.frame: the tidy frame of results files, summaries with CIs, ratios, exponents."""
 
 from __future__ import annotations
 
 import doctest
-import gzip
 import json
 import math
 import random
@@ -16,7 +15,6 @@ import pytest
 from scipy import stats
 
 import bench.frame
-from bench.errors import InputError
 from bench.frame import (
     COLUMNS,
     describe_runs,
@@ -24,12 +22,12 @@ from bench.frame import (
     fit_exponents,
     list_failures,
     load_results,
-    load_suites,
     mean_interval,
     process_means,
     ratio_interval,
     summarize,
 )
+from bench.results import read_runs
 
 DATA = Path(__file__).parent / "data" / "report"
 FIXED_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
@@ -175,51 +173,6 @@ def test_many_files_and_repeated_names(tmp_path: Path) -> None:
     assert len(summarize(frame)) == 4
 
 
-# ---------------------------------------------------------------- bad input
-
-def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    """name -> (file, words the InputError must contain)."""
-    good = (DATA / "py311.json").read_bytes()
-    files = {
-        "missing": ("nope.json", None, "no such file"),
-        "empty": ("empty.json", b"", "empty"),
-        "truncated": ("cut.json", good[: len(good) // 2], "truncated"),
-        "not pyperf": ("other.json", json.dumps({"hello": 1}).encode(), "not a pyperf"),
-        "json list": ("list.json", b"[1, 2]", "not a pyperf"),
-        "binary": ("bin.json", b"\xff\xfe\x00garbage", "UTF-8"),
-        "gz not gzip": ("plain.json.gz", good, "not gzip"),
-        "truncated gzip": ("cut.json.gz", gzip.compress(good)[:500], "gzip"),
-        "no benchmarks": ("none.json", json.dumps({"version": "1.0", "benchmarks": []}).encode(),
-                          "not a pyperf"),
-        "bad values": ("neg.json", json.dumps({"version": "1.0", "benchmarks": [
-            {"metadata": {"name": "x"}, "runs": [{"values": [-1]}]}]}).encode(), "not a pyperf"),
-    }
-    out = {}
-    for key, (name, content, words) in files.items():
-        if content is not None:
-            (tmp_path / name).write_bytes(content)
-        out[key] = (tmp_path / name, words)
-    (tmp_path / "adir.json").mkdir()
-    out["directory"] = (tmp_path / "adir.json", "directory")
-    return out
-
-
-@pytest.mark.parametrize("case", ["missing", "empty", "truncated", "not pyperf", "json list",
-                                  "binary", "gz not gzip", "truncated gzip", "no benchmarks",
-                                  "bad values", "directory"])
-def test_bad_input_is_one_line_input_error(tmp_path: Path, case: str) -> None:
-    path, words = bad_files(tmp_path)[case]
-    with pytest.raises(InputError) as info:
-        load_results([DATA / "py311.json", path])
-    message = str(info.value)
-    assert message.startswith(str(path)) and words in message and "\n" not in message
-
-
-def test_no_files_is_input_error() -> None:
-    with pytest.raises(InputError, match="no result files"):
-        load_results([])
-
-
 # ---------------------------------------------------------------- ratios and exponents
 
 def test_ratio_interval_is_welch_on_logs() -> None:
@@ -265,15 +218,15 @@ def test_doctests_of_frame() -> None:
     assert doctest.testmod(bench.frame).failed == 0
 
 
-def test_runner_failures_are_read_beside_the_benchmarks(tmp_path: Path) -> None:
+def test_failures_and_run_descriptions(tmp_path: Path) -> None:
     path = write_suite(tmp_path / "r.json", {"fold/loop/sum/list/100": [[1.0], [2.0]]})
     data = json.loads(path.read_text(encoding="utf-8"))
     data["bench_failures"] = [{"name": "ser/json/dumps/bytes/10", "reason": "check failed"}]
-    gz = tmp_path / "r.json.gz"
-    gz.write_bytes(gzip.compress(json.dumps(data).encode()))
-    loaded = load_suites([gz, path])
-    assert loaded[0].failures == (("ser/json/dumps/bytes/10", "check failed"),)
-    assert loaded[1].failures == ()
+    failed = tmp_path / "x" / "r.json"
+    failed.parent.mkdir()
+    failed.write_text(json.dumps(data), encoding="utf-8")
+    loaded = read_runs([failed, path])
     assert list_failures(loaded).to_dict("records") == [
         {"run": "r", "benchmark": "ser/json/dumps/bytes/10", "reason": "check failed"}]
     assert describe_runs(loaded)["failed cases"].tolist() == [1, 0]
+    assert describe_runs(loaded)["run"].tolist() == ["r", "r~2"]

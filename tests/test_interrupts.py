@@ -1,4 +1,4 @@
-"""Killing a run at random points never leaves a broken results file (issue 7)."""
+"""Killing a run at random points never leaves a broken results file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`bench run` end to end: real pyperf workers, checked cases, isolation, faults, interrupts."""
+"""bench.runner and `bench run` end to end: real pyperf workers, checked cases, isolation,
+faults, interrupts."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ import pyperf
 import pytest
 from conftest import bench_env, interrupt_after
 
-from bench.cases import profile_cases, select_cases
-from bench.runner import describe_worker_failure, split_worker_args
-
-pytestmark = pytest.mark.slow
+from bench.cases import get_profile, select_cases
+from bench.runner import RunSettings, describe_worker_failure, pyperf_argv
 
 
 def load_metadata(path):
@@ -30,11 +29,12 @@ def smoke_run(tmp_path_factory):
     return proc, path
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_case_with_metadata(smoke_run):
     proc, path = smoke_run
     assert proc.returncode == 0, proc.stderr
     metadata = load_metadata(path)
-    assert sorted(metadata) == sorted(c.name for c in profile_cases("smoke"))
+    assert sorted(metadata) == sorted(c.name for c in get_profile("smoke").list_cases())
     for name, meta in metadata.items():
         suite, subject, op, shape, size = name.split("/")
         assert (meta["bench_suite"], meta["bench_subject"], meta["bench_op"],
@@ -50,6 +50,7 @@ def test_smoke_run_writes_every_case_with_metadata(smoke_run):
     assert metadata["ser/pickle-5/dumps/ints/10"]["payload_bytes"] == expected
 
 
+@pytest.mark.slow
 def test_pyperf_reads_our_files(smoke_run):
     _, path = smoke_run
     stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(path)],
@@ -60,6 +61,7 @@ def test_pyperf_reads_our_files(smoke_run):
     assert compare.returncode == 0, compare.stderr
 
 
+@pytest.mark.slow
 def test_worker_timing_pickle_never_imports_dill(smoke_run):
     _, path = smoke_run
     metadata = load_metadata(path)
@@ -70,6 +72,7 @@ def test_worker_timing_pickle_never_imports_dill(smoke_run):
     assert metadata["ser/msgpack/dumps/ints/10"]["bench_imported"] == "msgpack"
 
 
+@pytest.mark.slow
 def test_run_refuses_to_overwrite_without_force(smoke_run, run_bench):
     _, path = smoke_run
     proc = run_bench("run", "--profile", "smoke", "-o", str(path))
@@ -78,6 +81,7 @@ def test_run_refuses_to_overwrite_without_force(smoke_run, run_bench):
         f"ERROR: {path}: already exists (use --force to overwrite or --append to add)"]
 
 
+@pytest.mark.slow
 def test_append_adds_runs_and_cases(tmp_path, run_bench):
     path = tmp_path / "a.json"
     first = run_bench("run", "--profile", "smoke", "-k", "ref/*", "-o", str(path))
@@ -90,6 +94,7 @@ def test_append_adds_runs_and_cases(tmp_path, run_bench):
     assert "fold/loop/sum/list/100" in suite.get_benchmark_names()
 
 
+@pytest.mark.slow
 def test_crashing_cases_fail_alone(tmp_path, run_bench):
     path = tmp_path / "crash.json"
     proc = run_bench("run", "--plugin", "bench_crashers", "--profile", "crash-test",
@@ -111,6 +116,7 @@ def test_crashing_cases_fail_alone(tmp_path, run_bench):
     assert "4 case(s) failed" in proc.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_valid_file_with_the_finished_cases(tmp_path):
     path = tmp_path / "interrupted.json"
     finished, rest, code = interrupt_after(["run", "--profile", "smoke", "-o", str(path)], 5)
@@ -119,10 +125,12 @@ def test_ctrl_c_leaves_a_valid_file_with_the_finished_cases(tmp_path):
     assert sorted(load_metadata(path)) == sorted(finished)
 
 
-def test_split_worker_args_keeps_pyperf_flags():
-    ours, rest = split_worker_args(["--bench-case", "x", "--worker-task=2", "--values", "3",
-                                    "--bench-plugin", "a", "--bench-plugin", "b"])
-    assert ours == {"case": "x", "plugin": "a,b"} and rest == ["--values", "3"]
+def test_pyperf_flags_are_the_profile_then_the_user():
+    settings = RunSettings(get_profile("smoke"), ["--values", "7"])
+    argv = pyperf_argv(settings)
+    assert argv[:len(get_profile("smoke").pyperf_settings)] == list(get_profile("smoke")
+                                                                   .pyperf_settings)
+    assert argv[-3:] == ["--values", "7", "--quiet"]
 
 
 @pytest.mark.parametrize(("exc", "expected"), [
@@ -136,9 +144,10 @@ def test_describe_worker_failure(exc, expected):
 
 
 def test_selection_used_by_the_tests_exists():
-    assert select_cases(profile_cases("smoke"), ["ref/*"])
+    assert select_cases(get_profile("smoke").list_cases(), ["ref/*"])
 
 
+@pytest.mark.slow
 def test_every_worker_of_a_case_carries_the_same_measured_metadata(tmp_path, run_bench):
     path = tmp_path / "three.json"
     proc = run_bench("run", "--profile", "smoke", "-k", "ser/dill/*", "-k", "fold/numpy/*",

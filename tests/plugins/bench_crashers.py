@@ -50,4 +50,6 @@ def crash_cases():
         yield Case("ser", "pickle-5", "loads", "ints", 10 + len(name))
 
 
-cases.PROFILES["crash-test"] = crash_cases
+cases.PROFILES["crash-test"] = cases.Profile(
+    "crash-test", crash_cases, cases.PROFILES["smoke"].pyperf_settings, False,
+    "good cases around each crasher (tests only)")

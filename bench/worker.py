@@ -1,0 +1,256 @@
+"""The worker program, `python -m bench.worker`: builds, checks and times one case.
+
+pyperf's manager (in the `bench` process, see bench.runner) spawns this program for
+each worker process of a case, with the case name and scratch files as `--bench-*`
+options. The worker builds the data of its own case only, imports only the library
+that case times, checks the result (round trip equal, or fold equal to the plain loop)
+before timing it, measures peak memory with tracemalloc in a separate untimed call,
+and hands pyperf a low-overhead `time_func(loops)`. A check that fails is written to
+the error file named by `--bench-errors` and the worker exits 1: the case is
+reported, never timed.
+
+It stays small and imports little: no pandas, scipy, matplotlib or any library but
+the one its case times (the `bench_imported` metadata records which were loaded).
+
+What each op times (one loop iteration):
+    dumps / loads                 codec.dumps(obj) / codec.loads(payload)
+    dumps-bytesio / loads-bytesio dump(obj, BytesIO()) / load(BytesIO(payload))
+    dumps-file / loads-file       with open(path, "wb") as f: dump(obj, f) / with open(path, "rb") ...
+    fold tasks                    style_function(items) or style_function(generator over items)
+    ref copy                      bytearray(buffer): allocation + memcpy of the payload size
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench import __version__
+from bench.cases import Case, load_plugins, parse_case
+from bench.errors import BenchError
+
+TimeFunc = Callable[[int], float]
+Describe = Callable[[], dict[str, Any]]
+WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "numpy", "toolz", "cytoolz")
+PROGRAM_ARGS = ("-m", "bench.worker")  # how pyperf starts this program
+
+
+class CaseFailed(BenchError):
+    """A case could not be measured: its check failed."""
+
+
+def build_time_func(case: Case, workdir: str, cache_path: str = "") -> tuple[TimeFunc, dict[str, Any]]:
+    """Build the case's data, check it, and return its timing function and metadata.
+
+    The costly metadata (peak memory, payload and input sizes) is the same in every
+    worker of a case, so the first worker measures it and leaves it in `cache_path`
+    for the others; the check and the `bench_imported` evidence run in every worker.
+    """
+    builders = {"ser": _prepare_serializer, "fold": _prepare_fold, "ref": _prepare_ref}
+    op, describe = builders[case.suite](case, workdir)
+    metadata = read_cached_metadata(cache_path)
+    if not metadata:
+        metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op)}
+        write_cached_metadata(cache_path, metadata)
+    metadata["bench_imported"] = ",".join(m for m in WATCHED_LIBRARIES if m in sys.modules) or "-"
+    return make_time_func(op), metadata
+
+
+def read_cached_metadata(path: str) -> dict[str, Any]:
+    """Metadata an earlier worker of this case measured, or {}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return dict(json.load(f))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_cached_metadata(path: str, metadata: dict[str, Any]) -> None:
+    """Leave measured metadata for the next workers of this case (no-op without a path)."""
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(metadata, f)
+
+
+def make_time_func(op: Callable[[], Any]) -> TimeFunc:
+    """A pyperf time_func that calls `op` `loops` times with a minimal loop."""
+
+    def time_func(loops: int) -> float:
+        calls = range(loops)
+        clock = time.perf_counter
+        start = clock()
+        for _ in calls:
+            op()
+        return clock() - start
+
+    return time_func
+
+
+def measure_peak_alloc(op: Callable[[], Any]) -> int:
+    """Peak bytes allocated by one untimed call of `op` (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        op()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _prepare_serializer(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
+    from bench.equality import same_value
+    from bench.serializers import classify_roundtrip, describe_error, get_serializer, payload_nbytes
+    from bench.shapes import build_shape, shape_nbytes
+
+    serializer = get_serializer(case.subject)
+    codec = serializer.codec()
+    obj = build_shape(case.shape, case.size)
+    check = classify_roundtrip(codec, obj)
+    if check.status != "ok":
+        raise CaseFailed(f"check failed: {check.status}: {check.error}")
+    payload = check.payload
+    op = _serializer_op(case.op, codec, obj, payload, os.path.join(workdir, "payload.bin"))
+    if case.op not in ("dumps", "loads"):
+        try:
+            back = _sink_round_trip(case.op, codec, obj, workdir)
+        except Exception as exc:
+            raise CaseFailed(f"check failed: {describe_error(exc)}") from exc
+        if not same_value(obj, back):
+            raise CaseFailed(f"check failed: {case.op} gave back a different object")
+    return op, lambda: {"subject_version": serializer.version(),
+                        "payload_bytes": payload_nbytes(payload), "shape_nbytes": shape_nbytes(obj)}
+
+
+def _serializer_op(op: str, codec: Any, obj: Any, payload: Any, path: str) -> Callable[[], Any]:
+    """The zero-argument callable one loop iteration of `op` calls."""
+    dumps, loads, dump, load = codec.dumps, codec.loads, codec.dump, codec.load
+    if op in ("loads-file", "dumps-file"):
+        with open(path, "wb") as f:
+            dump(obj, f)
+    ops: dict[str, Callable[[], Any]] = {
+        "dumps": lambda: dumps(obj),
+        "loads": lambda: loads(payload),
+        "dumps-bytesio": lambda: dump(obj, io.BytesIO()),
+        "loads-bytesio": lambda: load(io.BytesIO(payload)),
+        "dumps-file": lambda: _dump_file(dump, obj, path),
+        "loads-file": lambda: _load_file(load, path),
+    }
+    return ops[op]
+
+
+def _dump_file(dump: Callable[[Any, Any], Any], obj: Any, path: str) -> None:
+    with open(path, "wb") as f:
+        dump(obj, f)
+
+
+def _load_file(load: Callable[[Any], Any], path: str) -> Any:
+    with open(path, "rb") as f:
+        return load(f)
+
+
+def _sink_round_trip(op: str, codec: Any, obj: Any, workdir: str) -> Any:
+    """Round-trip through the op's sink (BytesIO or a real file), for the check before timing."""
+    if op.endswith("bytesio"):
+        buffer = io.BytesIO()
+        codec.dump(obj, buffer)
+        return codec.load(io.BytesIO(buffer.getvalue()))
+    path = os.path.join(workdir, "check.bin")
+    _dump_file(codec.dump, obj, path)
+    return _load_file(codec.load, path)
+
+
+def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
+    from bench.folds import build_items, feed_items, get_fold, get_style, same_answer
+    from bench.serializers import library_version
+    from bench.shapes import shape_nbytes
+
+    items = build_items(case.op, case.size)
+    fold = get_fold(case.subject, case.op)
+    feed = feed_items(items, case.shape)  # type: ignore[arg-type]
+    expected = get_fold("loop", case.op)(items)
+    if not same_answer(fold(feed()), expected):
+        raise CaseFailed(f"check failed: {case.subject} disagrees with loop on {case.op}")
+    module = get_style(case.subject).module
+    return (lambda: fold(feed())), lambda: {"subject_version": library_version(module),
+                                            "shape_nbytes": shape_nbytes(items)}
+
+
+def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
+    from bench.serializers import library_version
+
+    buffer = os.urandom(case.size)
+    if bytearray(buffer) != buffer:
+        raise CaseFailed("check failed: copy differs")
+    return (lambda: bytearray(buffer)), lambda: {"subject_version": library_version(None),
+                                                 "shape_nbytes": case.size}
+
+
+def split_worker_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Take our `--bench-*` options out of a worker's argv; drop pyperf's `--worker-task`.
+
+    Each worker process registers exactly one benchmark, so pyperf's task index
+    (which counts benchmarks of the parent) must not be applied in the worker.
+
+    >>> split_worker_args(["--worker", "--worker-task=3", "--bench-case", "a/b/c/d/1"])
+    ({'case': 'a/b/c/d/1'}, ['--worker'])
+    """
+    ours: dict[str, str] = {}
+    rest: list[str] = []
+    items = iter(argv)
+    for arg in items:
+        if arg.startswith("--bench-"):
+            key = arg[len("--bench-"):]
+            ours[key] = ours[key] + "," + next(items) if key in ours else next(items)
+        elif not arg.startswith("--worker-task"):
+            rest.append(arg)
+    return ours, rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Worker entry point: time one case, or write why it cannot be timed."""
+    import pyperf
+
+    ours, rest = split_worker_args(sys.argv[1:] if argv is None else argv)
+    try:
+        load_plugins(filter(None, ours.get("plugin", "").split(",")))
+        case = parse_case(ours["case"])
+        with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+            time_func, metadata = build_time_func(case, workdir, ours.get("meta", ""))
+            runner = pyperf.Runner(program_args=PROGRAM_ARGS)
+            runner.parse_args(rest)
+            runner.metadata.update(metadata)
+            runner.metadata.update(case.metadata())
+            runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", "")))
+            runner.bench_time_func(case.name, time_func)
+    except (Exception, RecursionError, MemoryError) as exc:
+        from bench.serializers import describe_error
+
+        reason = str(exc) if isinstance(exc, BenchError) else describe_error(exc)
+        if "errors" in ours:
+            with open(ours["errors"], "w", encoding="utf-8") as f:
+                f.write(reason)
+        else:
+            print(f"bench worker: {ours.get('case')}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_metadata(profile: str, ab_round: str = "") -> dict[str, str | int]:
+    """Metadata every benchmark of a run carries (pyperf shows it at the top level)."""
+    metadata: dict[str, str | int] = {"bench_profile": profile, "bench_version": __version__,
+                                      "gc_enabled": int(gc.isenabled())}
+    if ab_round:
+        metadata["bench_round"] = int(ab_round)
+    return metadata
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

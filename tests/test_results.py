@@ -1,0 +1,220 @@
+"""bench.results: the one writer and the one strict reader of results files."""
+
+from __future__ import annotations
+
+import doctest
+import gzip
+import json
+import os
+import stat
+from pathlib import Path
+
+import pyperf
+import pytest
+
+import bench.results
+from bench.errors import InputError
+from bench.results import (
+    FAILURES_KEY,
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    Results,
+    read_results,
+    read_runs,
+    write_atomic,
+    write_results,
+)
+
+DATA = Path(__file__).parent / "data"
+GOOD = DATA / "bad" / "good.json"
+REPORT = DATA / "report" / "py311.json"
+
+
+def make_benchmark(name: str, *values: float) -> pyperf.Benchmark:
+    """A benchmark with one worker process per value."""
+    return pyperf.Benchmark([pyperf.Run([v], metadata={"name": name, "loops": 4},
+                                        collect_metadata=False) for v in values])
+
+
+def good_data() -> dict:
+    return json.loads(GOOD.read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- writing
+
+def test_written_file_reads_back_and_pyperf_reads_it(tmp_path: Path) -> None:
+    results = Results([make_benchmark("a/b", 1.0, 2.0)], {"c/d": "check failed: x"},
+                      str(tmp_path / "r.json"))
+    write_results(results)
+    back = read_results(results.path)
+    assert [b.get_name() for b in back.benchmarks] == ["a/b"]
+    assert back.benchmarks[0].get_values() == (1.0, 2.0)
+    assert back.failures == {"c/d": "check failed: x"}
+    data = json.loads(Path(results.path).read_text(encoding="utf-8"))
+    assert data[FORMAT_KEY] == FORMAT_VERSION
+    assert data[FAILURES_KEY] == [{"name": "c/d", "reason": "check failed: x"}]
+    assert pyperf.BenchmarkSuite.load(results.path).get_benchmark_names() == ["a/b"]
+
+
+def test_a_gz_name_is_written_gzip_compressed(tmp_path: Path) -> None:
+    path = tmp_path / "r.json.gz"
+    write_results(Results([make_benchmark("a/b", 1.0)], {}, str(path)))
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert pyperf.BenchmarkSuite.load(str(path)).get_benchmark_names() == ["a/b"]
+    assert read_results(path).failures == {}
+
+
+def test_add_merges_runs_and_clears_an_earlier_failure() -> None:
+    results = Results()
+    results.add_failure("a/b", "worker crashed")
+    results.add_benchmark(make_benchmark("a/b", 1.0))
+    results.add_benchmark(make_benchmark("a/b", 2.0))
+    results.add_benchmark(make_benchmark("c/d", 3.0))
+    assert [b.get_name() for b in results.benchmarks] == ["a/b", "c/d"]
+    assert results.benchmarks[0].get_values() == (1.0, 2.0)
+    assert results.failures == {}
+
+
+def test_write_atomic_replaces_with_the_umask_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    path.write_text("old")
+    previous = os.umask(0o027)
+    try:
+        write_atomic(str(path), "new")
+    finally:
+        os.umask(previous)
+    assert path.read_text() == "new"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "out.json"
+    path.write_text("old")
+
+    def fail(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError):
+        write_atomic(str(path), "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+# ---------------------------------------------------------------- reading
+
+def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, words the InputError must contain)."""
+    good = REPORT.read_bytes()
+    data = good_data()
+    run = data["benchmarks"][0]["runs"][0]
+    files: dict[str, tuple[str, object, str]] = {
+        "missing": ("nope.json", None, "no such file"),
+        "empty": ("empty.json", b"", "empty"),
+        "truncated": ("cut.json", good[: len(good) // 2], "truncated"),
+        "not pyperf": ("other.json", {"hello": 1}, "not a pyperf"),
+        "json list": ("list.json", [1, 2], "not a pyperf"),
+        "binary": ("bin.json", b"\xff\xfe\x00garbage", "UTF-8"),
+        "gz not gzip": ("plain.json.gz", good, "not gzip"),
+        "truncated gzip": ("cut.json.gz", gzip.compress(good)[:500], "gzip"),
+        "no benchmarks": ("none.json", {"version": "1.0", "benchmarks": []}, "not a pyperf"),
+        "negative value": ("neg.json", {"version": "1.0", "benchmarks": [
+            {"metadata": {"name": "x"}, "runs": [{"values": [-1]}]}]}, "not a pyperf"),
+        "string value": ("str.json", {**data, "benchmarks": [{**data["benchmarks"][0], "runs": [
+            {**run, "values": ["1.0"]}]}]}, "not a pyperf"),
+        "NaN": ("nan.json", b'{"version": "1.0", "benchmarks": [{"metadata": {"name": "x"}, '
+                b'"runs": [{"values": [NaN]}]}]}', "NaN"),
+        "Infinity": ("inf.json", b'{"version": "1.0", "benchmarks": [{"metadata": {"name": "x"}, '
+                     b'"runs": [{"values": [1.0, Infinity]}]}]}', "Infinity"),
+        "huge int": ("huge.json", {"version": "1.0", "benchmarks": [
+            {"metadata": {"name": "x"}, "runs": [{"values": [10**400]}]}]}, "not a finite"),
+        "huge metadata": ("hugemeta.json", {"version": "1.0", "benchmarks": [
+            {"metadata": {"name": "x", "bench_size": 10**400}, "runs": [{"values": [1.0]}]}]},
+            "not a finite"),
+        "only calibration": ("calib.json", {"version": "1.0", "benchmarks": [
+            {"metadata": {"name": "x", "loops": 4}, "runs": [{"warmups": [[1, 0.1]]}]}]},
+            "no timed values"),
+        "failures not a list": ("f1.json", {**data, FAILURES_KEY: {"a": "b"}}, FAILURES_KEY),
+        "failure without reason": ("f2.json", {**data, FAILURES_KEY: [{"name": "a"}]},
+                                   FAILURES_KEY),
+        "failure reason not text": ("f3.json", {**data, FAILURES_KEY: [
+            {"name": "a", "reason": 3}]}, FAILURES_KEY),
+        "failure twice": ("f4.json", {**data, FAILURES_KEY: [
+            {"name": "a", "reason": "x"}, {"name": "a", "reason": "y"}]}, "twice"),
+        "newer format": ("v2.json", {**data, FORMAT_KEY: FORMAT_VERSION + 1}, FORMAT_KEY),
+        "format not a number": ("vs.json", {**data, FORMAT_KEY: "1"}, FORMAT_KEY),
+        "deep nesting": ("deep.json", b"[" * 100_000 + b"]" * 100_000, "JSON"),
+    }
+    out = {}
+    for key, (name, content, words) in files.items():
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        elif content is not None:
+            write_json(tmp_path / name, content)
+        out[key] = (tmp_path / name, words)
+    (tmp_path / "adir.json").mkdir()
+    out["directory"] = (tmp_path / "adir.json", "directory")
+    return out
+
+
+BAD_CASES = ["missing", "empty", "truncated", "not pyperf", "json list", "binary", "gz not gzip",
+             "truncated gzip", "no benchmarks", "negative value", "string value", "NaN",
+             "Infinity", "huge int", "huge metadata", "only calibration", "failures not a list",
+             "failure without reason", "failure reason not text", "failure twice",
+             "newer format", "format not a number", "deep nesting", "directory"]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_is_one_line_input_error(tmp_path: Path, case: str) -> None:
+    path, words = bad_files(tmp_path)[case]
+    with pytest.raises(InputError) as info:
+        read_runs([REPORT, path])
+    message = str(info.value)
+    assert message.startswith(str(path)) and words in message and "\n" not in message
+
+
+def test_every_bad_case_is_tested(tmp_path: Path) -> None:
+    assert sorted(bad_files(tmp_path)) == sorted(BAD_CASES)
+
+
+def test_a_file_without_bench_keys_is_version_1_without_failures(tmp_path: Path) -> None:
+    data = good_data()
+    assert FORMAT_KEY not in data and FAILURES_KEY not in data
+    assert read_results(GOOD).failures == {}
+    assert read_results(write_json(tmp_path / "v1.json", {**data, FORMAT_KEY: 1})).benchmarks
+
+
+def test_failures_are_read_in_order(tmp_path: Path) -> None:
+    entries = [{"name": "z", "reason": "first"}, {"name": "a", "reason": "second"}]
+    path = write_json(tmp_path / "f.json", {**good_data(), FAILURES_KEY: entries})
+    assert list(read_results(path).failures.items()) == [("z", "first"), ("a", "second")]
+
+
+def test_gzip_is_read_by_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(gzip.compress(GOOD.read_bytes()))
+    assert read_results(path).benchmarks[0].get_name() == "ser/pickle-5/dumps/ints/10"
+
+
+def test_run_ids_are_unique_names_of_the_files(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    first = write_json(tmp_path / "latest.json", good_data())
+    second = write_json(tmp_path / "x" / "latest.json", good_data())
+    runs = read_runs([first, second, DATA / "report" / "py313.json.gz"])
+    assert [r.run for r in runs] == ["latest", "latest~2", "py313"]
+    assert [r.path for r in runs] == [str(first), str(second), str(DATA / "report" / "py313.json.gz")]
+
+
+def test_no_files_is_input_error() -> None:
+    with pytest.raises(InputError, match="no result files"):
+        read_runs([])
+
+
+def test_doctests_of_results() -> None:
+    assert doctest.testmod(bench.results).failed == 0

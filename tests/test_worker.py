@@ -1,0 +1,93 @@
+"""bench.worker: the program pyperf spawns to build, check and time one case."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+import bench.worker
+from bench import serializers
+from bench.cases import parse_case
+from bench.shapes import build_shape
+from bench.worker import (
+    CaseFailed,
+    build_time_func,
+    make_time_func,
+    run_metadata,
+    split_worker_args,
+)
+
+HEAVY = {"pandas", "scipy", "matplotlib", "jinja2", "rich", "dill", "cloudpickle", "numpy",
+         "msgpack", "bench.frame", "bench.results", "bench.runner", "bench.capabilities"}
+
+
+def test_worker_imports_little():
+    code = "import sys, bench.worker; print(' '.join(sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    loaded = set(proc.stdout.split())
+    assert "bench.cases" in loaded  # the check can see what the worker imports
+    assert HEAVY & loaded == set()
+
+
+def test_split_worker_args_keeps_pyperf_flags():
+    ours, rest = split_worker_args(["--bench-case", "x", "--worker-task=2", "--values", "3",
+                                    "--bench-plugin", "a", "--bench-plugin", "b"])
+    assert ours == {"case": "x", "plugin": "a,b"} and rest == ["--values", "3"]
+
+
+def test_serializer_case_is_checked_timed_and_described(tmp_path):
+    case = parse_case("ser/pickle-5/dumps/ints/10")
+    time_func, metadata = build_time_func(case, str(tmp_path))
+    assert time_func(3) > 0
+    assert metadata["payload_bytes"] == len(pickle.dumps(build_shape("ints", 10), protocol=5))
+    assert metadata["peak_alloc_bytes"] > 0 and metadata["shape_nbytes"] > 0
+    assert metadata["subject_version"]
+
+
+def test_metadata_measured_once_per_case(tmp_path):
+    cache = tmp_path / "meta.json"
+    case = parse_case("fold/loop/sum/list/100")
+    _, first = build_time_func(case, str(tmp_path), str(cache))
+    cached = json.loads(cache.read_text())
+    assert cached["peak_alloc_bytes"] == first["peak_alloc_bytes"]
+    cache.write_text(json.dumps({**cached, "peak_alloc_bytes": 12345}))
+    _, second = build_time_func(case, str(tmp_path), str(cache))
+    assert second["peak_alloc_bytes"] == 12345  # read from the first worker, not measured again
+
+
+def test_a_round_trip_that_differs_fails_the_check(tmp_path, monkeypatch):
+    codec = serializers.Codec(dumps=pickle.dumps, loads=lambda payload: [0])
+    entry = serializers.Serializer("test-lossy", "pickle", "test only", lambda: codec)
+    monkeypatch.setitem(serializers.SERIALIZERS, "test-lossy", entry)
+    with pytest.raises(CaseFailed, match="check failed"):
+        build_time_func(parse_case("ser/test-lossy/dumps/ints/10"), str(tmp_path))
+
+
+def test_time_func_calls_the_op_loops_times():
+    calls = []
+    make_time_func(lambda: calls.append(1))(7)
+    assert len(calls) == 7
+
+
+def test_run_metadata_carries_profile_and_round():
+    assert run_metadata("smoke")["bench_profile"] == "smoke"
+    assert "bench_round" not in run_metadata("smoke")
+    assert run_metadata("smoke", "3")["bench_round"] == 3
+
+
+def test_main_writes_the_reason_a_case_cannot_be_timed(tmp_path):
+    errors = tmp_path / "errors.txt"
+    code = bench.worker.main(["--bench-case", "ser/pickle-9/dumps/ints/10",
+                              "--bench-errors", str(errors)])
+    assert code == 1
+    assert "unknown subject 'pickle-9'" in errors.read_text()
+
+
+def test_doctests_of_worker():
+    assert doctest.testmod(bench.worker).failed == 0
