@@ -1,4 +1,4 @@
-"""bench.sensitivity and `bench sensitivity`: the simulation on synthetic runs, known answers."""
+"""bench.gate.sensitivity and `bench sensitivity`: the simulation on synthetic runs, known answers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_compare import cases_of, make_frame
+from test_gate_rule import cases_of, make_frame
 
-from bench import compare, sensitivity
 from bench.cli import main
 from bench.errors import InputError
+from bench.gate import estimates, render, rule, sensitivity
 
 DATA = Path(__file__).parent / "data" / "compare"
 
@@ -62,15 +62,15 @@ def test_injection_equals_compare_on_scaled_values() -> None:
     """Shifting the A/A test of a case by log(1 + s) is what compare says on scaled values."""
     runs = independent_runs(4, n_cases=12, run_sd=0.01, noise=0.02)
     base, head = pd.concat(runs[1:]), runs[0]
-    tests, _ = compare.assess_cases(compare.summarize_processes(base),
-                                    compare.summarize_processes(head), "runs")
+    tests, _ = rule.assess_cases(estimates.log_process_means(base),
+                                    estimates.log_process_means(head), "runs")
     levels = sensitivity.SLOWDOWN_GRID
     flags = sensitivity.slower_bench(tests, levels, 0.05)
     case = tests["benchmark"].iloc[3]
     for j, level in enumerate(levels):
         scaled = head.copy()
         scaled.loc[scaled["benchmark"] == case, "value"] *= 1 + level
-        cmp = compare.compare_runs(base, scaled)
+        cmp = rule.compare_runs(base, scaled)
         verdict = cmp.cases.set_index("benchmark").loc[case, "verdict"]
         assert flags[3, j] == (verdict == "slower"), level
     assert not flags[3, 0] and flags[3, -1]
@@ -119,14 +119,14 @@ def test_cli_sensitivity_text_md_json(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["sensitivity", *runs]) == 0
     out = capsys.readouterr().out
     assert out.startswith("bench sensitivity: 3 independent runs (base-1, base-2, base-3)")
-    for rule in ("bench, 2 base runs (leave-one-out)", "bench, 1 base run", "pyperf compare_to",
-                 "asv compare"):
-        assert rule in out
+    for label in ("bench, 2 base runs (leave-one-out)", "bench, 1 base run", "pyperf compare_to",
+                  "asv compare"):
+        assert label in out
     assert main(["sensitivity", *runs, "--format", "md"]) == 0
     assert "| Rule |" in capsys.readouterr().out
     assert main(["sensitivity", *runs, "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["schema_version"] == compare.SCHEMA_VERSION
+    assert document["schema_version"] == render.SCHEMA_VERSION
     assert document["kind"] == "bench-sensitivity"
     assert {row["rule"] for row in document["overall"]} >= {"pyperf compare_to", "asv compare"}
 

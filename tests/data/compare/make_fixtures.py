@@ -1,4 +1,4 @@
-"""Write the synthetic pyperf result files of tests/test_compare.py and tests/test_sensitivity.py.
+"""Write the synthetic pyperf result files of the gate's tests (tests/test_gate_*.py).
 
 Run `python tests/data/compare/make_fixtures.py` to rewrite the fixtures, then
 `python tests/data/compare/make_fixtures.py --goldens` to rewrite the golden outputs of
