@@ -1,4 +1,4 @@
-"""bench.report: sections from known data, escaping, self-containment, and the report/export CLI."""
+"""bench.report: findings and sections from known data, escaping, self-containment, the CLI."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ import pandas as pd
 import pyperf
 import pytest
 
+import bench.report.blocks
+import bench.report.findings
+import bench.report.matrix
 import bench.report.plots
-import bench.report.report
+import bench.report.questions
+import bench.report.sections
+from bench.capabilities import load_capabilities
 from bench.cli import main
 from bench.errors import InputError
-from bench.frame import load_results, load_suites, summarize, tidy_frame
-from bench.report import build_report, load_capabilities, render_report
-from bench.report.report import answer_reduce, fold_answers, pareto_front, prepare_data
+from bench.frame import load_results, summarize
+from bench.report.findings import find_all, pareto_front, prepare_data
+from bench.report.questions import code_line, fold_answers
+from bench.report.render import build_report, render_report
 
 DATA = Path(__file__).parent / "data" / "report"
 FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]
@@ -66,30 +72,44 @@ def fold_data(tmp_path: Path) -> pd.DataFrame:
 
 
 def test_answer_says_builtin_is_faster_than_reduce(tmp_path: Path) -> None:
-    data = prepare_data(fold_data(tmp_path))
-    lines = fold_answers(data, bench.report.report.find_all(data).folds)
-    assert lines[0].startswith("sum (list of 1000): no: builtin sum is 5x (")
-    assert lines[0].endswith("faster than reduce(operator.add).")
-    low, high = map(float, re.search(r"\(([\d.]+)-([\d.]+)\)", lines[0]).groups())
+    lines = fold_answers(find_all(prepare_data(fold_data(tmp_path))))
+    assert lines[0].startswith("sum (list of 1000): no: builtin sum is faster; "
+                               "reduce(operator.add) against builtin sum: 5.00x slower [")
+    low, high = map(float, re.search(r"\[([\d.]+), ([\d.]+)\]", lines[0]).groups())
     assert 4.5 < low < 5.0 < high < 5.5
-    assert lines[1].startswith("max (list of 1000): yes: reduce(max) is 3x (")
+    assert lines[1].startswith("max (list of 1000): yes: reduce(max) is faster; ")
 
 
 def test_answer_without_reduce_style(tmp_path: Path) -> None:
     frame = load_results([write_cases(tmp_path / "f.json", {
         "fold/loop/sum/list/10": [1e-6, 1.1e-6], "fold/builtin/sum/list/10": [5e-7, 5e-7]})])
-    data = prepare_data(frame)
-    rows = bench.report.report.find_all(data).folds
-    assert "not measured in this run" in answer_reduce(data, rows)
+    found = find_all(prepare_data(frame))
+    assert "not measured in this run" in fold_answers(found)[0]
+    assert found.reduce["winner"].isna().all()
 
 
 def test_answer_with_overlapping_cis_says_no_clear_difference(tmp_path: Path) -> None:
     frame = load_results([write_cases(tmp_path / "f.json", {
         "fold/loop/sum/list/10": [1.0e-6, 1.3e-6, 0.8e-6],
         "fold/reduce-operator/sum/list/10": [1.05e-6, 1.25e-6, 0.85e-6]})])
-    data = prepare_data(frame)
-    line = fold_answers(data, bench.report.report.find_all(data).folds)[0]
-    assert ": no clear difference: reduce(operator.add) vs the plain loop" in line
+    line = fold_answers(find_all(prepare_data(frame)))[0]
+    assert ": no clear difference: reduce(operator.add) against the plain loop" in line
+    assert line.endswith("(uncertain).")
+
+
+def test_reduce_wins_are_counted_from_the_findings(tmp_path: Path) -> None:
+    data = prepare_data(fold_data(tmp_path))
+    found = find_all(data)
+    assert list(found.reduce["winner"]) == ["other", "reduce"]
+    lead = bench.report.questions.answer_reduce_claim(data, found)[0].text
+    assert lead.startswith("A reduce style was clearly the fastest in 1 of 2 tasks")
+
+
+@pytest.mark.parametrize(("low", "high", "verdict"), [
+    (1.06, 1.2, "slower"), (1.01, 1.2, "slower"), (0.8, 0.9, "faster"), (0.97, 1.04, "same"),
+    (1.01, 1.04, "same"), (0.9, 1.1, "uncertain"), (float("nan"), 1.0, "uncertain")])
+def test_ratio_verdict_speaks_the_gate_words(low: float, high: float, verdict: str) -> None:
+    assert bench.report.findings.ratio_verdict(low, high, 0.05) == verdict
 
 
 # ---------------------------------------------------------------- the page from fixtures
@@ -137,9 +157,9 @@ def test_figures_are_inline_svg_and_bounded(fixture_html: str) -> None:
 
 def test_fold_answers_on_fixture(fixture_html: str) -> None:
     questions = section_of(fixture_html, "questions")
-    assert "sum (list of 10000): no: builtin sum is" in questions
+    assert "sum (list of 10000): no: builtin sum is faster" in questions
     assert re.search(r"reduce\(lambda\) over concat \(list\) grows as n\^(1\.9|2\.0)\d "
-                     r"\(95% CI", questions)
+                     r"\(95% CI \[", questions)
     assert section_of(fixture_html, "folds").count("<li>") == 3
 
 
@@ -158,6 +178,7 @@ def test_memcpy_percent_only_for_bytes_shapes(fixture_html: str) -> None:
     ints_table = next(t for t in tables if t.startswith("ints "))
     assert re.search(r"<td>\d[\d.]*%</td>", bytes_table)
     assert not re.search(r"<td>\d[\d.]*%</td>", ints_table)
+    assert '<td title="pickle.dumps(obj, protocol=5)">pickle-5</td>' in ints_table
     assert "Pareto front" in serializers and "<h3>Sinks" in serializers
 
 
@@ -175,7 +196,9 @@ def test_capabilities_are_colour_coded_with_hover(fixture_html: str) -> None:
 def test_runs_side_by_side(fixture_html: str) -> None:
     runs = section_of(fixture_html, "runs")
     assert "<th>py313 / py311</th>" in runs
-    assert "py313: 80 common cases" in runs
+    assert "py313: 0 slower, 0 faster, 0 same, 80 uncertain, 0 missing, 0 new; " in runs
+    assert "foreign: no case in common between base (py311) and head (foreign)" in runs
+    assert len(re.findall(r'data-run="py313" data-verdict="uncertain"', runs)) == 80
 
 
 def test_environment_lists_runs_and_warnings(fixture_html: str) -> None:
@@ -209,7 +232,7 @@ def test_render_report_from_frame_only() -> None:
 
 
 def test_table_lists_every_case(fixture_html: str) -> None:
-    frame = tidy_frame(load_suites(FIXTURES))
+    frame = load_results(FIXTURES)
     table = section_of(fixture_html, "table")
     assert table.count("<tr") == len(summarize(frame)) + 1
 
@@ -234,7 +257,8 @@ def test_pareto_front() -> None:
 
 
 def test_doctests_of_report_modules() -> None:
-    for module in (bench.report.report, bench.report.plots):
+    for module in (bench.report.blocks, bench.report.findings, bench.report.matrix,
+                   bench.report.plots, bench.report.sections):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -296,18 +320,15 @@ def test_cli_bad_capabilities_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_code_sent_by_reference_is_not_counted_as_code() -> None:
-    from bench.report.report import code_line
-
     data = {"outcome": "ok", "payload_bytes": 30_000}
     assert code_line("dill", {"outcome": "ok", "payload_bytes": 300}, data) == \
-        "dill: code 300 B, data 30 kB: the code is 100x smaller"
+        "dill: code 300 B, data 30.0 kB: the code is 100x smaller"
     line = code_line("pickle-5", {"outcome": "same-process-only", "payload_bytes": 38}, data)
     assert "does not work in a fresh process (same-process-only)" in line
 
 
 def test_reference_row_has_ratio_exactly_one(tmp_path: Path) -> None:
-    data = prepare_data(fold_data(tmp_path))
-    folds = bench.report.report.find_all(data).folds
+    folds = find_all(prepare_data(fold_data(tmp_path))).folds
     loops = folds[folds["subject"] == "loop"]
     assert (loops["ratio"] == 1).all() and (loops["ratio_low"] == 1).all()
 

@@ -1,5 +1,6 @@
-"""The `bench report` side: summaries -> matplotlib figures -> one self-contained HTML page."""
+"""The `bench report` side: findings -> sections -> matplotlib figures -> one HTML page.
 
-from bench.report.report import build_report, load_capabilities, render_report
-
-__all__ = ["build_report", "load_capabilities", "render_report"]
+findings.py computes every number once; questions.py answers the claims from them;
+sections.py and matrix.py build the page's sections (blocks.py is the page model);
+plots.py draws the figures; render.py renders the page (build_report, render_report).
+"""

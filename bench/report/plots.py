@@ -5,7 +5,9 @@ is written to disk. Colours are the Okabe-Ito colour-blind-safe palette
 (yellow left out: too pale on white), and every subject also gets its own
 marker, so series stay apart in grey-scale too. Text stays text in the SVG
 (`svg.fonttype = none`), mathtext is off (names are data, not formulas), and
-figures are closed after saving.
+figures are closed after saving. A subject's colour and marker are facts of its registry
+entry (bench.serializers, bench.folds); the memcpy reference, the one subject outside the
+registries, has its own here.
 """
 
 from __future__ import annotations
@@ -32,67 +34,55 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
+from bench.folds import STYLES, Style  # noqa: E402
+from bench.report.findings import SUPERLINEAR  # noqa: E402
+from bench.serializers import SERIALIZERS, Serializer  # noqa: E402
+from bench.text import choose_unit  # noqa: E402
+
 # Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
-KNOWN_SUBJECTS = [
-    "pickle-5", "pickle-4", "pickle-3", "pickle-2", "pickle-1", "pickle-0", "marshal",
-    "pickle-5-oob", "dill", "dill-recurse", "cloudpickle", "msgpack", "json",
-    "loop", "reduce-lambda", "reduce-operator", "toolz", "cytoolz", "builtin", "accumulate",
-    "numpy", "memcpy"]
+REFERENCE_STYLES = {"memcpy": ("#0072B2", "D")}  # reference cases: in no registry
 RC: dict[Any, Any] = {
     "svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
     "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
     "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
-TIME_UNITS = [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")]
-SUPERLINEAR = 1.5
 MIN_WIDTH = 5.0  # inches: room for a suptitle above a single panel
 MIN_PANEL_HEIGHT = 2.0  # inches: room for titles and labels around a one-row dot plot
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _figure_ids = count(1)
 
 
-def style_of(subject: str) -> tuple[str, str]:
-    """A stable (colour, marker) pair for a serializer, fold style or any other name.
+def registry_styles() -> dict[str, tuple[str, str]]:
+    """Subject -> (colour, marker) of every registry entry that has one, in registry order."""
+    entries: list[Serializer | Style] = [*SERIALIZERS.values(), *STYLES.values()]
+    styles = {e.name: (e.color, e.marker) for e in entries if e.color and e.marker}
+    return {**styles, **REFERENCE_STYLES}
 
-    >>> style_of("pickle-5")
-    ('#0072B2', 'o')
+
+def style_of(subject: str) -> tuple[str, str]:
+    """The (colour, marker) of a serializer, fold style or reference; a stable one for others.
+
+    >>> style_of("pickle-5"), style_of("loop")
+    (('#0072B2', 'o'), ('#000000', 's'))
     """
-    if subject in KNOWN_SUBJECTS:
-        index = KNOWN_SUBJECTS.index(subject)
-    else:
-        index = zlib.crc32(subject.encode()) % (len(OKABE_ITO) * len(MARKERS))
+    known = registry_styles().get(subject)
+    if known:
+        return known
+    index = zlib.crc32(subject.encode()) % (len(OKABE_ITO) * len(MARKERS))
     return OKABE_ITO[index % len(OKABE_ITO)], MARKERS[(index // len(OKABE_ITO)) % len(MARKERS)]
 
 
-def time_unit(seconds: Sequence[float] | pd.Series) -> tuple[float, str]:
-    """The unit (scale, name) that suits the median of some durations in seconds.
+def in_registry_order(subjects: Sequence[str]) -> list[str]:
+    """Distinct subjects, registry entries first in registry order, then the rest as given.
 
-    >>> time_unit([2e-6, 5e-6])
-    (1e-06, 'µs')
+    >>> in_registry_order(["zz", "json", "pickle-0", "json"])
+    ['pickle-0', 'json', 'zz']
     """
-    data = np.asarray(seconds, dtype=float)
-    data = data[np.isfinite(data) & (data > 0)]
-    median = float(np.median(data)) if len(data) else 1.0
-    scale, name = TIME_UNITS[0]
-    for scale_, name_ in TIME_UNITS:
-        if median >= scale_:
-            scale, name = scale_, name_
-    return scale, name
-
-
-def byte_unit(counts: Sequence[float] | pd.Series) -> tuple[float, str]:
-    """The unit (scale, name) of byte counts that suits their median.
-
-    >>> byte_unit([2e6, 4e6])
-    (1000000.0, 'MB')
-    """
-    data = np.asarray(counts, dtype=float)
-    data = data[np.isfinite(data) & (data > 0)]
-    median = float(np.median(data)) if len(data) else 1.0
-    units = [(1.0, "B"), (1e3, "kB"), (1e6, "MB"), (1e9, "GB")]
-    return [u for u in units if median >= u[0]][-1] if median >= 1 else units[0]
+    rank = {name: index for index, name in enumerate(registry_styles())}
+    distinct = list(dict.fromkeys(subjects))
+    return sorted(distinct, key=lambda s: rank.get(s, len(rank)))
 
 
 def spans_decades(values: Sequence[float] | pd.Series, limit: float = 20.0) -> bool:
@@ -152,7 +142,7 @@ def set_title(fig: Figure, text: str) -> None:
 def add_legend(fig: Figure, subjects: Sequence[str], title: str) -> None:
     """One legend for the whole figure: each subject's colour and marker."""
     handles = [Line2D([], [], color=style_of(s)[0], marker=style_of(s)[1], linestyle="-",
-                      label=s) for s in subjects]
+                      label=s) for s in in_registry_order(subjects)]
     if handles:
         fig.legend(handles=handles, title=title, loc="outside lower center",
                    ncols=min(len(handles), 7), frameon=False)
@@ -227,7 +217,7 @@ def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
     rows: subject, op ("dumps"/"loads"), mean, ci_low, ci_high, payload_bytes.
     """
     order = rows.groupby("subject", sort=False)["mean"].sum().sort_values().index.tolist()
-    scale, unit = time_unit(rows["mean"])
+    scale, unit = choose_unit(rows["mean"])
     fig, axes = make_grid(3, 3, 3.3, 0.6 + 0.24 * len(order))
     for ax, op in zip(axes[:2], ["dumps", "loads"], strict=True):
         part = rows[rows["op"] == op].set_index("subject").reindex(order).reset_index()
@@ -235,7 +225,7 @@ def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
         ax.set(title=f"{op} (mean, 95% CI)", xlabel=f"time per call ({unit})")
     sizes = rows.dropna(subset=["payload_bytes"]).drop_duplicates("subject")
     sizes = sizes.set_index("subject").reindex(order).dropna(subset=["payload_bytes"])
-    byte_scale, byte_name = byte_unit(sizes["payload_bytes"].astype(float))
+    byte_scale, byte_name = choose_unit(sizes["payload_bytes"].astype(float), "byte")
     axes[2].barh(np.arange(len(sizes)), sizes["payload_bytes"].astype(float) / byte_scale,
                  color=[style_of(str(s))[0] for s in sizes.index])
     axes[2].set_yticks(np.arange(len(sizes)), [str(s) for s in sizes.index])
@@ -250,7 +240,7 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
 
     Returns the payload unit used on the x axis.
     """
-    byte_scale, byte_name = byte_unit(points["payload_bytes"])
+    byte_scale, byte_name = choose_unit(points["payload_bytes"], "byte")
     styles = [style_of(str(s)) for s in points["subject"]]
     x = points["payload_bytes"].to_numpy(float) / byte_scale
     y = points["time"].to_numpy(float) / scale
@@ -276,7 +266,7 @@ def plot_pareto(points: pd.DataFrame) -> str:
     points: shape, size, subject, payload_bytes, time (dumps + loads), front (bool).
     """
     shapes = list(dict.fromkeys(points["shape"]))
-    scale, unit = time_unit(points["time"])
+    scale, unit = choose_unit(points["time"])
     fig, axes = make_grid(len(shapes), 3, 3.2, 2.6)
     for ax, shape in zip(axes, shapes, strict=True):
         part = points[points["shape"] == shape]
@@ -316,7 +306,7 @@ def plot_scaling(lines: pd.DataFrame, title: str, legend_title: str) -> str:
     lines: panel, subject, kind, size, mean, ci_low, ci_high, k (fitted exponent).
     """
     panels = list(dict.fromkeys(lines["panel"]))
-    scale, unit = time_unit(lines["mean"])
+    scale, unit = choose_unit(lines["mean"])
     fig, axes = make_grid(len(panels), 3, 3.2, 2.6)
     for ax, panel in zip(axes, panels, strict=True):
         draw_lines(ax, lines[lines["panel"] == panel], scale)

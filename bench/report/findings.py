@@ -1,0 +1,361 @@
+"""Every number the report shows, computed once, as frames: ratios, fold answers, warnings, runs.
+
+`find_all(data)` returns a Findings that the sections and the questions only format.
+Ratios within one run are time ratios numerator / reference of per-process means (Welch
+t on logs, bench.frame.ratio_interval) and get a verdict by the gate's words (see
+`ratio_verdict`); runs against the base run are compared by the gate's own rule
+(bench.gate.rule.compare_runs), so the report and `bench compare` agree case by case.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.cases import SINK_OPS
+from bench.errors import InputError
+from bench.folds import STYLES
+from bench.frame import (
+    MIN_PROCESSES,
+    Interval,
+    fit_exponents,
+    process_mean_arrays,
+    ratio_interval,
+    summarize,
+)
+from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, compare_runs
+from bench.text import format_quantity, is_missing
+
+REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
+OUTLIER_LIMIT = 0.50  # pyperf check: min or max 50% away from the mean
+MIN_RAW_SECONDS = 1e-3  # pyperf check: shortest raw value under 1 ms
+SUPERLINEAR = 1.5  # a fitted exponent above this is flagged (quadratic folds have k near 2)
+RATIO_COLUMNS = ["reference_mean", "ratio", "ratio_low", "ratio_high", "verdict"]
+
+
+@dataclass
+class ReportData:
+    """Everything the findings are computed from."""
+
+    frame: pd.DataFrame
+    summary: pd.DataFrame
+    runs: pd.DataFrame
+    arrays: dict[tuple[str, str], np.ndarray]
+    capabilities: dict[str, Any] | None
+    failures: pd.DataFrame | None = None  # run, benchmark, reason of cases never timed
+    threshold: float = DEFAULT_THRESHOLD
+
+    def run_of(self, suite: str) -> str | None:
+        """The first run that has cases of `suite`, or None."""
+        runs = self.summary.loc[self.summary["suite"] == suite, "run"]
+        return None if runs.empty else str(runs.iloc[0])
+
+    def cases(self, suite: str, run: str | None = None) -> pd.DataFrame:
+        """The time summaries of one suite in one run (default: the suite's first run)."""
+        run = run or self.run_of(suite)
+        rows = self.summary[(self.summary["suite"] == suite) & (self.summary["run"] == run)
+                            & (self.summary["unit"] == "second")]
+        return rows.reset_index(drop=True)
+
+
+def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
+                 capabilities: dict[str, Any] | None = None,
+                 failures: pd.DataFrame | None = None,
+                 threshold: float = DEFAULT_THRESHOLD) -> ReportData:
+    """Summaries and process-mean arrays of a tidy frame."""
+    summary = summarize(frame)
+    if runs is None:
+        runs = summary.drop_duplicates("run")[["run", "file", "host", "python"]]
+    return ReportData(frame, summary, runs.reset_index(drop=True), process_mean_arrays(frame),
+                      capabilities, failures, threshold)
+
+
+# ---------------------------------------------------------------- ratios within a run
+
+def ratio_verdict(low: Any, high: Any, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The gate's word for a time ratio's 95% CI, without a multiple-comparison correction.
+
+    slower/faster: the CI excludes 1 and reaches past the threshold; same: the whole CI lies
+    within it; uncertain otherwise, or without a CI.
+
+    >>> ratio_verdict(1.1, 1.3), ratio_verdict(0.5, 0.9), ratio_verdict(0.99, 1.02)
+    ('slower', 'faster', 'same')
+    >>> ratio_verdict(0.9, 1.2), ratio_verdict(1.01, 1.03), ratio_verdict(float("nan"), 1)
+    ('uncertain', 'same', 'uncertain')
+    """
+    if is_missing(low) or is_missing(high):
+        return "uncertain"
+    band = 1 + threshold
+    if low >= 1 / band and high <= band:
+        return "same"
+    if low > 1:
+        return "slower"
+    if high < 1:
+        return "faster"
+    return "uncertain"
+
+
+def ratios_against(data: ReportData, rows: pd.DataFrame, groups: Sequence[str], column: str,
+                   reference: str) -> pd.DataFrame:
+    """Per group, each row's time ratio to the group's row whose `column` is `reference`."""
+    out = []
+    for _, group in rows.groupby(list(groups), sort=False, dropna=False):
+        base = group[group[column] == reference]
+        if base.empty:
+            continue
+        base_arrays = data.arrays[(base["run"].iloc[0], base["benchmark"].iloc[0])]
+        for index, row in group.iterrows():
+            ratio = (Interval(1.0, 1.0, 1.0) if index == base.index[0] else
+                     ratio_interval(data.arrays[(row["run"], row["benchmark"])], base_arrays))
+            out.append({**row.to_dict(), "reference_mean": base["mean"].iloc[0],
+                        "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high,
+                        "verdict": ratio_verdict(ratio.low, ratio.high, data.threshold)})
+    return pd.DataFrame(out, columns=[*rows.columns, *RATIO_COLUMNS])
+
+
+def ratio_between(data: ReportData, slow: Any, fast: Any) -> Interval:
+    """Time ratio slow/fast of two summary rows of the same run."""
+    return ratio_interval(data.arrays[(slow["run"], slow["benchmark"])],
+                          data.arrays[(fast["run"], fast["benchmark"])])
+
+
+def representative_sizes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per shape, the size with the most cases (ties: the largest): columns shape, size."""
+    counts = rows.groupby(["shape", "size"], sort=False).size().rename("count").reset_index()
+    counts = counts.sort_values(["count", "size"], ascending=False, kind="stable")
+    return counts.drop_duplicates("shape")[["shape", "size"]]
+
+
+def at_representative_size(rows: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows at their shape's representative size, shapes in first-seen order."""
+    if rows.empty:
+        return rows
+    return rows.merge(representative_sizes(rows), on=["shape", "size"])
+
+
+def pickle_baseline(subjects: Iterable[str]) -> str | None:
+    """pickle-5 when measured, else the highest pickle protocol measured.
+
+    >>> pickle_baseline(["dill", "pickle-2", "pickle-4"]), pickle_baseline(["json"])
+    ('pickle-4', None)
+    """
+    protocols = sorted(s for s in set(subjects) if s.startswith("pickle-") and s[7:].isdigit())
+    if "pickle-5" in protocols:
+        return "pickle-5"
+    return protocols[-1] if protocols else None
+
+
+def pareto_front(x: Sequence[float], y: Sequence[float]) -> list[bool]:
+    """Which points no other point beats on both x and y (lower is better).
+
+    >>> pareto_front([1, 2, 3, 2], [3, 1, 2, 4])
+    [True, True, False, False]
+    """
+    points = list(zip(x, y, strict=True))
+    return [not any((a <= px and b <= py) and (a < px or b < py) for a, b in points)
+            for px, py in points]
+
+
+def pareto_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per shape and serializer: payload, dumps + loads time, and Pareto-front membership."""
+    out = []
+    for (shape, size), group in rows.groupby(["shape", "size"], sort=False):
+        wide = group.pivot_table(index="subject", columns="op", values="mean", sort=False)
+        payload = group.dropna(subset=["payload_bytes"]).groupby("subject")["payload_bytes"].first()
+        if not {"dumps", "loads"} <= set(wide.columns):
+            continue
+        points = pd.DataFrame({"time": wide["dumps"] + wide["loads"]}).join(payload.astype(float))
+        points = points.dropna().reset_index()
+        points["front"] = pareto_front(points["payload_bytes"], points["time"])
+        out.append(points.assign(shape=shape, size=size))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def memcpy_speed(data: ReportData, run: str, nbytes: float) -> float | None:
+    """Bytes/s of the memcpy reference case whose size is closest to nbytes, or None."""
+    refs = data.cases("ref", run)
+    refs = refs[(refs["subject"] == "memcpy") & refs["size"].notna()]
+    if refs.empty or is_missing(nbytes):
+        return None
+    distance = (np.log(refs["size"].astype(float)) - math.log(max(float(nbytes), 1.0))).abs()
+    best = refs.loc[distance.idxmin()]
+    return float(best["size"]) / float(best["mean"])
+
+
+# ---------------------------------------------------------------- warnings
+
+def case_problems(row: Any) -> list[tuple[str, str]]:
+    """pyperf-check-style (kind, text) warnings of one summary row."""
+    found = []
+    if not is_missing(row.rel_stdev) and row.rel_stdev >= REL_STDEV_LIMIT:
+        found.append(("unstable", f"the stdev is {row.rel_stdev:.0%} of the mean"))
+    if row.n_processes < MIN_PROCESSES:
+        found.append(("too few processes", f"only {row.n_processes} process(es): no CI"))
+    for name, extreme in (("maximum", row.maximum), ("minimum", row.minimum)):
+        if row.mean > 0 and abs(extreme - row.mean) / row.mean >= OUTLIER_LIMIT:
+            found.append(("outlier", f"the {name} is {abs(extreme / row.mean - 1):.0%} "
+                          "away from the mean"))
+    if row.unit == "second" and row.min_raw < MIN_RAW_SECONDS:
+        found.append(("short raw values", "the shortest raw value is only "
+                      + format_quantity(row.min_raw, "second")))
+    return found
+
+
+def check_cases(summary: pd.DataFrame) -> pd.DataFrame:
+    """pyperf-check-style warnings: one row per (run, benchmark, problem)."""
+    problems = [{"run": row.run, "benchmark": row.benchmark, "kind": kind, "problem": text}
+                for row in summary.itertuples(index=False) for kind, text in case_problems(row)]
+    return pd.DataFrame(problems, columns=["run", "benchmark", "kind", "problem"])
+
+
+# ---------------------------------------------------------------- folds
+
+def headline_folds(folds: pd.DataFrame) -> pd.DataFrame:
+    """Per task the rows of one input: list input if measured, at the largest size."""
+    if folds.empty:
+        return folds
+    keyed = folds.assign(is_list=folds["shape"] == "list")
+    best = keyed.sort_values(["is_list", "size"], ascending=False, kind="stable")
+    best = best.drop_duplicates("op")[["op", "shape", "size"]]
+    return folds.merge(best, on=["op", "shape", "size"])
+
+
+def is_reduce_style(subject: str) -> bool:
+    """True for the fold styles the registry marks as functools.reduce."""
+    style = STYLES.get(subject)
+    return bool(style and style.is_reduce)
+
+
+def reduce_answer(data: ReportData, rows: pd.DataFrame) -> dict[str, Any]:
+    """The fastest reduce style against the fastest other style of one task's headline rows.
+
+    ratio = reduce time / other time; winner: reduce, other, or None when the verdict
+    is same or uncertain (and when the task lacks a reduce style or another style).
+    """
+    answer: dict[str, Any] = {"task": rows["op"].iloc[0], "shape": rows["shape"].iloc[0],
+                              "size": rows["size"].iloc[0], "reduce": None, "other": None,
+                              "ratio": math.nan, "ratio_low": math.nan,
+                              "ratio_high": math.nan, "verdict": None, "winner": None}
+    is_reduce = rows["subject"].map(is_reduce_style).astype(bool)
+    if not is_reduce.any() or is_reduce.all():
+        return answer
+    best_reduce = rows[is_reduce].loc[rows.loc[is_reduce, "mean"].idxmin()]
+    best_other = rows[~is_reduce].loc[rows.loc[~is_reduce, "mean"].idxmin()]
+    ratio = ratio_between(data, best_reduce, best_other)
+    verdict = ratio_verdict(ratio.low, ratio.high, data.threshold)
+    winner = {"faster": "reduce", "slower": "other"}.get(verdict)
+    return {**answer, "reduce": best_reduce["subject"], "other": best_other["subject"],
+            "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high,
+            "verdict": verdict, "winner": winner}
+
+
+def reduce_answers(data: ReportData, headline: pd.DataFrame) -> pd.DataFrame:
+    """One reduce_answer row per task of the headline fold rows."""
+    rows = [reduce_answer(data, group) for _, group in headline.groupby("op", sort=False)]
+    return pd.DataFrame(rows, columns=["task", "shape", "size", "reduce", "other", "ratio",
+                                       "ratio_low", "ratio_high", "verdict", "winner"])
+
+
+# ---------------------------------------------------------------- sinks
+
+def sink_ratios(data: ReportData) -> pd.DataFrame:
+    """BytesIO and file sink cases relative to the same serializer's plain bytes op."""
+    rows = data.cases("ser")
+    rows = rows[rows["op"].isin(["dumps", "loads", *SINK_OPS])].copy()
+    if rows.empty or not rows["op"].isin(SINK_OPS).any():
+        return pd.DataFrame()
+    rows["direction"] = rows["op"].str.split("-").str[0]
+    rows["sink"] = rows["op"].where(rows["op"].isin(SINK_OPS), "bytes")
+    ratios = ratios_against(data, rows, ["subject", "shape", "size", "direction"], "sink",
+                            "bytes")
+    return ratios[ratios["sink"] != "bytes"].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- runs against the base run
+
+def choose_base(runs: pd.DataFrame, named: str | None = None) -> str:
+    """The base run: the one `named` (run id or file), else the one whose runs started first.
+
+    Runs without a start date count as newest; ties keep the order the files were given.
+    """
+    if named is not None:
+        files = [Path(str(f)) for f in runs["file"]] if "file" in runs else []
+        for index, run in enumerate(runs["run"]):
+            if named == str(run) or (files and Path(named) == files[index]):
+                return str(run)
+        raise InputError(f"--base {named}: not one of the runs given "
+                         f"({', '.join(map(str, runs['run']))})")
+    dates = runs["start"] if "start" in runs else pd.Series([None] * len(runs))
+    starts = pd.to_datetime(dates.reset_index(drop=True), errors="coerce")
+    keys = pd.DataFrame({"undated": starts.isna(), "start": starts})
+    first = keys.sort_values(["undated", "start"], kind="stable").index[0]
+    return str(runs["run"].iloc[int(first)])
+
+
+@dataclass
+class RunComparisons:
+    """Every other run against the base run: the gate's Comparison, or why there is none."""
+
+    base: str
+    named: bool  # the user named the base run (else: the run that started first)
+    threshold: float
+    comparisons: dict[str, Comparison] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def compare_to_base(frame: pd.DataFrame, runs: pd.DataFrame, named: str | None,
+                    threshold: float) -> RunComparisons:
+    """The gate's verdicts of every run against the base run (ratios new / old: run / base)."""
+    base = choose_base(runs, named)
+    found = RunComparisons(base, named is not None, threshold)
+    base_frame = frame[frame["run"] == base]
+    for run in map(str, runs["run"]):
+        if run == base:
+            continue
+        try:
+            found.comparisons[run] = compare_runs(base_frame, frame[frame["run"] == run],
+                                                  threshold=threshold)
+        except InputError as exc:
+            found.problems[run] = str(exc)
+    return found
+
+
+# ---------------------------------------------------------------- all of it
+
+@dataclass
+class Findings:
+    """Every number the sections and the answers to the questions show."""
+
+    ser_ops: pd.DataFrame  # serializer dumps/loads cases of the serializer run
+    folds: pd.DataFrame  # fold styles relative to the loop, every task, shape and size
+    headline: pd.DataFrame  # per task, the fold rows of one input and size
+    reduce: pd.DataFrame  # per task, the fastest reduce style against the fastest other
+    sinks: pd.DataFrame  # BytesIO / file sinks relative to bytes
+    versus_pickle: pd.DataFrame  # serializers relative to the pickle baseline
+    baseline: str | None
+    warnings: pd.DataFrame  # check_cases of every case
+    exponents: pd.DataFrame  # fit_exponents of every run
+    runs: RunComparisons | None  # None with one run
+
+
+def find_all(data: ReportData, base: str | None = None) -> Findings:
+    """Compute every number the sections and answers use, once."""
+    ser = data.cases("ser")
+    ser_ops = ser[ser["op"].isin(["dumps", "loads"])].reset_index(drop=True)
+    folds = ratios_against(data, data.cases("fold"), ["op", "shape", "size"], "subject", "loop")
+    headline = headline_folds(folds)
+    baseline = pickle_baseline(ser_ops["subject"].dropna())
+    versus = (ratios_against(data, at_representative_size(ser_ops), ["op", "shape", "size"],
+                             "subject", baseline) if baseline else pd.DataFrame())
+    runs = None
+    if len(data.runs) > 1 or base is not None:
+        runs = compare_to_base(data.frame, data.runs, base, data.threshold)
+    return Findings(ser_ops, folds, headline, reduce_answers(data, headline),
+                    sink_ratios(data), versus, baseline, check_cases(data.summary),
+                    fit_exponents(data.summary), runs)

@@ -1,0 +1,89 @@
+"""The capability matrix on the page: colour-coded cells, the section, and the JSON details."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bench.report.blocks import Bullets, Cell, Heading, Section, Table, Text, make_table, missing
+from bench.text import format_quantity
+
+OUTCOMES = {  # capability outcome -> (short text, CSS class, meaning)
+    "ok": ("✓ ok", "cap-ok", "round-trips to an equal object"),
+    "lossy": ("≈ lossy", "cap-lossy", "loads gives back a different object"),
+    "dumps-error": ("✗ dumps", "cap-error", "dumps raised"),
+    "loads-error": ("✗ loads", "cap-error", "loads raised"),
+    "same-process-only": ("◐ same process", "cap-same", "loads only works in the same process"),
+    "crash": ("✗✗ crash", "cap-crash", "the worker process crashed"),
+    "timeout": ("✗ timeout", "cap-crash", "the worker ran out of time"),
+    "skipped": ("– skipped", "cap-skip", "not tried (serializer unavailable)")}
+
+
+def capability_cell(cell: dict[str, Any] | None) -> Cell:
+    """A coloured matrix cell: outcome glyph, payload size, error text on hover."""
+    if cell is None:
+        return Cell("", "cap-skip", "not in the matrix")
+    text, cls, meaning = OUTCOMES.get(cell["outcome"], (cell["outcome"], "cap-skip", ""))
+    title = cell.get("error") or meaning
+    if cell.get("payload_bytes"):
+        title += f" (payload {format_quantity(cell['payload_bytes'], 'byte')})"
+    return Cell(text, cls, title)
+
+
+def serializer_header(entry: dict[str, Any]) -> Cell:
+    """A column header: the serializer, its version, why it is unavailable."""
+    available = entry.get("available", True)
+    title = (f"version {entry.get('version')}" if available
+             else f"unavailable: {entry.get('reason')}")
+    return Cell(str(entry.get("name")), "" if available else "cap-skip", title)
+
+
+def capability_table(caps: dict[str, Any], kinds: Sequence[dict[str, Any]] | None = None,
+                     serializers: Sequence[str] | None = None) -> Table:
+    """The kinds x serializers matrix, optionally restricted to some kinds and serializers."""
+    entries = [s for s in caps["serializers"]
+               if serializers is None or s.get("name") in serializers]
+    cells = {(c["kind"], c["serializer"]): c for c in caps["cells"]}
+    body = [[Cell(str(k.get("name")), "", str(k.get("note") or "")), str(k.get("group") or ""),
+             *(capability_cell(cells.get((k.get("name"), s.get("name")))) for s in entries)]
+            for k in (caps["kinds"] if kinds is None else kinds)]
+    columns = [Cell("object kind"), Cell("group"), *(serializer_header(s) for s in entries)]
+    return make_table(columns, body, collapsible=False)
+
+
+def capabilities_section(caps: dict[str, Any] | None) -> Section:
+    """The capability matrix, colour-coded, with the error text on hover."""
+    section = Section("capabilities", "Capabilities")
+    if caps is None:
+        section.blocks.append(missing("Not given: run `bench capabilities --format json -o FILE`"
+                                      " and pass `--capabilities FILE`."))
+        return section
+    legend = [f"{text}: {meaning}" for text, _, meaning in OUTCOMES.values()]
+    section.blocks += [Text(f"Python {caps.get('python', '?')}. Hover a cell for the error "
+                            "text and the payload size; hover a header for the version."),
+                       capability_table(caps),
+                       Heading("Legend"), Bullets(legend)]
+    return section
+
+
+def describe_mapping(value: Any) -> list[str]:
+    """Lines "key: value" of a JSON mapping (a non-mapping becomes one line).
+
+    >>> describe_mapping({"a": 1, "b": [1, 2]})
+    ['a: 1', 'b: [1, 2]']
+    """
+    if not isinstance(value, dict):
+        return [json.dumps(value, ensure_ascii=False)]
+    return [f"{key}: {describe_item(item)}" for key, item in value.items()]
+
+
+def describe_item(item: Any, limit: int = 8) -> str:
+    """A JSON value as text, long lists cut to their first `limit` items.
+
+    >>> describe_item(list(range(10)), 3), describe_item("a"), describe_item(True)
+    ('0, 1, 2 ... (10 in all)', 'a', 'true')
+    """
+    if isinstance(item, list) and len(item) > limit:
+        return ", ".join(map(str, item[:limit])) + f" ... ({len(item)} in all)"
+    return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)

@@ -1,0 +1,96 @@
+"""Findings -> sections -> one self-contained HTML page (Jinja2, autoescaped).
+
+`render_report(frame, runs, capabilities)` is pure: data in, HTML text out;
+`build_report(paths, ...)` reads the files first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from bench import __version__
+from bench.capabilities import load_capabilities
+from bench.frame import CONFIDENCE, MIN_PROCESSES, describe_runs, list_failures, tidy_frame
+from bench.gate.rule import DEFAULT_THRESHOLD
+from bench.report.blocks import Bullets, Section
+from bench.report.findings import Findings, ReportData, find_all, prepare_data
+from bench.report.matrix import capabilities_section
+from bench.report.questions import fold_answers, questions_section
+from bench.report.runs import runs_section
+from bench.report.sections import (
+    environment_section,
+    folds_section,
+    scaling_section,
+    serializers_section,
+    table_section,
+)
+from bench.results import read_runs
+
+METHODS = [
+    "Each benchmark's values come from several worker processes; values inside one process "
+    "are not independent, so the mean and its 95% confidence interval are computed over the "
+    "per-process means (Student t with n_processes - 1 degrees of freedom). Median, stdev and "
+    "IQR are over all values, as pyperf shows them.",
+    "A ratio A/B within one run is the ratio of the geometric means of A's and B's "
+    "per-process means; its 95% CI is Welch's t interval on the logs of the per-process "
+    "means, exponentiated. It is called slower or faster when its CI excludes 1 and reaches "
+    "past the threshold, same when the whole CI lies within the threshold, and uncertain "
+    "otherwise (no correction for multiple comparisons).",
+    "Runs side by side use the rule of `bench compare`: per case a t test on log(run / base), "
+    "Benjamini-Hochberg control over all cases and the threshold; ratios are run / base.",
+    "Scaling exponent k: least squares of log(mean time) on log(size) (scipy.stats.linregress); "
+    "95% CI = k ± t(0.975, n_sizes - 2) x stderr (unknown with two sizes). k > 1.5 is flagged "
+    "as superlinear (quadratic folds have k ≈ 2).",
+    "Warnings follow pyperf check: stdev >= 10% of the mean, minimum or maximum >= 50% away "
+    f"from the mean, shortest raw value (value x loops) under 1 ms, and fewer than "
+    f"{MIN_PROCESSES} processes.",
+    "Colours: the Okabe-Ito colour-blind-safe palette (without yellow); every series also has "
+    "its own marker.",
+]
+
+
+def build_sections(data: ReportData, found: Findings) -> list[Section]:
+    """Every section of the report, in page order."""
+    return [questions_section(data, found), environment_section(data, found),
+            serializers_section(data, found), scaling_section(data, found),
+            folds_section(data, found, fold_answers(found)),
+            capabilities_section(data.capabilities), runs_section(found.runs),
+            table_section(data, found), Section("methods", "Methods", [Bullets(METHODS)])]
+
+
+def template_environment() -> jinja2.Environment:
+    """The Jinja2 environment of the report template, autoescape on."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
+                  capabilities: dict[str, Any] | None = None,
+                  failures: pd.DataFrame | None = None, base: str | None = None,
+                  threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The HTML report of a tidy frame (see bench.frame), as one self-contained string.
+
+    runs: bench.frame.describe_runs (their start dates choose the base run unless `base`
+    names one); failures: bench.frame.list_failures (both optional).
+    """
+    data = prepare_data(frame, runs, capabilities, failures, threshold)
+    sections = build_sections(data, find_all(data, base))
+    template = template_environment().get_template("report.html.j2")
+    return template.render(sections=sections, runs=list(data.runs["run"]),
+                           n_cases=len(data.summary), version=__version__,
+                           confidence=f"{CONFIDENCE:.0%}")
+
+
+def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = None,
+                 base: str | None = None, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """Read result files (and a capability matrix) and return the report's HTML."""
+    loaded = read_runs(paths)
+    caps = load_capabilities(capabilities) if capabilities else None
+    return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded),
+                         base, threshold)
