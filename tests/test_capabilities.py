@@ -1,4 +1,4 @@
-"""Tests of bench.capabilities, bench.capability_kinds and bench._probe.
+"""Tests of bench.capabilities, bench.capability_render, bench.capability_kinds and bench._probe.
 
 The probe tests assert what the real libraries do, each cell proven in fresh child
 processes; they select a few kinds and serializers to stay fast. The faulty kinds
@@ -19,15 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import _probe, capabilities, capability_kinds
-from bench.capabilities import (
-    OUTCOMES,
-    SCHEMA_VERSION,
-    format_capabilities,
-    load_catalogue,
-    probe_capabilities,
-)
+from bench import _probe, capabilities, capability_kinds, capability_render
+from bench.capabilities import OUTCOMES, SCHEMA_VERSION, load_catalogue, probe_capabilities
 from bench.capability_kinds import KINDS
+from bench.capability_render import format_capabilities
 from bench.cli import main
 from bench.errors import InputError
 from bench.serializers import SERIALIZERS, OobPayload
@@ -100,7 +95,7 @@ def test_check_reports_how_a_copy_is_lossy() -> None:
 
 
 def test_doctests_pass() -> None:
-    for module in (capabilities, capability_kinds, _probe):
+    for module in (capabilities, capability_render, capability_kinds, _probe):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -287,9 +282,16 @@ def test_formats_match_the_golden_files(fmt: str, suffix: str) -> None:
 
 def test_text_format_has_a_legend_for_every_outcome() -> None:
     text = format_capabilities(json.loads((DATA / "formatted.json").read_text()), "text")
-    assert "legend: + ok" in text
-    for symbol, meaning in OUTCOMES.values():
-        assert f"{symbol} {meaning}" in text
+    assert "legend: + ok: loads in a fresh process and works" in text
+    for name, outcome in OUTCOMES.items():
+        assert f"{outcome.symbol} {name}: {outcome.meaning}" in text
+
+
+def test_every_outcome_has_its_own_symbol_and_label() -> None:
+    """One home for an outcome's symbol (text), label and CSS class (report), and meaning."""
+    assert len({o.symbol for o in OUTCOMES.values()}) == len(OUTCOMES)
+    assert len({o.label for o in OUTCOMES.values()}) == len(OUTCOMES)
+    assert all(o.css.startswith("cap-") and o.meaning for o in OUTCOMES.values())
 
 
 def test_json_format_is_the_document() -> None:
