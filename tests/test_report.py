@@ -342,3 +342,73 @@ def test_failed_cases_are_listed(tmp_path: Path) -> None:
     assert "1 case(s) failed their correctness check" in environment
     assert f"<td>{html.escape(HOSTILE, quote=False)} bad</td>" in environment
     assert "No case failed" in section_of(build_report(FIXTURES[:1]), "environment")
+
+
+# ---------------------------------------------------------------- the report and the gate agree
+
+BASE_RUN = DATA / "verdict-base.json"
+HEADS = {"slower": DATA / "verdict-slower.json", "drift": DATA / "verdict-drift.json"}
+
+
+def gate_verdicts(base: Path, head: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """case -> verdict of `bench compare BASE HEAD --format json`."""
+    assert main(["compare", str(base), str(head), "--format", "json"]) in (0, 1)
+    return {c["benchmark"]: c["verdict"] for c in json.loads(capsys.readouterr().out)["cases"]}
+
+
+def report_verdicts(tmp_path: Path, *args: str) -> dict[str, str]:
+    """case -> verdict of the run comparison of `bench report ARGS` (one other run)."""
+    out = tmp_path / "index.html"
+    assert main(["report", *args, "-o", str(out)]) == 0
+    runs = section_of(out.read_text(encoding="utf-8"), "runs")
+    cells = re.findall(r'data-case="([^"]*)" data-run="[^"]*" data-verdict="([^"]*)"', runs)
+    assert len(cells) == len(dict(cells)), "one verdict per case"
+    return {html.unescape(case): verdict for case, verdict in cells}
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_report_gives_the_gate_verdict_of_every_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], head: str) -> None:
+    gate = gate_verdicts(BASE_RUN, HEADS[head], capsys)
+    if head == "slower":
+        assert gate["fold/builtin/sum/list/1000"] == "slower"
+        assert list(gate.values()).count("slower") == 1
+    else:
+        assert gate["fold/numpy/sum/list/1000"] == "new"
+    assert report_verdicts(tmp_path, str(BASE_RUN), str(HEADS[head])) == gate
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_the_older_run_is_the_base_whatever_the_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], head: str) -> None:
+    gate = gate_verdicts(BASE_RUN, HEADS[head], capsys)
+    assert report_verdicts(tmp_path, str(HEADS[head]), str(BASE_RUN)) == gate
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Base: verdict-base (the run that started first)" in page
+    assert f"<th>verdict-{head} / verdict-base</th>" in page
+
+
+def test_base_option_names_the_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    head = HEADS["slower"]
+    gate = gate_verdicts(head, BASE_RUN, capsys)
+    assert gate["fold/builtin/sum/list/1000"] == "faster"
+    for named in ("verdict-slower", str(head)):
+        assert report_verdicts(tmp_path, str(BASE_RUN), str(head), "--base", named) == gate
+        assert "Base: verdict-slower (named with --base)" in (tmp_path / "index.html").read_text(
+            encoding="utf-8")
+
+
+def test_unknown_base_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(BASE_RUN), str(HEADS["slower"]), "--base", "nope",
+                 "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR: --base nope: not one of the runs given") and err.count("\n") == 1
+
+
+def test_slower_is_red_and_faster_green(tmp_path: Path) -> None:
+    page = build_report([HEADS["slower"], BASE_RUN])
+    runs = section_of(page, "runs")
+    assert re.search(r'<td class="verdict-slower" [^>]*data-case="fold/builtin/sum/list/1000"',
+                     runs)
+    assert "td.verdict-slower { color: #b30000" in page
+    assert "1 slower, 0 faster" in runs and "geometric mean of 16 cases" in runs

@@ -4,12 +4,19 @@ py311.json and py313.json.gz: small synthetic bench runs (folds at 3 sizes with 
 reduce folds, serializers on two shapes with sinks, memcpy references), written with pyperf's
 public API by scripts/bench_report_speed.py's generator. foreign.json: a pyperf file bench did
 not write, with a hostile benchmark name. capabilities.json: a capability matrix (schema 1).
+
+The run comparison's fixtures (the report and `bench compare` must agree on every verdict):
+verdict-base.json, started 2025-01-01: 16 cases, 5 processes each, 2% process noise;
+verdict-slower.json, started 2025-01-02: the same cases, one of them 20% slower;
+verdict-drift.json, started 2025-01-03: every case about 8% slower, and one case more.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import random
 import sys
 from pathlib import Path
 
@@ -92,6 +99,50 @@ def capabilities() -> dict:
                             "replaced_types": [], "extend_false_restores": True}}
 
 
+VERDICT_CASES = [f"fold/{style}/{task}/list/1000" for style, task in itertools.product(
+    ("loop", "reduce-lambda", "builtin", "accumulate"), ("sum", "product", "max", "concat"))]
+SLOWED_CASE = "fold/builtin/sum/list/1000"
+EXTRA_CASE = "fold/numpy/sum/list/1000"
+
+
+def verdict_run(name: str, mean: float, rng: random.Random, day: int,
+                processes: int = 5) -> pyperf.Benchmark:
+    """One case: `processes` worker processes of 3 values, 2% noise between processes."""
+    suite, subject, op, shape, size = name.split("/")
+    meta = {"name": name, "bench_suite": suite, "bench_subject": subject, "bench_op": op,
+            "bench_shape": shape, "bench_size": int(size), "loops": 1000,
+            "hostname": "bench-host", "python_version": "3.11.7 (64-bit)"}
+    runs = []
+    for process in range(processes):
+        level = math.log(mean) + rng.gauss(0, 0.02)
+        values = [math.exp(level + rng.gauss(0, 0.005)) for _ in range(3)]
+        date = f"2025-01-{day:02d} 12:{process:02d}:00.000000"
+        runs.append(pyperf.Run(values, warmups=[(1000, values[0])],
+                               metadata={**meta, "date": date, "duration": 0.1},
+                               collect_metadata=False))
+    return pyperf.Benchmark(runs)
+
+
+def verdict_suite(seed: int, day: int, factors: dict[str, float], default: float = 1.0,
+                  extra: tuple[str, ...] = ()) -> pyperf.BenchmarkSuite:
+    """The comparison fixture's cases, each `factor` times its base mean (seeded)."""
+    rng = random.Random(seed)
+    base = random.Random(0)
+    means = {name: 1e-5 * (1 + 9 * base.random()) for name in [*VERDICT_CASES, EXTRA_CASE]}
+    names = [*VERDICT_CASES, *extra]
+    return pyperf.BenchmarkSuite([verdict_run(n, means[n] * factors.get(n, default), rng, day)
+                                  for n in names])
+
+
+def write_verdict_fixtures() -> None:
+    """verdict-base.json, verdict-slower.json and verdict-drift.json (see the docstring)."""
+    verdict_suite(1, 1, {}).dump(str(HERE / "verdict-base.json"), replace=True)
+    verdict_suite(2, 2, {SLOWED_CASE: 1.2}).dump(str(HERE / "verdict-slower.json"),
+                                                 replace=True)
+    verdict_suite(3, 3, {}, 1.08, (EXTRA_CASE,)).dump(str(HERE / "verdict-drift.json"),
+                                                      replace=True)
+
+
 def main() -> None:
     specs = fixture_specs()
     synthetic_suite("3.11.7", processes=3, specs=specs, seed=11).dump(
@@ -101,6 +152,7 @@ def main() -> None:
     foreign_suite().dump(str(HERE / "foreign.json"), replace=True)
     (HERE / "capabilities.json").write_text(json.dumps(capabilities(), indent=1) + "\n",
                                             encoding="utf-8")
+    write_verdict_fixtures()
 
 
 if __name__ == "__main__":
