@@ -184,7 +184,7 @@ def test_memcpy_percent_only_for_bytes_shapes(fixture_html: str) -> None:
 
 def test_capabilities_are_colour_coded_with_hover(fixture_html: str) -> None:
     caps = section_of(fixture_html, "capabilities")
-    assert ('<td class="cap-ok" title="round-trips to an equal object (payload 120 B)">✓ ok</td>'
+    assert ('<td class="cap-ok" title="loads in a fresh process and works (payload 120 B)">✓ ok</td>'
             in caps)
     assert re.search(r'<td class="cap-error" title="PicklingError: [^"]*&lt;img', caps)
     assert '<th class="cap-skip" title="unavailable: No module named &#39;msgpack&#39;">' in caps

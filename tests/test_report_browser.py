@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bench.report import build_report
+from bench.report.render import build_report
 
 DATA = Path(__file__).parent / "data" / "report"
 FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]

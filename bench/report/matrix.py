@@ -6,29 +6,22 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bench.capabilities import OUTCOMES
 from bench.report.blocks import Bullets, Cell, Heading, Section, Table, Text, make_table, missing
 from bench.text import format_quantity
-
-OUTCOMES = {  # capability outcome -> (short text, CSS class, meaning)
-    "ok": ("✓ ok", "cap-ok", "round-trips to an equal object"),
-    "lossy": ("≈ lossy", "cap-lossy", "loads gives back a different object"),
-    "dumps-error": ("✗ dumps", "cap-error", "dumps raised"),
-    "loads-error": ("✗ loads", "cap-error", "loads raised"),
-    "same-process-only": ("◐ same process", "cap-same", "loads only works in the same process"),
-    "crash": ("✗✗ crash", "cap-crash", "the worker process crashed"),
-    "timeout": ("✗ timeout", "cap-crash", "the worker ran out of time"),
-    "skipped": ("– skipped", "cap-skip", "not tried (serializer unavailable)")}
 
 
 def capability_cell(cell: dict[str, Any] | None) -> Cell:
     """A coloured matrix cell: outcome glyph, payload size, error text on hover."""
     if cell is None:
         return Cell("", "cap-skip", "not in the matrix")
-    text, cls, meaning = OUTCOMES.get(cell["outcome"], (cell["outcome"], "cap-skip", ""))
-    title = cell.get("error") or meaning
+    outcome = OUTCOMES.get(cell["outcome"])
+    if outcome is None:
+        return Cell(str(cell["outcome"]), "cap-skip", str(cell.get("error") or ""))
+    title = cell.get("error") or outcome.meaning
     if cell.get("payload_bytes"):
         title += f" (payload {format_quantity(cell['payload_bytes'], 'byte')})"
-    return Cell(text, cls, title)
+    return Cell(outcome.label, outcome.css, title)
 
 
 def serializer_header(entry: dict[str, Any]) -> Cell:
@@ -59,7 +52,7 @@ def capabilities_section(caps: dict[str, Any] | None) -> Section:
         section.blocks.append(missing("Not given: run `bench capabilities --format json -o FILE`"
                                       " and pass `--capabilities FILE`."))
         return section
-    legend = [f"{text}: {meaning}" for text, _, meaning in OUTCOMES.values()]
+    legend = [f"{outcome.label}: {outcome.meaning}" for outcome in OUTCOMES.values()]
     section.blocks += [Text(f"Python {caps.get('python', '?')}. Hover a cell for the error "
                             "text and the payload size; hover a header for the version."),
                        capability_table(caps),
