@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib.util
 import math
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ from scipy import stats
 
 from bench.errors import InputError
 from bench.frame import MIN_PROCESSES
-from bench.gate import estimates, rule
+from bench.gate import estimates, render, rule, sensitivity
 
 DATA = Path(__file__).parent / "data" / "compare"
 _spec = importlib.util.spec_from_file_location("make_fixtures", DATA / "make_fixtures.py")
@@ -260,6 +262,11 @@ def test_geometric_mean_of_a_uniform_slowdown() -> None:
 
 
 # ---------------------------------------------------------------- statistical pieces
+
+@pytest.mark.parametrize("module", [estimates, rule, sensitivity, render])
+def test_doctests_of_the_gate(module: ModuleType) -> None:
+    assert doctest.testmod(module).failed == 0
+
 
 def test_within_estimate_is_yuens_trimmed_welch_test() -> None:
     rng = np.random.default_rng(5)

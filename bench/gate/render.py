@@ -117,6 +117,7 @@ def comparison_document(cmp: Comparison) -> dict[str, Any]:
             "geomean": {k: round_float(v) for k, v in cmp.geomean.__dict__.items()},
             "notes": list(cmp.notes), "cases": records_of(cmp.cases)}
 
+
 def format_comparison(cmp: Comparison, fmt: str = "text") -> str:
     """The comparison as text, md or json (bench.text.FORMATS)."""
     return render_document(fmt, text=lambda: format_comparison_text(cmp),
