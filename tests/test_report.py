@@ -412,3 +412,27 @@ def test_slower_is_red_and_faster_green(tmp_path: Path) -> None:
                      runs)
     assert "td.verdict-slower { color: #b30000" in page
     assert "1 slower, 0 faster" in runs and "geometric mean of 16 cases" in runs
+
+
+# ---------------------------------------------------------------- facts read from the registries
+
+def test_capability_kind_facts_come_from_the_catalogue() -> None:
+    from bench.capability_kinds import KINDS
+
+    assert bench.report.questions.CODE_KIND == "builder-function"
+    assert bench.report.questions.DATA_KIND == "built-data"
+    assert set(bench.report.questions.FUNCTION_KINDS) == {
+        "lambda", "closure", "recursive-function", "function-with-global", "main-function",
+        "top-level-function"}
+    assert all(k.group == "code" for k in KINDS if k.is_function)
+
+
+def test_plot_styles_are_the_registry_entries() -> None:
+    from bench.folds import STYLES
+    from bench.serializers import SERIALIZERS
+
+    for entry in [*SERIALIZERS.values(), *STYLES.values()]:
+        assert bench.report.plots.style_of(entry.name) == (entry.color, entry.marker)
+    styles = bench.report.plots.registry_styles()
+    assert len(set(styles.values())) == len(styles)  # the memcpy reference included
+    assert bench.report.sections.bytes_heavy_shapes() == ["bytes", "ndarray"]
