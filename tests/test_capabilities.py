@@ -55,7 +55,8 @@ def test_catalogue_has_at_least_40_uniquely_named_kinds() -> None:
     capabilities.check_kind_names(names)  # lower-case kebab: they become file names
 
 
-def test_catalogue_covers_the_kinds_the_issue_lists() -> None:
+def test_catalogue_covers_the_required_kinds() -> None:
+    """The matrix must answer for these kinds of object (scalars to frames and tracebacks)."""
     required = {"int", "float", "complex", "str", "bytes", "none", "tuple", "namedtuple", "set",
                 "frozenset", "dict-int-keys", "datetime", "decimal", "enum-member", "dataclass",
                 "local-class-instance", "main-class-instance", "class", "self-ref-list",
