@@ -58,6 +58,12 @@ def test_fewer_than_three_runs_are_refused() -> None:
         sensitivity.simulate_sensitivity(independent_runs(2))
 
 
+def test_runs_without_a_common_case_are_refused() -> None:
+    runs = [make_frame(f"r{i}", {f"ser/json/dumps/ints/{i}": 1e-6}, seed=i) for i in range(3)]
+    with pytest.raises(InputError, match="no case is present in every run"):
+        sensitivity.simulate_sensitivity(runs)
+
+
 def test_injection_equals_compare_on_scaled_values() -> None:
     """Shifting the A/A test of a case by log(1 + s) is what compare says on scaled values."""
     runs = independent_runs(4, n_cases=12, run_sd=0.01, noise=0.02)

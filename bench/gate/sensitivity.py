@@ -211,6 +211,8 @@ def simulate_flags(frames: Sequence[pd.DataFrame], threshold: float,
                    paired: bool) -> tuple[list[str], dict[str, np.ndarray]]:
     """The cases and, per rule label, slower flags (comparisons x cases x levels)."""
     cases = common_cases(frames)
+    if not cases:
+        raise InputError("no case is present in every run")
     frames = [frame[frame["benchmark"].astype(str).isin(cases)] for frame in frames]
     pms = [log_process_means(frame) for frame in frames]
     values = [values_by_case(frame) for frame in frames]
@@ -305,8 +307,6 @@ def simulate_sensitivity(frames: Sequence[pd.DataFrame], threshold: float = 0.05
         raise InputError("--paired needs files of an interleaved A/B run (bench_round on every "
                          "run)")
     cases, flags = simulate_flags(frames, threshold, paired)
-    if not cases:
-        raise InputError("no case is present in every run")
     per_case = pd.concat([summarize_flags(label, cases, f) for label, f in flags.items()],
                          ignore_index=True)
     overall = summarize_overall(per_case)
