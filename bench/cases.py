@@ -223,8 +223,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "every subject once at tiny sizes, 1 process: proves the pipeline, measures nothing"),
     Profile("quick", quick_cases, ("--processes", "4", "--values", "4", "--warmups", "1",
                                    "--min-time", "0.005", "--timeout", "120"), True,
-            "the default: every serializer x shape at one size, sinks, folds, memcpy; "
-            "4 processes per case"),
+            "every serializer x shape at one size, sinks, folds, memcpy; 4 processes per case "
+            "(~5 min)"),
     Profile("full", full_cases, ("--timeout", "600"), True,
             "every serializer x shape x 3 sizes x every op at pyperf's default rigour: hours"),
     Profile("scaling", scaling_cases, ("--processes", "6", "--values", "3", "--warmups", "1",

@@ -46,8 +46,8 @@ class Command:
 
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_argument(parser, markdown=False)
-    parser.add_argument("--profile", help=f"print the cases of this profile and their count "
-                        f"({known_profiles()})")
+    parser.add_argument("--profile", help=f"print the cases of this profile and their count. "
+                        f"{known_profiles()}")
     add_selection_arguments(parser)
     add_plugin_argument(parser)
 
@@ -62,8 +62,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         doc: dict = {"profile": profile.name, "description": profile.description,
                      "count": len(selected), "cases": [c.name for c in selected],
                      "skipped": cases.unavailable_subjects()}
-        text = "\n".join([*doc["cases"], f"{len(selected)} cases in profile {profile.name!r}: "
-                                         f"{profile.description}"])
+        text = "\n".join([*doc["cases"], f"{len(selected)} cases in profile {profile.name!r}"])
     else:
         doc = describe_registries()
         text = format_registries(doc)
@@ -119,10 +118,11 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def known_profiles(default: str = "") -> str:
-    """The built-in profiles' names for a --profile help text, e.g. `smoke, quick (default)`."""
+    """The built-in profiles for a --profile help text: `smoke: ...; quick (default): ...`."""
     from bench.cases import PROFILES
 
-    return ", ".join(f"{name} (default)" if name == default else name for name in PROFILES)
+    return "; ".join(f"{p.name}{' (default)' if p.name == default else ''}: {p.description}"
+                     for p in PROFILES.values())
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -108,6 +108,19 @@ def test_unknown_profile_is_one_error_line(argv, capsys):
     assert lines == ["ERROR: unknown profile 'nope' (known: smoke, quick, full, scaling)"]
 
 
+@pytest.mark.parametrize("command", ["list", "run", "ab"])
+def test_profile_help_lists_the_registry(command, capsys, monkeypatch):
+    from bench import cases
+
+    extra = cases.Profile("extra", cases.smoke_cases, (), False, "a profile added by a test")
+    monkeypatch.setitem(cases.PROFILES, "extra", extra)
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for profile in cases.PROFILES.values():
+        assert f"{profile.name}" in text and profile.description in text
+
+
 def test_every_command_is_covered():
     commands = {argv[0] for argv in file_commands("x", Path(".")).values()}
     commands |= {"list", "capabilities", "ab"}

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import collections
 import doctest
 import gzip
 import json
+import math
 import os
 import stat
 from pathlib import Path
 
 import pyperf
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import bench.results
+from bench.cli import main
 from bench.errors import InputError
 from bench.results import (
     FAILURES_KEY,
@@ -218,3 +223,141 @@ def test_no_files_is_input_error() -> None:
 
 def test_doctests_of_results() -> None:
     assert doctest.testmod(bench.results).failed == 0
+
+
+# ---------------------------------------------------------------- fuzzing the reader through the CLI
+
+FUZZ_EXAMPLES = 120
+FUZZ_BASES = [GOOD, DATA / "compare" / "base-1.json", DATA / "compare" / "ab-a.json"]
+ODD_NUMBERS = [10**400, -(10**30), 2**63, 1e308, -0.0, 0, math.nan, math.inf, -math.inf, True]
+fuzz_counts: collections.Counter[str] = collections.Counter()
+
+
+def json_values() -> st.SearchStrategy[object]:
+    """Any JSON value, with odd numbers (NaN, huge) and odd unicode text."""
+    leaves = (st.none() | st.booleans() | st.integers() | st.sampled_from(ODD_NUMBERS)
+              | st.floats() | st.text(max_size=8))
+    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+
+
+def node_paths(node: object, path: tuple = ()) -> list[tuple]:
+    """The path (keys and indexes) of every node below the root."""
+    children = (node.items() if isinstance(node, dict)
+                else enumerate(node) if isinstance(node, list) else ())
+    out = []
+    for key, child in children:
+        out += [(*path, key), *node_paths(child, (*path, key))]
+    return out
+
+
+def node_at(root: object, path: tuple) -> object:
+    for key in path:
+        root = root[key]  # type: ignore[index]
+    return root
+
+
+@st.composite
+def mutated_files(draw: st.DrawFn) -> tuple[Path, str, bytes]:
+    """(valid file it came from, file name, content): a valid file with one or two mutations."""
+    origin = draw(st.sampled_from(FUZZ_BASES))
+    data = json.loads(origin.read_text(encoding="utf-8"))
+    data[FAILURES_KEY] = [{"name": "ser/json/dumps/bytes/10", "reason": "check failed"}]
+    for _ in range(draw(st.integers(1, 2))):
+        mutate_tree(draw, data)
+    text = json.dumps(data, ensure_ascii=draw(st.booleans()))
+    name, content = damage_bytes(draw, text.encode("utf-8", errors="surrogatepass"))
+    return origin, name, content
+
+
+def mutate_tree(draw: st.DrawFn, data: dict) -> None:
+    """One change to the parsed file: a value replaced, a key removed or added, bench's keys."""
+    paths = node_paths(data)
+    kind = draw(st.sampled_from(["replace", "delete", "add", "failures", "name", "format"]))
+    fuzz_counts[kind] += 1
+    if kind == "replace":
+        path = draw(st.sampled_from(paths))
+        node_at(data, path[:-1])[path[-1]] = draw(json_values())  # type: ignore[index]
+    elif kind == "delete":
+        path = draw(st.sampled_from([p for p in paths if isinstance(node_at(data, p[:-1]), dict)]))
+        del node_at(data, path[:-1])[path[-1]]  # type: ignore[attr-defined]
+    elif kind == "add":
+        dicts = [(), *(p for p in paths if isinstance(node_at(data, p), dict))]
+        node_at(data, draw(st.sampled_from(dicts)))[draw(st.text(max_size=12))] = \
+            draw(json_values())  # type: ignore[index]
+    elif kind == "failures":
+        data[FAILURES_KEY] = draw(st.lists(st.fixed_dictionaries(
+            {"name": json_values(), "reason": json_values()}), max_size=3) | json_values())
+    elif kind == "name":
+        names = [p for p in paths if p[-1] == "name" and isinstance(node_at(data, p), str)]
+        if names:
+            path = draw(st.sampled_from(names))
+            node_at(data, path[:-1])["name"] = draw(st.text(max_size=12))  # type: ignore[index]
+    else:
+        data[FORMAT_KEY] = draw(json_values())
+
+
+def damage_bytes(draw: st.DrawFn, content: bytes) -> tuple[str, bytes]:
+    """(file name, content) after none or one of: truncation, gzip, broken gzip, stray bytes."""
+    damage = draw(st.sampled_from(["none", "none", "truncate", "gzip", "gzip-garbage", "bytes"]))
+    fuzz_counts[damage] += 1
+    if damage == "truncate":
+        content = content[:draw(st.integers(0, len(content)))]
+    elif damage in ("gzip", "gzip-garbage"):
+        content = gzip.compress(content)
+        if damage == "gzip-garbage":
+            at = draw(st.integers(2, len(content) - 1))
+            content = content[:at] + draw(st.binary(min_size=1, max_size=8)) + content[at + 4:]
+    elif damage == "bytes":
+        at = draw(st.integers(0, len(content)))
+        content = content[:at] + draw(st.binary(min_size=1, max_size=8)) + content[at:]
+    return ("run.json.gz" if damage.startswith("gzip") else "run.json"), content
+
+
+def reading_commands(path: str, origin: str, out: Path, sensitivity: bool
+                     ) -> dict[str, tuple[list[str], set[int]]]:
+    """Each command that reads a results file, with the exit codes that mean it succeeded.
+
+    `bench sensitivity` simulates thousands of comparisons (about 2 s per valid file), so it
+    runs on a drawn third of the inputs.
+    """
+    commands = {
+        "report": (["report", path, "-o", str(out / "r.html")], {0}),
+        "export": (["export", path, "--csv", str(out / "s.csv")], {0}),
+        "compare-head": (["compare", origin, path], {0, 1}),
+        "compare-base": (["compare", path, origin], {0, 1}),
+        "sensitivity": (["sensitivity", origin, origin, path], {0}),
+    }
+    if not sensitivity:
+        del commands["sensitivity"]
+    return commands
+
+
+def test_fuzzed_files_give_an_answer_or_one_error_line(tmp_path: Path, capsys) -> None:
+    """Every reading command either succeeds or says ERROR in one line, never a traceback."""
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(mutated_files(), st.integers(0, 2))
+    def check(mutated: tuple[Path, str, bytes], third: int) -> None:
+        origin, name, content = mutated
+        path = tmp_path / name
+        path.write_bytes(content)
+        outcomes["inputs"] += 1
+        for command, (argv, ok) in reading_commands(str(path), str(origin), tmp_path,
+                                                    third == 0).items():
+            code = main(argv)
+            lines = capsys.readouterr().err.strip().splitlines()
+            outcomes[f"{command} {'ok' if code in ok else code}"] += 1
+            if code not in ok:
+                assert code == 2 and len(lines) == 1 and lines[0].startswith("ERROR: "), \
+                    (command, code, lines)
+
+    check()
+    runs = sum(n for key, n in outcomes.items() if key != "inputs")
+    with capsys.disabled():
+        print(f"\nresults fuzz: {outcomes['inputs']} inputs, {runs} command runs; "
+              f"{dict(sorted(outcomes.items()))}; mutations {dict(sorted(fuzz_counts.items()))}")
+    assert outcomes["inputs"] >= FUZZ_EXAMPLES // 2
+    assert outcomes["export ok"] and outcomes["export 2"]  # the mutations reach both outcomes
