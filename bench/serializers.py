@@ -2,8 +2,8 @@
 
 Importing this module imports none of dill, cloudpickle or msgpack: an entry's
 codec is built by calling `Serializer.codec()`, which imports the library then.
-That keeps the design's isolation rule (a pyperf worker that times pickle must
-never import dill, which patches pickle's pure-Python dispatch table).
+That keeps workers isolated (a pyperf worker that times pickle must never import
+dill, which patches pickle's pure-Python dispatch table).
 
 Each codec has `dumps(obj) -> payload`, `loads(payload) -> obj`, and file-like
 `dump(obj, file)` / `load(file)` used by the sink cases (`None` where the
