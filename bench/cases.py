@@ -9,18 +9,20 @@ see `serializers.classify_roundtrip`) are not cases.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import functools
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.errors import InputError
 from bench.folds import INPUT_KINDS, STYLES, TASKS
 from bench.serializers import SERIALIZERS, classify_roundtrip
-from bench.shapes import SHAPES, build_shape
+from bench.shapes import SHAPES, build_shape, estimate_nbytes
 
 SUITES = ("ser", "fold", "ref")
 SER_OPS = ("dumps", "loads")
@@ -252,6 +254,41 @@ def load_plugins(names: Iterable[str]) -> None:
             importlib.import_module(name)
         except ImportError as exc:
             raise InputError(f"--plugin {name!r}: cannot import it ({exc})") from None
+
+
+def resize_cases(cases: Sequence[Case], sizes: Sequence[int]) -> list[Case]:
+    """The same cases at each of `sizes` (`bench run --size`), each size checked by `check_resized`."""
+    budget = memory_budget()
+    out = {dataclasses.replace(case, size=size): None for case in cases for size in sizes}
+    for case in out:
+        check_resized(case, budget)
+    return list(out)
+
+
+def memory_budget() -> int:
+    """Bytes a serializer case's input may take: BENCH_MEMORY_BUDGET, or 4 GiB."""
+    text = os.environ.get("BENCH_MEMORY_BUDGET", str(4 * 2**30))
+    if not text.isdigit():
+        raise InputError(f"BENCH_MEMORY_BUDGET={text!r}: expected a number of bytes")
+    return int(text)
+
+
+def check_resized(case: Case, budget: int) -> None:
+    """Refuse a size below 1, outside the shape's range, or whose input would exceed `budget`."""
+    if case.size < 1:
+        raise InputError(f"--size {case.size}: sizes must be at least 1")
+    check_case(case)
+    if case.suite != "ser":
+        return
+    estimate = estimate_nbytes(case.shape, 1) * case.size
+    if estimate > budget:
+        raise InputError(f"--size {case.size}: shape {case.shape!r} would need about "
+                         f"{estimate / 2**30:.1f} GiB, over the budget of "
+                         f"{budget / 2**30:.1f} GiB (set BENCH_MEMORY_BUDGET in bytes)")
+    try:
+        estimate_nbytes(case.shape, case.size)
+    except InputError as exc:
+        raise InputError(f"--size {case.size}: {exc}") from None
 
 
 def select_cases(cases: Sequence[Case], patterns: Sequence[str] = (),

@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = cases.get_profile(args.profile)
     selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
     if args.size:
-        selected = resize_cases(selected, args.size)
+        selected = cases.resize_cases(selected, args.size)
     if not selected:
         raise InputError(f"profile {profile.name!r} with this selection has no case")
     check_output(args.output, force=args.force, append=args.append)
@@ -179,32 +179,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if profile.writes_capabilities and not args.no_capabilities:
         write_capabilities_beside(args.output)
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
-
-
-def resize_cases(selected: list, sizes: list[int]) -> list:
-    """The same cases at the given sizes, refusing sizes over the memory budget."""
-    from bench.cases import Case, check_case
-    from bench.shapes import estimate_nbytes
-
-    budget = int(os.environ.get("BENCH_MEMORY_BUDGET", 4 * 2**30))
-    out: dict = {}
-    for case in selected:
-        for size in sizes:
-            if size < 1:
-                raise InputError(f"--size {size}: sizes must be at least 1")
-            new = Case(case.suite, case.subject, case.op, case.shape, size)
-            check_case(new)
-            estimate = estimate_nbytes(case.shape, 1) * size if case.suite == "ser" else 0
-            if estimate > budget:
-                raise InputError(f"--size {size}: shape {case.shape!r} would need about "
-                                 f"{estimate / 2**30:.1f} GiB, over the budget of "
-                                 f"{budget / 2**30:.1f} GiB (set BENCH_MEMORY_BUDGET in bytes)")
-            try:
-                estimate_nbytes(case.shape, size) if case.suite == "ser" else None
-            except InputError as exc:
-                raise InputError(f"--size {size}: {exc}") from None
-            out[new] = None
-    return list(out)
 
 
 def pyperf_flags(args: argparse.Namespace) -> list[str]:

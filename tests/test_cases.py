@@ -119,3 +119,26 @@ def test_adding_a_shape_adds_its_cases(monkeypatch):
     finally:
         is_supported.cache_clear()
     assert Case("ser", "pickle-5", "dumps", "pairs", 1000).name in names
+
+
+def test_resize_keeps_the_cases_at_each_size():
+    from bench.cases import resize_cases
+
+    picked = select_cases(get_profile("smoke").list_cases(), ["ser/pickle-5/dumps/*", "ref/*"])
+    resized = resize_cases(picked, [20, 30])
+    assert [c.name for c in resized] == ["ser/pickle-5/dumps/ints/20", "ser/pickle-5/dumps/ints/30",
+                                         "ref/memcpy/copy/bytes/20", "ref/memcpy/copy/bytes/30"]
+
+
+@pytest.mark.parametrize(("size", "budget", "message"), [
+    (0, "100", "--size 0: sizes must be at least 1"),
+    (10**6, "1000", "over the budget of"),
+    (10**6, "1e9", "BENCH_MEMORY_BUDGET='1e9': expected a number of bytes"),
+])
+def test_resize_refuses_bad_sizes_and_budgets(size, budget, message, monkeypatch):
+    from bench.cases import resize_cases
+
+    monkeypatch.setenv("BENCH_MEMORY_BUDGET", budget)
+    picked = select_cases(get_profile("smoke").list_cases(), ["ser/pickle-5/dumps/*"])
+    with pytest.raises(InputError, match=message.replace("(", r"\(")):
+        resize_cases(picked, [size])
