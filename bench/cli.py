@@ -27,6 +27,7 @@ from bench.errors import BenchError, InputError
 from bench.text import formats_of, render_document
 
 if TYPE_CHECKING:
+    from bench.cases import Case, Profile
     from bench.results import Results
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -155,13 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench import cases, runner
     from bench.results import Results, read_results
 
-    cases.load_plugins(args.plugin)
-    profile = cases.get_profile(args.profile)
-    selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
-    if args.size:
-        selected = cases.resize_cases(selected, args.size)
-    if not selected:
-        raise InputError(f"profile {profile.name!r} with this selection has no case")
+    profile, selected = select_run_cases(args, args.size)
     check_output(args.output, force=args.force, append=args.append)
     output = read_results(args.output) if args.append else Results(path=args.output)
     for subject, reason in cases.unavailable_subjects().items():
@@ -189,6 +184,22 @@ def pyperf_flags(args: argparse.Namespace) -> list[str]:
         if value is not None:
             flags += [f"--{option.replace('_', '-')}", str(value)]
     return flags
+
+
+def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
+                     ) -> tuple[Profile, list[Case]]:
+    """The profile and the cases a run or an A/B run times: plugins loaded, -k and --suite
+    applied, at `sizes` when given; InputError when none is left."""
+    from bench import cases
+
+    cases.load_plugins(args.plugin)
+    profile = cases.get_profile(args.profile)
+    selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
+    if sizes:
+        selected = cases.resize_cases(selected, sizes)
+    if not selected:
+        raise InputError(f"profile {profile.name!r} with this selection has no case")
+    return profile, selected
 
 
 def check_output(path: str, *, force: bool = False, append: bool = False) -> None:
@@ -461,26 +472,26 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(processes=AB_PROCESSES)
 
 
+def check_interpreters(paths: list[str]) -> dict[str, str]:
+    """{"a": A, "b": B} as absolute paths; InputError unless exactly two executables."""
+    if len(paths) != 2:
+        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(paths)})")
+    for python in paths:
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise InputError(f"--python {python}: not an executable file")
+    return {side: os.path.abspath(python) for side, python in zip("ab", paths)}
+
+
 def cmd_ab(args: argparse.Namespace) -> int:
-    from bench import cases, runner
+    from bench import runner
     from bench.frame import load_results
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
     from bench.results import Results
 
-    if len(args.pythons) != 2:
-        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(args.pythons)})")
-    pythons = {}
-    for side, python in zip("ab", args.pythons):
-        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
-            raise InputError(f"--python {python}: not an executable file")
-        pythons[side] = os.path.abspath(python)
+    pythons = check_interpreters(args.pythons)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
-    cases.load_plugins(args.plugin)
-    profile = cases.get_profile(args.profile)
-    selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
-    if not selected:
-        raise InputError(f"profile {profile.name!r} with this selection has no case")
+    profile, selected = select_run_cases(args)
     outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
     for output in outputs.values():
         check_output(output.path, force=args.force)
