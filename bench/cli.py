@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
@@ -29,6 +29,9 @@ from bench.text import formats_of, render_document
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
     from bench.results import Results
+    from bench.runner import CaseResult
+
+    BySide = dict[str, CaseResult]  # one finished case: its result per side ("" for a run)
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -234,7 +237,7 @@ def write_output(text: str, path: str | None, option: str = "-o/--output") -> No
     print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
 
 
-def run_with_progress(results, total: int, outputs: dict[str, Results]) -> int:
+def run_with_progress(results: Iterable[BySide], total: int, outputs: dict[str, Results]) -> int:
     """Consume {side: CaseResult} per case, saving every output file after each case; return
     how many cases finished (all of them unless interrupted)."""
     from bench.results import write_results
@@ -261,7 +264,7 @@ def run_with_progress(results, total: int, outputs: dict[str, Results]) -> int:
 
 
 @contextlib.contextmanager
-def deferred_signals():
+def deferred_signals() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends, so it is never cut in half."""
     held = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, held)
@@ -272,9 +275,9 @@ def deferred_signals():
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt():
+def terminate_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C for the duration: stop cleanly with what is saved."""
-    def handler(signum, frame):
+    def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
@@ -285,7 +288,7 @@ def terminate_as_interrupt():
 
 
 @contextlib.contextmanager
-def progress_display(total: int):
+def progress_display(total: int) -> Iterator[Callable[[int, BySide], object]]:
     """Yield `show(done, result)`: a rich progress bar on a terminal, else one line per case."""
     from rich.console import Console
     from rich.progress import (
@@ -311,7 +314,7 @@ def progress_display(total: int):
                                                    last=describe_result(result))
 
 
-def describe_result(by_side: dict) -> str:
+def describe_result(by_side: BySide) -> str:
     """One line for a finished case: mean +- stdev per side, or FAILED with the reason."""
     parts = []
     for side, result in by_side.items():
