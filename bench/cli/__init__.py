@@ -1,0 +1,126 @@
+"""The `bench` command line: the only package that prints, writes files and exits.
+
+`options` holds the options and output files every command shares, `running` the commands
+that run things (list, run, ab, capabilities), `reading` those that read results files
+(report, export, compare, sensitivity). Every subcommand is a `cmd_<name>(args) -> int` function registered in
+COMMANDS with its help text and an example. The core raises `BenchError`
+subclasses; `main` turns them into one `ERROR: ...` line on stderr and the
+error's exit code (`--debug` shows the traceback instead).
+
+Exit codes: 0 ok, 1 regression found, 2 bad input or usage, 3 a run finished
+but some cases failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from bench import __version__
+from bench.cli.options import EXIT_INTERRUPTED, EXIT_USAGE
+from bench.cli.reading import (
+    add_compare_arguments,
+    add_export_arguments,
+    add_report_arguments,
+    add_sensitivity_arguments,
+    cmd_compare,
+    cmd_export,
+    cmd_report,
+    cmd_sensitivity,
+)
+from bench.cli.running import (
+    add_ab_arguments,
+    add_capabilities_arguments,
+    add_list_arguments,
+    add_run_arguments,
+    cmd_ab,
+    cmd_capabilities,
+    cmd_list,
+    cmd_run,
+)
+from bench.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its function, one-line help, an example and its options."""
+
+    func: Callable[[argparse.Namespace], int]
+    help: str
+    example: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+
+
+COMMANDS: dict[str, Command] = {
+    "list": Command(cmd_list, "list serializers, shapes, fold styles and tasks, or a profile's cases",
+                    "bench list --profile quick", add_list_arguments),
+    "run": Command(cmd_run, "run a benchmark profile on pyperf and write pyperf JSON",
+                   "bench run --profile quick -o results/latest.json", add_run_arguments),
+    "capabilities": Command(cmd_capabilities, "which serializer round-trips which kind of object, "
+                            "proven in a fresh process",
+                            "bench capabilities --format md -o results/capabilities.md",
+                            add_capabilities_arguments),
+    "report": Command(cmd_report, "render result files as one self-contained HTML page",
+                      "bench report results/latest.json --capabilities results/latest.capabilities.json"
+                      " -o reports/index.html", add_report_arguments),
+    "export": Command(cmd_export, "write the per-case summary of result files as CSV",
+                      "bench export results/latest.json --csv results/summary.csv",
+                      add_export_arguments),
+    "compare": Command(cmd_compare, "compare a run against a baseline; exit 1 on a real regression",
+                       "bench compare results/baseline.json results/latest.json --format md",
+                       add_compare_arguments),
+    "ab": Command(cmd_ab, "interleaved A/B run of the same cases on two interpreters",
+                  "bench ab --python .tox/py312/bin/python --python .tox/py313/bin/python "
+                  "--profile quick -k 'ser/*'", add_ab_arguments),
+    "sensitivity": Command(cmd_sensitivity, "false-alarm rate and detectable slowdown of compare "
+                           "on this machine", "bench sensitivity results/aa-*.json",
+                           add_sensitivity_arguments),
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `ERROR:` line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"ERROR: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every subcommand, each help ending with its example."""
+    parser = Parser(
+        prog="bench", description="Measure Python serializers and fold styles on pyperf.",
+        epilog="Example: bench run --profile quick -o results/latest.json")
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=Parser)
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(
+            name, help=command.help, description=command.help,
+            epilog=f"Example:\n  {command.example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show tracebacks of errors")
+        command.add_arguments(sub)
+        sub.set_defaults(func=command.func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run one subcommand, map errors to exit codes."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BenchError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

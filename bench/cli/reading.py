@@ -1,0 +1,109 @@
+"""The commands that read results files: report, export, compare and sensitivity."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.cli.options import (
+    EXIT_OK,
+    add_format_argument,
+    add_gate_arguments,
+    add_threshold_argument,
+    check_output,
+    gate_threshold,
+    write_output,
+)
+from bench.errors import InputError
+
+# ---------------------------------------------------------------- report and export
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", help="pyperf JSON files (.json or .json.gz)")
+    parser.add_argument("--capabilities", metavar="FILE", help="capability matrix JSON")
+    parser.add_argument("--base", metavar="RUN_OR_FILE",
+                        help="the run the others are compared with (default: the one that "
+                             "started first)")
+    add_threshold_argument(parser)
+    parser.add_argument("-o", "--output", default="reports/index.html")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.render import build_report
+
+    check_output(args.output, force=True)
+    html = build_report(args.results, args.capabilities, args.base, gate_threshold(args))
+    write_output(html, args.output)
+    return EXIT_OK
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", help="pyperf JSON files (.json or .json.gz)")
+    parser.add_argument("--csv", required=True, metavar="OUT", help="write the summary here")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.frame import load_results, summarize
+
+    check_output(args.csv, force=True)
+    summary = summarize(load_results(args.results))
+    write_output(summary.to_csv(index=False), args.csv, "--csv")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- compare and sensitivity
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="BASE HEAD, or only HEAD when --base is given")
+    parser.add_argument("--base", action="append", default=[], metavar="FILE_OR_GLOB",
+                        help="a run of the base (repeatable, globs allowed)")
+    add_gate_arguments(parser)
+    parser.add_argument("-o", "--output", help="write the report here instead of stdout")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import glob
+
+    from bench.frame import load_results
+    from bench.gate.render import format_comparison
+    from bench.gate.rule import compare_runs, exit_code_for
+
+    base: list[str] = []
+    for pattern in args.base:
+        matches = sorted(glob.glob(pattern))
+        if not matches and any(ch in pattern for ch in "*?["):
+            raise InputError(f"--base {pattern}: no file matches")
+        base += matches or [pattern]
+    head = list(args.files)
+    if not base:
+        if len(head) != 2:
+            raise InputError(f"give BASE HEAD, or --base BASE ... HEAD (got {len(head)} file(s))")
+        base, head = head[:1], head[1:]
+    elif not head:
+        raise InputError("give the HEAD run after the --base runs")
+    comparison = compare_runs(load_results(base), load_results(head),
+                              threshold=gate_threshold(args))
+    write_output(format_comparison(comparison, args.format), args.output)
+    return exit_code_for(comparison, args.fail_on)
+
+
+def add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="three or more independent runs of unchanged code")
+    add_threshold_argument(parser)
+    add_format_argument(parser)
+    parser.add_argument("--paired", action="store_true",
+                        help="RUNs are interleaved A/A files taken two by two: A B [A B ...]")
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from bench.frame import load_results
+    from bench.gate.render import format_sensitivity
+    from bench.gate.sensitivity import simulate_sensitivity
+
+    frame = load_results(args.runs)
+    frames = [frame[frame["run"] == run] for run in frame["run"].unique()]
+    result = simulate_sensitivity(frames, threshold=gate_threshold(args), paired=args.paired)
+    sys.stdout.write(format_sensitivity(result, args.format))
+    return EXIT_OK

@@ -1,0 +1,374 @@
+"""The commands that run things: list, run, ab and capabilities, with progress and saving.
+
+Results are saved after every finished case (bench.results writes atomically, with SIGINT and
+SIGTERM held for the moment of the save), so Ctrl-C or SIGTERM keeps every finished case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from bench.cli.options import (
+    EXIT_FAILED_CASES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_format_argument,
+    add_gate_arguments,
+    add_plugin_argument,
+    add_pyperf_arguments,
+    add_selection_arguments,
+    check_output,
+    gate_threshold,
+    known_profiles,
+    pyperf_flags,
+    write_output,
+)
+from bench.errors import InputError
+from bench.text import render_document
+
+if TYPE_CHECKING:
+    from bench.cases import Case, Profile
+    from bench.results import Results
+    from bench.runner import CaseResult
+
+    BySide = dict[str, CaseResult]  # one finished case: its result per side ("" for a run)
+
+
+# ---------------------------------------------------------------- list
+
+def add_list_arguments(parser: argparse.ArgumentParser) -> None:
+    add_format_argument(parser, markdown=False)
+    parser.add_argument("--profile", help=f"print the cases of this profile and their count. "
+                        f"{known_profiles()}")
+    add_selection_arguments(parser)
+    add_plugin_argument(parser)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench import cases
+
+    cases.load_plugins(args.plugin)
+    if args.profile:
+        profile = cases.get_profile(args.profile)
+        selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
+        doc: dict = {"profile": profile.name, "description": profile.description,
+                     "count": len(selected), "cases": [c.name for c in selected],
+                     "skipped": cases.unavailable_subjects()}
+        text = "\n".join([*doc["cases"], f"{len(selected)} cases in profile {profile.name!r}"])
+    else:
+        doc = describe_registries()
+        text = format_registries(doc)
+    sys.stdout.write(render_document(args.format, text=lambda: text + "\n", data=lambda: doc))
+    return EXIT_OK
+
+
+def describe_registries() -> dict:
+    """Serializers, shapes, fold styles and tasks with versions and notes, as plain data."""
+    from bench.folds import STYLES, TASKS
+    from bench.serializers import SERIALIZERS
+    from bench.shapes import SHAPES
+
+    return {
+        "serializers": [{"name": s.name, "version": s.version(), "available": s.available(),
+                         "note": s.note} for s in SERIALIZERS.values()],
+        "shapes": [{"name": s.name, "default_size": s.default_size, "max_size": s.max_size,
+                    "note": s.note} for s in SHAPES.values()],
+        "styles": [{"name": s.name, "tasks": list(s.tasks), "module": s.module, "note": s.note}
+                   for s in STYLES.values()],
+        "tasks": [{"name": t.name, "note": t.note} for t in TASKS.values()],
+    }
+
+
+def format_registries(doc: dict) -> str:
+    """The registries as aligned text, one block per registry."""
+    lines = []
+    for title, rows, fields in [("Serializers", doc["serializers"], ("name", "version", "note")),
+                                ("Shapes", doc["shapes"], ("name", "default_size", "note")),
+                                ("Fold styles", doc["styles"], ("name", "tasks", "note")),
+                                ("Fold tasks", doc["tasks"], ("name", "note"))]:
+        lines.append(f"{title} ({len(rows)}):")
+        for row in rows:
+            cells = [", ".join(v) if isinstance(v, list) else str(v)
+                     for v in (row[f] for f in fields)]
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(cells, (16, 18, 0))).rstrip())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- run
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="quick", help=known_profiles("quick"))
+    add_selection_arguments(parser)
+    parser.add_argument("-o", "--output", default="results/latest.json", help="pyperf JSON to write")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    parser.add_argument("--append", action="store_true", help="add cases to an existing output file")
+    parser.add_argument("--size", type=int, action="append", default=[],
+                        help="run the selected cases at this size instead (repeatable)")
+    parser.add_argument("--no-capabilities", action="store_true",
+                        help="do not write the capability matrix beside the results")
+    add_plugin_argument(parser)
+    add_pyperf_arguments(parser)
+    parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench import cases, runner
+    from bench.results import Results, read_results
+
+    profile, selected = select_run_cases(args, args.size)
+    check_output(args.output, force=args.force, append=args.append)
+    output = read_results(args.output) if args.append else Results(path=args.output)
+    for subject, reason in cases.unavailable_subjects().items():
+        print(f"skipped {subject}: {reason}", file=sys.stderr)
+    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
+    results = ({"": result} for result in runner.iter_run(selected, settings))
+    done = run_with_progress(results, len(selected), {"": output})
+    report_failures(output.failures)
+    if done < len(selected):
+        print(f"interrupted: {done} of {len(selected)} cases saved in {args.output}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"wrote {args.output}: {len(output.benchmarks)} benchmarks, "
+          f"{len(output.failures)} failed", file=sys.stderr)
+    if profile.writes_capabilities and not args.no_capabilities:
+        write_capabilities_beside(args.output)
+    return EXIT_FAILED_CASES if output.failures else EXIT_OK
+
+
+def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
+                     ) -> tuple[Profile, list[Case]]:
+    """The profile and the cases a run or an A/B run times: plugins loaded, -k and --suite
+    applied, at `sizes` when given; InputError when none is left."""
+    from bench import cases
+
+    cases.load_plugins(args.plugin)
+    profile = cases.get_profile(args.profile)
+    selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
+    if sizes:
+        selected = cases.resize_cases(selected, sizes)
+    if not selected:
+        raise InputError(f"profile {profile.name!r} with this selection has no case")
+    return profile, selected
+
+
+def run_with_progress(results: Iterable[BySide], total: int, outputs: dict[str, Results]) -> int:
+    """Consume {side: CaseResult} per case, saving every output file after each case; return
+    how many cases finished (all of them unless interrupted)."""
+    from bench.results import write_results
+
+    done = 0
+    with progress_display(total) as show, terminate_as_interrupt():
+        try:
+            for by_side in results:
+                for side, result in by_side.items():
+                    if result.benchmark is not None:
+                        outputs[side].add_benchmark(result.benchmark)
+                    else:
+                        outputs[side].add_failure(result.case.name,
+                                                  result.error or "unknown failure")
+                with deferred_signals():  # saved and shown together, or neither
+                    for output in outputs.values():
+                        if output.benchmarks:
+                            write_results(output)
+                    done += 1
+                    show(done, by_side)
+        except KeyboardInterrupt:
+            pass
+    return done
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, so it is never cut in half."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C for the duration: stop cleanly with what is saved."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def progress_display(total: int) -> Iterator[Callable[[int, BySide], object]]:
+    """Yield `show(done, result)`: a rich progress bar on a terminal, else one line per case."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, result: console.print(f"[{done}/{total}] {describe_result(result)}",
+                                                 highlight=False, markup=False)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+               TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("bench run", total=total, last="")
+        yield lambda done, result: progress.update(task, completed=done,
+                                                   last=describe_result(result))
+
+
+def describe_result(by_side: BySide) -> str:
+    """One line for a finished case: mean +- stdev per side, or FAILED with the reason."""
+    parts = []
+    for side, result in by_side.items():
+        label = f"{side.upper()} " if side else ""
+        if result.benchmark is None:
+            parts.append(f"{label}FAILED: {result.error}")
+        else:
+            parts.append(label + result.benchmark.format_value(result.benchmark.mean()))
+    return f"{next(iter(by_side.values())).case.name}: {', '.join(parts)}"
+
+
+def report_failures(failures: dict[str, str]) -> None:
+    """List failed cases on stderr."""
+    if failures:
+        print(f"{len(failures)} case(s) failed:", file=sys.stderr)
+        for name, reason in failures.items():
+            print(f"  {name}: {reason}", file=sys.stderr)
+
+
+def write_capabilities_beside(output: str) -> None:
+    """Write the capability matrix JSON next to the results (NAME.capabilities.json)."""
+    try:
+        from bench.capabilities import probe_capabilities
+    except ImportError:
+        return
+    from bench.results import write_atomic
+
+    path = capabilities_path(output)
+    write_atomic(path, json.dumps(probe_capabilities(), indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def capabilities_path(output: str) -> str:
+    """`results/latest.json` -> `results/latest.capabilities.json`."""
+    stem = output[:-5] if output.endswith(".json") else output
+    return f"{stem}.capabilities.json"
+
+
+# ---------------------------------------------------------------- ab
+
+AB_ROUNDS = 16          # bench ab: rounds per case
+AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless -p
+
+
+def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--python", dest="pythons", action="append", default=[], required=True,
+                        help="interpreter A, then interpreter B (each needs bench installed)")
+    parser.add_argument("--profile", default="smoke", help=known_profiles("smoke"))
+    add_selection_arguments(parser)
+    parser.add_argument("--rounds", type=int, default=AB_ROUNDS,
+                        help=f"A/B alternations per case (default: {AB_ROUNDS})")
+    add_gate_arguments(parser)
+    parser.add_argument("--outdir", default="results/ab", help="where a.json and b.json go")
+    parser.add_argument("--force", action="store_true", help="overwrite existing result files")
+    add_plugin_argument(parser)
+    add_pyperf_arguments(parser)
+    parser.set_defaults(processes=AB_PROCESSES)
+
+
+def check_interpreters(paths: list[str]) -> dict[str, str]:
+    """{"a": A, "b": B} as absolute paths; InputError unless exactly two executables."""
+    if len(paths) != 2:
+        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(paths)})")
+    for python in paths:
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise InputError(f"--python {python}: not an executable file")
+    return {side: os.path.abspath(python) for side, python in zip("ab", paths)}
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from bench import runner
+    from bench.frame import load_results
+    from bench.gate.render import format_comparison
+    from bench.gate.rule import compare_runs, exit_code_for
+    from bench.results import Results
+
+    pythons = check_interpreters(args.pythons)
+    runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
+    profile, selected = select_run_cases(args)
+    outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
+    for output in outputs.values():
+        check_output(output.path, force=args.force)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(output.path)
+    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
+    print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
+          f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
+    results = runner.iter_ab(selected, settings, pythons, args.rounds)
+    done = run_with_progress(results, len(selected), outputs)
+    for side, output in outputs.items():
+        if output.failures:
+            print(f"side {side.upper()}:", end=" ", file=sys.stderr)
+            report_failures(output.failures)
+    if done < len(selected):
+        print(f"interrupted: {done} of {len(selected)} cases saved in "
+              f"{outputs['a'].path} and {outputs['b'].path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not (outputs["a"].benchmarks and outputs["b"].benchmarks):
+        print("ERROR: no case was measured on both sides", file=sys.stderr)
+        return EXIT_FAILED_CASES
+    comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
+                              threshold=gate_threshold(args), paired=True)
+    sys.stdout.write(format_comparison(comparison, args.format))
+    failed = any(output.failures for output in outputs.values())
+    return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)
+
+
+# ---------------------------------------------------------------- capabilities
+
+def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
+    add_format_argument(parser)
+    parser.add_argument("-o", "--output", help="write to this file instead of stdout")
+    parser.add_argument("--serializer", dest="serializers", action="append", default=[],
+                        metavar="NAME", help="probe only this serializer (repeatable)")
+    parser.add_argument("--kind", dest="kinds", action="append", default=[], metavar="NAME",
+                        help="probe only this object kind (repeatable)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="a child that finishes no kind for this long is killed "
+                             "(default: 10)")
+    parser.add_argument("--jobs", type=int, default=2, help="serializers probed at once "
+                        "(default: 2)")
+    parser.add_argument("--kinds-module", dest="kinds_modules", action="append", default=[],
+                        metavar="MODULE", help="also probe the KINDS of this importable module "
+                        "(the tests inject crashing kinds this way)")
+
+
+def cmd_capabilities(args: argparse.Namespace) -> int:
+    from bench.capabilities import probe_capabilities
+    from bench.capability_render import format_capabilities
+
+    if args.output:
+        check_output(args.output, force=True)  # before the probe, not after it
+    doc = probe_capabilities(args.serializers or None, args.kinds or None, args.timeout,
+                             jobs=args.jobs, extra_kinds_modules=args.kinds_modules)
+    write_output(format_capabilities(doc, args.format), args.output)
+    return EXIT_OK
