@@ -27,9 +27,6 @@ from bench.shapes import SHAPES, build_shape, estimate_nbytes
 SUITES = ("ser", "fold", "ref")
 SER_OPS = ("dumps", "loads")
 SINK_OPS = ("dumps-bytesio", "loads-bytesio", "dumps-file", "loads-file")
-MAIN_SERIALIZERS = ("pickle-5", "pickle-5-oob", "marshal", "dill", "dill-recurse", "cloudpickle",
-                    "msgpack", "json")
-OLD_PICKLES = ("pickle-0", "pickle-1", "pickle-2", "pickle-3", "pickle-4")
 FOLD_SIZE = 1000
 
 
@@ -173,8 +170,9 @@ def smoke_cases() -> Iterator[Case]:
 
 def quick_cases() -> Iterator[Case]:
     """The default profile: broad coverage at one size, plus glimpses of scaling and sinks."""
-    yield from ser_cases(MAIN_SERIALIZERS, SHAPES, default_size)
-    yield from ser_cases(OLD_PICKLES, ["ints", "records"], default_size)
+    yield from ser_cases([s.name for s in SERIALIZERS.values() if not s.legacy], SHAPES, default_size)
+    yield from ser_cases([s.name for s in SERIALIZERS.values() if s.legacy], ["ints", "records"],
+                         default_size)
     glimpse = ["ints", "records", "bytes"]
     yield from ser_cases(("pickle-5", "dill", "msgpack"), glimpse,
                          lambda s: [n for n in around(s) if n != SHAPES[s].default_size], ["dumps"])

@@ -43,7 +43,8 @@ class Serializer:
     call: the dumps call as reports show it; general: ships code (functions, classes) by
     value; has_file_form: has dump/load on a file object, so it gets the sink cases;
     color and marker: its plot style (Okabe-Ito colour, matplotlib marker), a pair no
-    other serializer or fold style has.
+    other serializer or fold style has; legacy: an older format kept as a reference (the quick
+    profile times it on two shapes only, every other serializer on every shape).
     """
 
     name: str
@@ -56,6 +57,7 @@ class Serializer:
     has_file_form: bool = True
     color: str = ""
     marker: str = ""
+    legacy: bool = False
 
     def codec(self) -> Codec:
         """Import the library and return its codec."""
@@ -186,7 +188,7 @@ def _pickle_entry(protocol: int) -> Serializer:
     note = f"stdlib pickle, protocol={protocol} passed explicitly"
     return Serializer(f"pickle-{protocol}", "pickle", note, functools.partial(_pickle_codec, protocol),
                       call=f"pickle.dumps(obj, protocol={protocol})",
-                      color=PICKLE_COLORS[protocol], marker="o")
+                      color=PICKLE_COLORS[protocol], marker="o", legacy=protocol < 5)
 
 
 SERIALIZERS: dict[str, Serializer] = {

@@ -121,6 +121,22 @@ def test_adding_a_shape_adds_its_cases(monkeypatch):
     assert Case("ser", "pickle-5", "dumps", "pairs", 1000).name in names
 
 
+def test_adding_a_serializer_adds_its_cases_to_every_profile(monkeypatch):
+    import dataclasses
+
+    from bench import serializers
+
+    entry = dataclasses.replace(SERIALIZERS["pickle-4"], name="pickle-4-copy")
+    monkeypatch.setitem(serializers.SERIALIZERS, "pickle-4-copy", entry)
+    for legacy, shapes in ((True, {"ints", "records"}), (False, {"ints", "records", "text"})):
+        monkeypatch.setitem(serializers.SERIALIZERS, "pickle-4-copy",
+                            dataclasses.replace(entry, legacy=legacy))
+        quick = {c.shape for c in get_profile("quick").list_cases() if c.subject == "pickle-4-copy"}
+        assert shapes <= quick and (len(quick) == 2) == legacy
+        smoke = {c.name for c in get_profile("smoke").list_cases()}
+        assert "ser/pickle-4-copy/dumps/ints/10" in smoke
+
+
 def test_resize_keeps_the_cases_at_each_size():
     from bench.cases import resize_cases
 
