@@ -90,9 +90,10 @@ def test_a_lower_import_of_a_higher_module_is_caught(tmp_path: Path) -> None:
     assert all(layer_of(m) > layer_of("bench.text") for m in found)
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
+LONG_ALLOWED = {"bench.capability_kinds"}  # a data catalogue: one theme, many entries
+
+
+@pytest.mark.parametrize("name", sorted(set(MODULES) - LONG_ALLOWED))
 def test_no_module_is_over_500_lines(name: str) -> None:
-    if name == "bench.capability_kinds":
-        pytest.skip("the data catalogue of capability kinds may be long")
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
     assert lines <= 500, f"{name} has {lines} lines"
