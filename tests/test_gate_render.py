@@ -148,7 +148,8 @@ def test_gate_commands_share_the_threshold_option(capsys: pytest.CaptureFixture[
         main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert f"--threshold PERCENT smallest change that counts, in percent (default: " \
-           f"{rule.DEFAULT_THRESHOLD * 100:g}" in out
+           f"{rule.DEFAULT_THRESHOLD * 100:g} for times, {rule.COUNT_THRESHOLD * 100:g} for " \
+           "counts)" in out
     assert "--format {text,md,json}" in out
 
 

@@ -328,3 +328,35 @@ def test_a_threshold_sized_slowdown_is_caught_more_than_half_the_time() -> None:
         caught.append(verdicts(cmp)[case] == "slower")
         assert cmp.counts()["slower"] <= 1
     assert sum(caught) >= 17
+
+
+# ---------------------------------------------------------------- counts (instructions)
+
+def count_frame(run: str, n: int, scale: float = 1.0, jitter: float = 0.0) -> pd.DataFrame:
+    """A run of n cases of exact instruction counts (pyperf unit "integer"), 3 values each."""
+    frame = make_frame(run, {f"ser/pickle-5/dumps/ints/{i}": 1e5 * (i + 1) for i in range(n)},
+                       processes=3, values=1, noise=jitter, unit="integer")
+    frame["value"] = frame["value"].round() * scale
+    return frame
+
+
+def test_counts_use_the_count_threshold_and_one_run_each_suffices() -> None:
+    base, head = count_frame("base", 40), count_frame("head", 40)
+    cmp = rule.compare_runs(base, head)
+    assert cmp.threshold == rule.COUNT_THRESHOLD < rule.DEFAULT_THRESHOLD
+    assert set(verdicts(cmp).values()) == {"same"}
+    assert any(note.startswith("counts, not times") for note in cmp.notes)
+    assert not any("run-to-run variation" in note for note in cmp.notes)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-4])
+def test_counts_scaled_by_two_percent_are_all_slower(jitter: float) -> None:
+    base, head = count_frame("base", 40, jitter=jitter), count_frame("head", 40, 1.02, jitter)
+    assert set(verdicts(rule.compare_runs(base, head)).values()) == {"slower"}
+    assert set(verdicts(rule.compare_runs(base, head, threshold=0.05)).values()) == {"same"}
+
+
+def test_times_keep_the_time_threshold() -> None:
+    assert rule.default_threshold(make_frame("base", cases_of(3))) == rule.DEFAULT_THRESHOLD
+    mixed = pd.concat([make_frame("a", cases_of(3)), count_frame("b", 3)])
+    assert rule.default_threshold(mixed) == rule.DEFAULT_THRESHOLD

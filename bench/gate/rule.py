@@ -69,6 +69,8 @@ from bench.gate.estimates import (
 from bench.text import VERDICTS
 
 DEFAULT_THRESHOLD = 0.05  # smallest change (5%) a verdict slower or faster must reach past
+COUNT_THRESHOLD = 0.01    # the same for counts (pyperf unit "integer": instructions), which load
+                          # does not move: a 1% change in a count is a change in the work done
 ALPHA = 0.05            # false discovery rate of the Benjamini-Hochberg adjustment
 CONFIDENCE = 0.95       # level of every reported interval
 CASE_COLUMNS = ["benchmark", "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
@@ -289,13 +291,27 @@ def independent_df(variances: np.ndarray, dfs: np.ndarray) -> float:
     return float(variances.sum() ** 2 / denominator) if denominator > 0 else math.inf
 
 
-def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD,
+def default_threshold(frame: pd.DataFrame) -> float:
+    """The threshold of a comparison of these runs unless one is given: COUNT_THRESHOLD when
+    every value is a count (pyperf unit "integer"), else DEFAULT_THRESHOLD."""
+    units = set(frame["unit"].dropna().unique()) if "unit" in frame else set()
+    return COUNT_THRESHOLD if units == {"integer"} else DEFAULT_THRESHOLD
+
+
+def is_count(cmp: Comparison) -> bool:
+    """True when the comparison is of counts (instructions), not times."""
+    return set(cmp.cases["unit"].dropna()) == {"integer"}
+
+
+def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float | None = None,
                  paired: bool | None = None, alpha: float = ALPHA) -> Comparison:
     """Compare head against base (tidy frames of one or more runs each), case by case.
 
-    `paired`: True pairs the sides by interleaved round, False never does, None (default)
-    pairs when both sides carry rounds.
+    `threshold`: None takes `default_threshold(base)`. `paired`: True pairs the sides by
+    interleaved round, False never does, None (default) pairs when both sides carry rounds.
     """
+    if threshold is None:
+        threshold = default_threshold(base)
     if not 0 <= threshold < 1:
         raise InputError(f"threshold {threshold:.0%}: give a percentage from 0 to 100")
     if base.empty or head.empty:
@@ -366,7 +382,11 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
     """Notes on what the verdicts rest on, for every output format."""
     kb, kh = len(cmp.base_runs), len(cmp.head_runs)
     notes = []
-    if cmp.mode == "within":
+    if is_count(cmp):
+        notes.append("counts, not times: the spread of a case's values is the count's own "
+                     "variation (hash seeds, allocator), which load does not change, so one run "
+                     "per side suffices")
+    elif cmp.mode == "within":
         notes.append("one base run and one head run: only the spread of processes inside each "
                      "run is known, so run-to-run variation (often 5-10% on shared machines) is "
                      "not accounted for; pass several base runs (--base, repeatable) for a "

@@ -43,7 +43,15 @@ from scipy import special, stats
 
 from bench.errors import InputError
 from bench.gate.estimates import has_rounds, log_process_means
-from bench.gate.rule import ALPHA, adjust_p_values, assess_cases, classify, intervals, p_values
+from bench.gate.rule import (
+    ALPHA,
+    adjust_p_values,
+    assess_cases,
+    classify,
+    default_threshold,
+    intervals,
+    p_values,
+)
 from bench.text import format_percent
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
@@ -290,7 +298,7 @@ def check_targets(overall: pd.DataFrame, paired: bool) -> list[str]:
     return notes
 
 
-def simulate_sensitivity(frames: Sequence[pd.DataFrame], threshold: float = 0.05,
+def simulate_sensitivity(frames: Sequence[pd.DataFrame], threshold: float | None = None,
                          paired: bool = False) -> Sensitivity:
     """A/A false alarms and caught injected slowdowns of each rule on these runs.
 
@@ -306,6 +314,8 @@ def simulate_sensitivity(frames: Sequence[pd.DataFrame], threshold: float = 0.05
     if paired and not all(has_rounds(frame) for frame in frames):
         raise InputError("--paired needs files of an interleaved A/B run (bench_round on every "
                          "run)")
+    if threshold is None:
+        threshold = default_threshold(frames[0])
     cases, flags = simulate_flags(frames, threshold, paired)
     per_case = pd.concat([summarize_flags(label, cases, f) for label, f in flags.items()],
                          ignore_index=True)

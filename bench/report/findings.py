@@ -29,7 +29,7 @@ from bench.frame import (
     ratio_interval,
     summarize,
 )
-from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, compare_runs
+from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, compare_runs, default_threshold
 from bench.text import format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
@@ -67,8 +67,10 @@ class ReportData:
 def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                  capabilities: dict[str, Any] | None = None,
                  failures: pd.DataFrame | None = None,
-                 threshold: float = DEFAULT_THRESHOLD) -> ReportData:
-    """Summaries and process-mean arrays of a tidy frame."""
+                 threshold: float | None = None) -> ReportData:
+    """Summaries and process-mean arrays of a tidy frame (threshold None: the gate's default)."""
+    if threshold is None:
+        threshold = default_threshold(frame)
     summary = summarize(frame)
     if runs is None:
         runs = summary.drop_duplicates("run")[["run", "file", "host", "python"]]

@@ -16,7 +16,6 @@ import pandas as pd
 from bench import __version__
 from bench.capabilities import load_capabilities
 from bench.frame import CONFIDENCE, MIN_PROCESSES, describe_runs, list_failures, tidy_frame
-from bench.gate.rule import DEFAULT_THRESHOLD
 from bench.report.blocks import Bullets, Section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.matrix import capabilities_section
@@ -73,7 +72,7 @@ def template_environment() -> jinja2.Environment:
 def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                   capabilities: dict[str, Any] | None = None,
                   failures: pd.DataFrame | None = None, base: str | None = None,
-                  threshold: float = DEFAULT_THRESHOLD) -> str:
+                  threshold: float | None = None) -> str:
     """The HTML report of a tidy frame (see bench.frame), as one self-contained string.
 
     runs: bench.frame.describe_runs (their start dates choose the base run unless `base`
@@ -88,7 +87,7 @@ def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
 
 
 def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = None,
-                 base: str | None = None, threshold: float = DEFAULT_THRESHOLD) -> str:
+                 base: str | None = None, threshold: float | None = None) -> str:
     """Read result files (and a capability matrix) and return the report's HTML."""
     loaded = read_runs(paths)
     caps = load_capabilities(capabilities) if capabilities else None
