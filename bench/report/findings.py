@@ -29,7 +29,7 @@ from bench.frame import (
     ratio_interval,
     summarize,
 )
-from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, compare_runs, default_threshold
+from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, compare_runs
 from bench.text import format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
@@ -49,7 +49,7 @@ class ReportData:
     arrays: dict[tuple[str, str], np.ndarray]
     capabilities: dict[str, Any] | None
     failures: pd.DataFrame | None = None  # run, benchmark, reason of cases never timed
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None  # None: the gate's default for the runs' unit
 
     def run_of(self, suite: str) -> str | None:
         """The first run that has cases of `suite`, or None."""
@@ -69,8 +69,6 @@ def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                  failures: pd.DataFrame | None = None,
                  threshold: float | None = None) -> ReportData:
     """Summaries and process-mean arrays of a tidy frame (threshold None: the gate's default)."""
-    if threshold is None:
-        threshold = default_threshold(frame)
     summary = summarize(frame)
     if runs is None:
         runs = summary.drop_duplicates("run")[["run", "file", "host", "python"]]
@@ -80,11 +78,12 @@ def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
 
 # ---------------------------------------------------------------- ratios within a run
 
-def ratio_verdict(low: Any, high: Any, threshold: float = DEFAULT_THRESHOLD) -> str:
+def ratio_verdict(low: Any, high: Any, threshold: float | None = None) -> str:
     """The gate's word for a time ratio's 95% CI, without a multiple-comparison correction.
 
     slower/faster: the CI excludes 1 and reaches past the threshold; same: the whole CI lies
-    within it; uncertain otherwise, or without a CI.
+    within it; uncertain otherwise, or without a CI. The threshold defaults to the gate's
+    for times.
 
     >>> ratio_verdict(1.1, 1.3), ratio_verdict(0.5, 0.9), ratio_verdict(0.99, 1.02)
     ('slower', 'faster', 'same')
@@ -93,7 +92,7 @@ def ratio_verdict(low: Any, high: Any, threshold: float = DEFAULT_THRESHOLD) -> 
     """
     if is_missing(low) or is_missing(high):
         return "uncertain"
-    band = 1 + threshold
+    band = 1 + (DEFAULT_THRESHOLD if threshold is None else threshold)
     if low >= 1 / band and high <= band:
         return "same"
     if low > 1:
@@ -306,19 +305,30 @@ class RunComparisons:
 
     base: str
     named: bool  # the user named the base run (else: the run that started first)
-    threshold: float
+    threshold: float | None  # as given; None: each comparison's default for its unit
     comparisons: dict[str, Comparison] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
 
 
 def compare_to_base(frame: pd.DataFrame, runs: pd.DataFrame, named: str | None,
-                    threshold: float) -> RunComparisons:
-    """The gate's verdicts of every run against the base run (ratios new / old: run / base)."""
+                    threshold: float | None) -> RunComparisons:
+    """The gate's verdicts of every run against the base run (ratios new / old: run / base).
+
+    A run of another metric than the base's (instruction counts against times) is not
+    compared: the "Time and instructions" section sets the two metrics side by side.
+    """
     base = choose_base(runs, named)
     found = RunComparisons(base, named is not None, threshold)
     base_frame = frame[frame["run"] == base]
+    base_units = set(base_frame["unit"].dropna())
     for run in map(str, runs["run"]):
         if run == base:
+            continue
+        units = set(frame.loc[frame["run"] == run, "unit"].dropna())
+        if units and base_units and units.isdisjoint(base_units):
+            found.problems[run] = (f"measures {', '.join(sorted(units))}, the base "
+                                   f"{', '.join(sorted(base_units))}: not compared (see Time "
+                                   "and instructions)")
             continue
         try:
             found.comparisons[run] = compare_runs(base_frame, frame[frame["run"] == run],

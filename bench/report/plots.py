@@ -356,3 +356,27 @@ def plot_run_ratios(rows: pd.DataFrame, base: str) -> str:
         ax.legend(loc="upper left")
     set_title(fig, "Runs side by side: below 1 means faster than the base run")
     return figure_svg(fig)
+
+
+@styled
+def plot_time_against_count(pairs: pd.DataFrame) -> str:
+    """Per suite: each case's mean time against its instructions per call, log-log.
+
+    pairs: suite, subject, time (seconds), count (instructions).
+    """
+    suites = list(dict.fromkeys(pairs["suite"]))
+    fig, axes = make_grid(len(suites), 3, 3.4, 3.0)
+    for ax, suite in zip(axes, suites, strict=True):
+        part = pairs[pairs["suite"] == suite]
+        scale, unit = choose_unit(part["time"])
+        for subject, group in part.groupby("subject", sort=False):
+            color, marker = style_of(str(subject))
+            ax.scatter(group["count"], group["time"] / scale, color=color, marker=marker, s=14)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        quiet_minor_labels(ax)
+        ax.set(title=str(suite), xlabel="instructions per call", ylabel=f"time ({unit})")
+    add_legend(fig, list(dict.fromkeys(pairs["subject"])), "subject")
+    set_title(fig, "Time against instructions: cases off the diagonal band spend time that "
+                   "instructions do not show")
+    return figure_svg(fig)

@@ -19,6 +19,7 @@ from bench.frame import CONFIDENCE, MIN_PROCESSES, describe_runs, list_failures,
 from bench.report.blocks import Bullets, Section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.matrix import capabilities_section
+from bench.report.metrics import metrics_section
 from bench.report.questions import fold_answers, questions_section
 from bench.report.runs import runs_section
 from bench.report.sections import (
@@ -59,6 +60,7 @@ def build_sections(data: ReportData, found: Findings) -> list[Section]:
             serializers_section(data, found), scaling_section(data, found),
             folds_section(data, found, fold_answers(found)),
             capabilities_section(data.capabilities), runs_section(found.runs),
+            metrics_section(data.summary),
             table_section(data, found), Section("methods", "Methods", [Bullets(METHODS)])]
 
 

@@ -82,6 +82,14 @@ def ratio_rows(found: RunComparisons) -> pd.DataFrame:
     return rows.dropna(subset=["ratio"]) if not rows.empty else rows
 
 
+def threshold_words(found: RunComparisons) -> str:
+    """'threshold 5%', or each comparison's threshold when the gate chose it by unit."""
+    chosen = sorted({cmp.threshold for cmp in found.comparisons.values()})
+    if found.threshold is not None or len(chosen) == 1:
+        return f"threshold {found.threshold if found.threshold is not None else chosen[0]:.0%}"
+    return "threshold " + (" or ".join(f"{t:.0%}" for t in chosen) or "by unit")
+
+
 def runs_section(found: RunComparisons | None) -> Section:
     """Each run against the base run, by the rule of `bench compare`."""
     section = Section("runs", "Runs side by side")
@@ -92,7 +100,7 @@ def runs_section(found: RunComparisons | None) -> Section:
     why = "named with --base" if found.named else "the run that started first"
     section.blocks.append(Text(
         f"Base: {found.base} ({why}). Every other run is compared with it by the rule of "
-        f"`bench compare` (threshold {found.threshold:.0%}): ratios are run / base, so above "
+        f"`bench compare` ({threshold_words(found)}): ratios are run / base, so above "
         "1 is slower; slower, faster, same and uncertain are the gate's verdicts."))
     problems = [missing(f"{run}: {reason}") for run, reason in found.problems.items()]
     if not found.comparisons:
