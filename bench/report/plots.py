@@ -365,7 +365,7 @@ def plot_time_against_count(pairs: pd.DataFrame) -> str:
     pairs: suite, subject, time (seconds), count (instructions).
     """
     suites = list(dict.fromkeys(pairs["suite"]))
-    fig, axes = make_grid(len(suites), 3, 3.4, 3.0)
+    fig, axes = make_grid(len(suites), 2, 5.0, 3.2)  # wide enough for a 7-column legend
     for ax, suite in zip(axes, suites, strict=True):
         part = pairs[pairs["suite"] == suite]
         scale, unit = choose_unit(part["time"])
