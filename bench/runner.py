@@ -17,7 +17,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +95,7 @@ def reset_scratch(scratch: str, side: str = "") -> dict[str, str]:
     return files
 
 
-def iter_run(cases: Sequence[Case], settings: RunSettings) -> Iterator[CaseResult]:
+def iter_run(cases: Sequence[Case], settings: RunSettings) -> Generator[CaseResult, None, None]:
     """Time each case in its own pyperf workers; yield one CaseResult per case, in order."""
     current: dict[str, str] = {}
     scratch = tempfile.mkdtemp(prefix="bench-run-")
@@ -193,5 +193,19 @@ def describe_worker_failure(exc: BaseException, output: str) -> str:
         return f"pyperf stopped: {output.strip() or f'exit code {exc.code}'}"
     code = text.rsplit("exit code ", 1)[-1]
     if code.lstrip("-").isdigit() and int(code) < 0:
-        return f"worker crashed: killed by {signal.Signals(-int(code)).name}"
+        return describe_exit(int(code))
     return f"worker failed: {text}"
+
+
+def describe_exit(code: int) -> str:
+    """How a process that did not finish its cases ended, from its exit code.
+
+    >>> describe_exit(-9), describe_exit(1)
+    ('worker crashed: killed by SIGKILL', 'worker failed: exit code 1')
+    """
+    if code < 0:
+        try:
+            return f"worker crashed: killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"worker crashed: killed by signal {-code}"
+    return f"worker failed: exit code {code}"

@@ -42,6 +42,8 @@ class Shape:
 
     bytes_heavy: the object is mostly one buffer of raw bytes, so reports compare its
     throughput with copying the same number of bytes (the memcpy reference).
+    library: the optional library the builder imports (None: none), so a process that
+    counts several cases keeps a shape that loads one apart from those that do not.
     """
 
     name: str
@@ -50,6 +52,7 @@ class Shape:
     default_size: int = 1000
     max_size: int = 10_000_000
     bytes_heavy: bool = False
+    library: str | None = None
 
 
 def _short_str(rng: random.Random) -> str:
@@ -118,7 +121,7 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("deep", build_deep, f"lists nested n deep (n <= {MAX_DEPTH}: recursive picklers need the stack)",
           100, MAX_DEPTH),
     Shape("ndarray", build_ndarray, "float64 numpy array of n values", 100_000, 100_000_000,
-          bytes_heavy=True),
+          bytes_heavy=True, library="numpy"),
     Shape("mixed", lambda n, r: [build_profile(i, r) for i in range(n)],
           "n user-profile dicts with a date"),
 ]}

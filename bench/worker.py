@@ -54,14 +54,34 @@ def build_time_func(case: Case, workdir: str, cache_path: str = "") -> tuple[Tim
     worker of a case, so the first worker measures it and leaves it in `cache_path`
     for the others; the check and the `bench_imported` evidence run in every worker.
     """
-    builders = {"ser": _prepare_serializer, "fold": _prepare_fold, "ref": _prepare_ref}
-    op, describe = builders[case.suite](case, workdir)
+    op, describe = prepare_case(case, workdir)
     metadata = read_cached_metadata(cache_path)
     if not metadata:
         metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op)}
         write_cached_metadata(cache_path, metadata)
-    metadata["bench_imported"] = ",".join(m for m in WATCHED_LIBRARIES if m in sys.modules) or "-"
+    metadata["bench_imported"] = imported_libraries()
     return make_time_func(op), metadata
+
+
+def prepare_case(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
+    """Build the case's data and check it: its zero-argument op and its describe() metadata.
+
+    Raises CaseFailed when the check fails; the op is never called before the check passes.
+    """
+    builders = {"ser": _prepare_serializer, "fold": _prepare_fold, "ref": _prepare_ref}
+    return builders[case.suite](case, workdir)
+
+
+def imported_libraries() -> str:
+    """The watched optional libraries this process has loaded (`bench_imported`), or '-'."""
+    return ",".join(m for m in WATCHED_LIBRARIES if m in sys.modules) or "-"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line saying why a case could not be measured."""
+    from bench.serializers import describe_error
+
+    return str(exc) if isinstance(exc, BenchError) else describe_error(exc)
 
 
 def read_cached_metadata(path: str) -> dict[str, Any]:
@@ -231,9 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", "")))
             runner.bench_time_func(case.name, time_func)
     except (Exception, RecursionError, MemoryError) as exc:
-        from bench.serializers import describe_error
-
-        reason = str(exc) if isinstance(exc, BenchError) else describe_error(exc)
+        reason = describe_failure(exc)
         if "errors" in ours:
             with open(ours["errors"], "w", encoding="utf-8") as f:
                 f.write(reason)
