@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from bench.cli.options import (
@@ -31,7 +31,7 @@ from bench.cli.options import (
     write_output,
 )
 from bench.errors import InputError
-from bench.text import render_document
+from bench.text import format_quantity, render_document
 
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bench.runner import CaseResult
 
     BySide = dict[str, CaseResult]  # one finished case: its result per side ("" for a run)
+    RunCases = Callable[[list[Case]], Generator[CaseResult, None, None]]  # runs cases, one result each
 
 
 # ---------------------------------------------------------------- list
@@ -113,23 +114,28 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the selected cases at this size instead (repeatable)")
     parser.add_argument("--no-capabilities", action="store_true",
                         help="do not write the capability matrix beside the results")
+    parser.add_argument("--metric", choices=["time", "instructions"], default="time",
+                        help="time (default): wall time on pyperf; instructions: instructions "
+                             "of one call under valgrind's callgrind (-n: values per case)")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
     parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench import cases, runner
+    from bench import cases
     from bench.results import Results, read_results
 
     profile, selected = select_run_cases(args, args.size)
+    make_results = run_instructions(args, profile) if args.metric == "instructions" else run_time(
+        args, profile)
     check_output(args.output, force=args.force, append=args.append)
     output = read_results(args.output) if args.append else Results(path=args.output)
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
-    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
-    results = ({"": result} for result in runner.iter_run(selected, settings))
-    done = run_with_progress(results, len(selected), {"": output})
+    with contextlib.closing(make_results(selected)) as results:
+        done = run_with_progress(({"": result} for result in results), len(selected),
+                                 {"": output})
     report_failures(output.failures)
     if done < len(selected):
         print(f"interrupted: {done} of {len(selected)} cases saved in {args.output}",
@@ -140,6 +146,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     if profile.writes_capabilities and not args.no_capabilities:
         write_capabilities_beside(args.output)
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
+
+
+def run_time(args: argparse.Namespace, profile: Profile) -> RunCases:
+    """The cases' wall times on pyperf."""
+    from bench import runner
+
+    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
+    return lambda selected: runner.iter_run(selected, settings)
+
+
+def run_instructions(args: argparse.Namespace, profile: Profile) -> RunCases:
+    """The cases' instruction counts under callgrind; ToolMissing before anything runs."""
+    from bench import callgrind, counter
+
+    extra = [flag for flag in pyperf_flags(args) if flag.startswith("--")
+             and flag not in ("--values", "--python")]
+    if extra:
+        raise InputError(f"--metric instructions: pyperf option {extra[0]} does not apply "
+                         "(only -n/--values and --python do)")
+    if args.values is not None and args.values < 1:
+        raise InputError(f"--values {args.values}: need at least one value per case")
+    settings = counter.CountSettings(callgrind.find_tools(), args.values or counter.VALUES,
+                                     args.python or sys.executable, args.plugin, profile.name)
+    return lambda selected: counter.iter_count(selected, settings)
 
 
 def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
@@ -242,8 +272,10 @@ def describe_result(by_side: BySide) -> str:
         label = f"{side.upper()} " if side else ""
         if result.benchmark is None:
             parts.append(f"{label}FAILED: {result.error}")
-        else:
+        elif result.benchmark.get_unit() == "second":
             parts.append(label + result.benchmark.format_value(result.benchmark.mean()))
+        else:
+            parts.append(label + format_quantity(result.benchmark.mean(), result.benchmark.get_unit()))
     return f"{next(iter(by_side.values())).case.name}: {', '.join(parts)}"
 
 

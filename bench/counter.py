@@ -1,0 +1,390 @@
+"""Instruction counts under callgrind (`bench run --metric instructions`), and the program that counts.
+
+The parent (`iter_count`, in the `bench` process) groups the cases by the libraries outside
+the standard library they import (`group_cases`: the subject's module and the shape's
+library, so a process that counts pickle never imports dill), cuts big groups into chunks,
+and runs each chunk in one counting process under valgrind, two at a time. A counting
+process (`python -m bench.counter`, PYTHONHASHSEED=0, address randomization off when
+`setarch -R` works) prepares each case with bench.worker (build, check, describe(), peak
+memory) with instrumentation stopped, then counts:
+
+    the loop with 1 call      -> the loop count k (calls that reach LOOP_TARGET instructions)
+    k calls (10 at least)     -> warm-up, not counted (first-call caches, the interpreter's
+                                 specializations)
+    the loop with 0 calls     -> its fixed costs
+    per value: the loop with k calls
+    value = (count(k calls) - count(0 calls)) / k
+
+each count after gc.collect(). When k is 1 (an op of LOOP_TARGET instructions or more, which
+the untimed call that measured its peak memory has warmed up), the 1-call count is the first
+value and there is no warm-up: such an op costs seconds a call under callgrind.
+
+so the fixed costs (the loop's set-up, the client requests, the dump) cancel; what is left
+is one call of the op and one turn of the `for` loop that calls it, as in a time run. The
+objects alive after preparing (the interpreter's, the case's data) are frozen (gc.freeze)
+while the case is counted, so the full collection before each value walks only what the
+counting made, not every object (under callgrind a walk of all of them costs more than
+counting most ops); a collection the op triggers skips them likewise. Each
+count ends with a dump; the counting process reads the dump's Ir total at once and deletes
+the file, and prints one JSON line per case: its values, loops and metadata, or the reason
+it failed. A counting process that dies takes the case it was counting with it (recorded
+with how it died); the rest of its group goes on in a new process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
+from bench.cases import Case, load_plugins, parse_case
+from bench.folds import STYLES
+from bench.runner import CaseResult, describe_exit
+from bench.serializers import SERIALIZERS
+from bench.shapes import SHAPES
+from bench.worker import (
+    describe_failure,
+    imported_libraries,
+    measure_peak_alloc,
+    prepare_case,
+    run_metadata,
+)
+
+VALUES = 3                # values per case unless -n/--values
+JOBS = 2                  # counting processes at once
+CHUNKS_PER_JOB = 4        # groups are cut so that each job gets about this many processes
+MIN_CHUNK = 10            # cases, at least, per process of a big group (start-up costs ~4 s)
+LOOP_TARGET = 300_000     # instructions the k calls of a count should reach at least
+MAX_LOOPS = 10_000
+WARMUP_CALLS = 10         # at least, before the counts (the interpreter specializes after 8)
+HASH_SEED = "0"
+POLL_SECONDS = 0.2        # how often the parent looks up from waiting (for Ctrl-C)
+UNIT = "integer"          # pyperf's unit of a count
+DUMP_NAME = "callgrind.out"
+
+
+@dataclass
+class CountSettings:
+    """How to count: the tools, values per case, the interpreter, plugins, the profile's name."""
+
+    tools: Tools
+    values: int = VALUES
+    python: str = sys.executable
+    plugins: list[str] = field(default_factory=list)
+    profile: str = ""
+    jobs: int = JOBS
+
+
+# ---------------------------------------------------------------- pure parts
+
+def case_libraries(case: Case) -> tuple[str, ...]:
+    """The libraries outside the standard library that counting a case imports: its subject's
+    module and its shape's library.
+
+    >>> case_libraries(Case("ser", "dill", "dumps", "ndarray", 10))
+    ('dill', 'numpy')
+    >>> case_libraries(Case("ser", "pickle-5", "dumps", "ints", 10))
+    ()
+    """
+    modules: set[str | None] = set()
+    if case.suite == "ser":
+        modules = {SERIALIZERS[case.subject].module, SHAPES[case.shape].library}
+    elif case.suite == "fold":
+        modules = {STYLES[case.subject].module}
+    return tuple(sorted(m for m in modules if m and m.split(".")[0] not in sys.stdlib_module_names))
+
+
+def group_cases(cases: Sequence[Case], jobs: int = JOBS, per_job: int = CHUNKS_PER_JOB
+                ) -> list[list[Case]]:
+    """The cases in groups that share a counting process, largest first.
+
+    Cases share a process only when they import the same libraries (a process that counts
+    pickle never imports dill); a group is cut into chunks of MIN_CHUNK cases or more, so
+    that `jobs` processes at once get about `per_job` chunks each.
+    """
+    groups: dict[tuple[str, ...], list[Case]] = {}
+    for case in cases:
+        groups.setdefault(case_libraries(case), []).append(case)
+    size = max(MIN_CHUNK, math.ceil(len(cases) / (jobs * per_job)))
+    chunks = [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
+    return sorted(chunks, key=len, reverse=True)
+
+
+def choose_loops(one_call: int, target: int = LOOP_TARGET) -> int:
+    """Calls per count so that k calls reach `target` instructions (1 to MAX_LOOPS).
+
+    >>> choose_loops(3_000_000), choose_loops(40_000), choose_loops(0)
+    (1, 8, 10000)
+    """
+    return min(MAX_LOOPS, max(1, math.ceil(target / max(one_call, 1))))
+
+
+def per_call(empty: int, full: int, loops: int) -> float:
+    """Instructions of one call: the count of k calls less that of the empty loop, over k.
+
+    >>> per_call(300, 1_000_300, 10)
+    100000.0
+    """
+    return (full - empty) / loops
+
+
+# ---------------------------------------------------------------- the counting process
+
+class DumpReader:
+    """Reads each dump callgrind writes into `directory`, once, and deletes it."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.seen = set(os.listdir(directory))
+
+    def count(self, label: str) -> int:
+        """The Ir total of the one new dump, which must carry `label`."""
+        new = sorted(set(os.listdir(self.directory)) - self.seen)
+        if len(new) != 1:
+            raise RuntimeError(f"expected one new callgrind dump after {label!r}, found {len(new)}")
+        path = os.path.join(self.directory, new[0])
+        found, counts = read_dump(read_dump_head(path))
+        os.unlink(path)
+        if found != label:
+            raise RuntimeError(f"callgrind dump {new[0]} is labelled {found!r}, not {label!r}")
+        return counts["Ir"]
+
+
+def count_calls(shim: Shim, reader: DumpReader, op: Callable[[], Any], loops: int, label: str) -> int:
+    """Instructions of `loops` calls of `op` (plus fixed costs)."""
+    calls = range(loops)
+    shim.zero_stats()
+    for _ in calls:
+        op()
+    shim.dump_stats_at(label)
+    return reader.count(label)
+
+
+def count_case(case: Case, shim: Shim, reader: DumpReader, values: int) -> dict[str, Any]:
+    """Prepare one case with bench.worker and count it: values, loops and metadata."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-count-") as workdir:
+        shim.stop_instrumentation()  # building and checking run at valgrind's plain speed
+        try:
+            op, describe = prepare_case(case, workdir)
+            metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op),
+                        "bench_imported": imported_libraries()}
+            gc.collect()
+            gc.freeze()
+        finally:
+            shim.start_instrumentation()
+        try:
+            gc.collect()
+            one_call = count_calls(shim, reader, op, 1, f"{case.name} 0")
+            loops = choose_loops(one_call)
+            for _ in range(max(loops, WARMUP_CALLS) if loops > 1 else 0):
+                op()
+            gc.collect()
+            empty = count_calls(shim, reader, op, 0, f"{case.name} empty")
+            counts = [per_call(empty, one_call, 1)] if loops == 1 else []
+            counts += [count_value(shim, reader, op, loops, empty, f"{case.name} {i}")
+                       for i in range(len(counts), values)]
+        finally:
+            gc.unfreeze()
+    metadata["duration"] = (time.perf_counter() - start) / values
+    return {"case": case.name, "values": counts, "loops": loops, "metadata": metadata}
+
+
+def count_value(shim: Shim, reader: DumpReader, op: Callable[[], Any], loops: int, empty: int,
+                label: str) -> float:
+    """One value: instructions of one call, from a count of k calls after a full collection."""
+    gc.collect()
+    return per_call(empty, count_calls(shim, reader, op, loops, label), loops)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Counting process entry point: count each case given, one JSON line per case on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m bench.counter")
+    parser.add_argument("--shim", required=True)
+    parser.add_argument("--dumps", required=True, help="the directory callgrind dumps into")
+    parser.add_argument("--values", type=int, default=VALUES)
+    parser.add_argument("--plugin", action="append", default=[])
+    parser.add_argument("cases", nargs="+")
+    args = parser.parse_args(argv)
+    load_plugins(args.plugin)
+    shim = Shim(args.shim)
+    if not shim.on_valgrind():
+        print("bench counter: not running under valgrind", file=sys.stderr)
+        return 2
+    reader = DumpReader(args.dumps)
+    for name in args.cases:
+        try:
+            line: dict[str, Any] = count_case(parse_case(name), shim, reader, args.values)
+        except (Exception, RecursionError, MemoryError) as exc:
+            line = {"case": name, "error": describe_failure(exc)}
+        print(json.dumps(line), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- the parent
+
+def counting_metadata(settings: CountSettings) -> dict[str, Any]:
+    """Metadata every counted case carries: the metric and what makes two runs agree."""
+    return {"bench_metric": "instructions", "hash_seed": HASH_SEED,
+            "valgrind_version": settings.tools.version,
+            "callgrind_options": " ".join(CALLGRIND_OPTIONS),
+            "address_randomization": "off" if settings.tools.setarch else "on",
+            **run_metadata(settings.profile)}
+
+
+def make_benchmark(case: Case, line: dict[str, Any], common: dict[str, Any]) -> Any:
+    """A pyperf Benchmark of one counted case: one Run per value (so n 'processes')."""
+    import pyperf
+
+    metadata = {**common, **line["metadata"], **case.metadata(), "name": case.name,
+                "unit": UNIT, "loops": int(line["loops"]),
+                "date": datetime.datetime.now().isoformat(" ", "seconds")}
+    return pyperf.Benchmark([pyperf.Run([value], metadata=metadata, collect_metadata=False)
+                             for value in line["values"]])
+
+
+def system_metadata(python: str) -> dict[str, Any]:
+    """pyperf's metadata of this machine and Python, collected once per run."""
+    import pyperf
+
+    metadata = dict(pyperf.Run([1.0], collect_metadata=True).get_metadata())
+    for key in ("name", "unit", "loops", "date"):
+        metadata.pop(key, None)
+    if python != sys.executable:
+        for key in ("python_version", "python_implementation", "python_executable",
+                    "python_compiler", "python_cflags"):
+            metadata.pop(key, None)
+        metadata["python_executable"] = python
+    return metadata
+
+
+def read_case_line(case: Case, line: dict[str, Any], common: dict[str, Any]) -> CaseResult:
+    """The CaseResult of one JSON line of a counting process."""
+    if "error" in line:
+        return CaseResult(case, None, str(line["error"]))
+    if not line["values"] or min(line["values"]) <= 0:
+        return CaseResult(case, None, f"count not positive: {line['values']}")
+    return CaseResult(case, make_benchmark(case, line, common))
+
+
+def counting_command(group: Sequence[Case], settings: CountSettings, dumps: str) -> list[str]:
+    """The valgrind command of one counting process."""
+    program = [settings.python, "-m", "bench.counter", "--shim", settings.tools.shim,
+               "--dumps", dumps, "--values", str(settings.values)]
+    for plugin in settings.plugins:
+        program += ["--plugin", plugin]
+    return settings.tools.command(os.path.join(dumps, DUMP_NAME), [*program,
+                                                                   *(c.name for c in group)])
+
+
+class Pool:
+    """Counting processes, `jobs` at a time, each reporting its cases on `results`."""
+
+    def __init__(self, cases: Sequence[Case], settings: CountSettings) -> None:
+        self.settings = settings
+        self.pending = deque(group_cases(cases, settings.jobs))
+        self.lock = threading.Lock()
+        self.results: queue.Queue[CaseResult | None] = queue.Queue()
+        self.processes: set[subprocess.Popen[str]] = set()
+        self.stopped = False
+        self.common = {**system_metadata(settings.python), **counting_metadata(settings)}
+        self.env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+
+    def next_group(self) -> list[Case] | None:
+        with self.lock:
+            return None if self.stopped or not self.pending else self.pending.popleft()
+
+    def serve(self) -> None:
+        """One thread's work: groups until none is left, then a None on `results`."""
+        try:
+            while (group := self.next_group()) is not None:
+                self.count_group(group)
+        finally:
+            self.results.put(None)
+
+    def count_group(self, group: list[Case]) -> None:
+        """Run one counting process over `group`; requeue what a dead process left."""
+        dumps = tempfile.mkdtemp(prefix="bench-callgrind-")
+        try:
+            with tempfile.TemporaryFile("w+") as errors:
+                try:
+                    proc = subprocess.Popen(counting_command(group, self.settings, dumps),
+                                            stdout=subprocess.PIPE, stderr=errors, text=True,
+                                            env=self.env)
+                except OSError as exc:
+                    for case in group:
+                        self.results.put(CaseResult(case, None, f"cannot start valgrind: {exc}"))
+                    return
+                with self.lock:
+                    self.processes.add(proc)
+                left = list(group)
+                assert proc.stdout is not None
+                for text in proc.stdout:
+                    if left and text.startswith("{"):
+                        self.results.put(read_case_line(left.pop(0), json.loads(text), self.common))
+                code = proc.wait()
+                with self.lock:
+                    self.processes.discard(proc)
+                errors.seek(0)
+                self.settle(left, code, errors.read())
+        finally:
+            shutil.rmtree(dumps, ignore_errors=True)
+
+    def settle(self, left: list[Case], code: int, stderr: str) -> None:
+        """A process ended with cases left: the first fails with how it died, the rest requeue."""
+        if not left or self.stopped:
+            return
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        self.results.put(CaseResult(left[0], None, f"{describe_exit(code)}{f': {last}' if last else ''}"))
+        with self.lock:
+            if left[1:]:
+                self.pending.appendleft(left[1:])
+
+    def stop(self) -> None:
+        """Start no more groups and kill the running processes."""
+        with self.lock:
+            self.stopped = True
+            for proc in self.processes:
+                proc.kill()
+
+
+def iter_count(cases: Sequence[Case], settings: CountSettings) -> Generator[CaseResult, None, None]:
+    """Count each case under callgrind; yield one CaseResult per case, as they finish."""
+    pool = Pool(cases, settings)
+    threads = [threading.Thread(target=pool.serve, daemon=True) for _ in range(settings.jobs)]
+    for thread in threads:
+        thread.start()
+    try:
+        running = len(threads)
+        while running:
+            try:  # a timeout, so that Ctrl-C is seen even when another thread caught the signal
+                result = pool.results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if result is None:
+                running -= 1
+            else:
+                yield result
+    finally:
+        pool.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
