@@ -10,16 +10,15 @@ memory) with instrumentation stopped, then counts:
 
     the loop with 1 call      -> the loop count k (calls that reach LOOP_TARGET instructions)
     k calls (10 at least)     -> warm-up, not counted (first-call caches, the interpreter's
-                                 specializations)
-    the loop with 0 calls     -> its fixed costs
-    per value: the loop with k calls
+                                 specializations); none when k is 1 (an op that costs up to
+                                 seconds a call under callgrind): the 1-call count warmed it
+    the loop with 0 calls     -> its fixed costs, after gc.collect()
+    per value: the loop with k calls, after gc.collect()
     value = (count(k calls) - count(0 calls)) / k
 
-each count after gc.collect(). When k is 1 (an op of LOOP_TARGET instructions or more, which
-the untimed call that measured its peak memory has warmed up), the 1-call count is the first
-value and there is no warm-up: such an op costs seconds a call under callgrind.
-
-so the fixed costs (the loop's set-up, the client requests, the dump) cancel; what is left
+The 1-call count is never a value: the first plain call after the one that measured peak
+memory (under tracemalloc) reads up to 12% more than the next ones. The fixed costs (the
+loop's set-up, the client requests, the dump) cancel; what is left
 is one call of the op and one turn of the `for` loop that calls it, as in a time run. The
 objects alive after preparing (the interpreter's, the case's data) are frozen (gc.freeze)
 while the case is counted, so the full collection before each value walks only what the
@@ -189,16 +188,13 @@ def count_case(case: Case, shim: Shim, reader: DumpReader, values: int) -> dict[
         finally:
             shim.start_instrumentation()
         try:
-            gc.collect()
-            one_call = count_calls(shim, reader, op, 1, f"{case.name} 0")
-            loops = choose_loops(one_call)
+            loops = choose_loops(count_calls(shim, reader, op, 1, f"{case.name} estimate"))
             for _ in range(max(loops, WARMUP_CALLS) if loops > 1 else 0):
                 op()
             gc.collect()
             empty = count_calls(shim, reader, op, 0, f"{case.name} empty")
-            counts = [per_call(empty, one_call, 1)] if loops == 1 else []
-            counts += [count_value(shim, reader, op, loops, empty, f"{case.name} {i}")
-                       for i in range(len(counts), values)]
+            counts = [count_value(shim, reader, op, loops, empty, f"{case.name} {i}")
+                      for i in range(values)]
         finally:
             gc.unfreeze()
     metadata["duration"] = (time.perf_counter() - start) / values
