@@ -340,7 +340,7 @@ def count_frame(run: str, n: int, scale: float = 1.0, jitter: float = 0.0) -> pd
     return frame
 
 
-def test_counts_use_the_count_threshold_and_one_run_each_suffices() -> None:
+def test_counts_use_the_count_threshold_and_say_what_one_run_cannot_show() -> None:
     base, head = count_frame("base", 40), count_frame("head", 40)
     cmp = rule.compare_runs(base, head)
     assert cmp.threshold == rule.COUNT_THRESHOLD < rule.DEFAULT_THRESHOLD

@@ -383,9 +383,10 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
     kb, kh = len(cmp.base_runs), len(cmp.head_runs)
     notes = []
     if is_count(cmp):
-        notes.append("counts, not times: the spread of a case's values is the count's own "
-                     "variation (hash seeds, allocator), which load does not change, so one run "
-                     "per side suffices")
+        notes.append("counts, not times: load does not move them, but work that depends on "
+                     "where objects sit in memory (pickle's memo, dict layouts) can move a count "
+                     "between runs by up to a few percent, which the spread inside one run does "
+                     "not show; pass several base runs (--base, repeatable) to measure it")
     elif cmp.mode == "within":
         notes.append("one base run and one head run: only the spread of processes inside each "
                      "run is known, so run-to-run variation (often 5-10% on shared machines) is "
