@@ -38,6 +38,7 @@ import gc
 import json
 import math
 import os
+import platform
 import queue
 import shutil
 import subprocess
@@ -182,7 +183,10 @@ def count_case(case: Case, shim: Shim, reader: DumpReader, values: int) -> dict[
         try:
             op, describe = prepare_case(case, workdir)
             metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op),
-                        "bench_imported": imported_libraries()}
+                        "bench_imported": imported_libraries(),
+                        "python_version": f"{platform.python_version()} "
+                                          f"({platform.architecture()[0]})",
+                        "python_implementation": sys.implementation.name}
             gc.collect()
             gc.freeze()
         finally:

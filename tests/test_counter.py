@@ -9,6 +9,7 @@ from __future__ import annotations
 import doctest
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -257,6 +258,7 @@ def test_counted_cases_carry_the_time_runs_metadata_and_the_metric(counted_twice
         assert meta["bench_profile"] == "smoke" and meta["peak_alloc_bytes"] > 0
         assert ("payload_bytes" in meta) is (meta["bench_suite"] == "ser")
         assert "dill" not in meta["bench_imported"]
+        assert meta["python_version"].startswith(platform.python_version() + " ")
 
 
 @pytest.mark.slow
