@@ -259,15 +259,15 @@ def make_benchmark(case: Case, line: dict[str, Any], common: dict[str, Any]) -> 
 
 
 def system_metadata(python: str) -> dict[str, Any]:
-    """pyperf's metadata of this machine and Python, collected once per run."""
+    """pyperf's metadata of this machine, collected once per run; the counting processes
+    report their own python_version and implementation (they may run another Python)."""
     import pyperf
 
     metadata = dict(pyperf.Run([1.0], collect_metadata=True).get_metadata())
-    for key in ("name", "unit", "loops", "date"):
+    for key in ("name", "unit", "loops", "date", "python_version", "python_implementation"):
         metadata.pop(key, None)
     if python != sys.executable:
-        for key in ("python_version", "python_implementation", "python_executable",
-                    "python_compiler", "python_cflags"):
+        for key in ("python_executable", "python_compiler", "python_cflags"):
             metadata.pop(key, None)
         metadata["python_executable"] = python
     return metadata

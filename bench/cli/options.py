@@ -94,10 +94,6 @@ def parse_percent(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of percent") from None
 
 
-def gate_threshold(args: argparse.Namespace) -> float | None:
-    """The --threshold given, as a fraction; None lets the gate choose by the runs' unit."""
-    return None if args.threshold is None else float(args.threshold)
-
 
 # ---------------------------------------------------------------- output files
 

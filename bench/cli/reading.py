@@ -11,7 +11,6 @@ from bench.cli.options import (
     add_gate_arguments,
     add_threshold_argument,
     check_output,
-    gate_threshold,
     write_output,
 )
 from bench.errors import InputError
@@ -32,7 +31,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.render import build_report
 
     check_output(args.output, force=True)
-    html = build_report(args.results, args.capabilities, args.base, gate_threshold(args))
+    html = build_report(args.results, args.capabilities, args.base, args.threshold)
     write_output(html, args.output)
     return EXIT_OK
 
@@ -83,7 +82,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elif not head:
         raise InputError("give the HEAD run after the --base runs")
     comparison = compare_runs(load_results(base), load_results(head),
-                              threshold=gate_threshold(args))
+                              threshold=args.threshold)
     write_output(format_comparison(comparison, args.format), args.output)
     return exit_code_for(comparison, args.fail_on)
 
@@ -104,6 +103,6 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     frame = load_results(args.runs)
     frames = [frame[frame["run"] == run] for run in frame["run"].unique()]
-    result = simulate_sensitivity(frames, threshold=gate_threshold(args), paired=args.paired)
+    result = simulate_sensitivity(frames, threshold=args.threshold, paired=args.paired)
     sys.stdout.write(format_sensitivity(result, args.format))
     return EXIT_OK

@@ -25,7 +25,6 @@ from bench.cli.options import (
     add_pyperf_arguments,
     add_selection_arguments,
     check_output,
-    gate_threshold,
     known_profiles,
     pyperf_flags,
     write_output,
@@ -369,7 +368,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
         print("ERROR: no case was measured on both sides", file=sys.stderr)
         return EXIT_FAILED_CASES
     comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
-                              threshold=gate_threshold(args), paired=True)
+                              threshold=args.threshold, paired=True)
     sys.stdout.write(format_comparison(comparison, args.format))
     failed = any(output.failures for output in outputs.values())
     return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)
