@@ -167,13 +167,15 @@ def read_dump(text: str) -> tuple[str, dict[str, int]]:
         elif line.startswith(("summary:", "totals:")):
             key, _, numbers = line.partition(":")
             found[key] = [int(n) for n in numbers.split()]
+            if key == "summary":
+                break  # the header is all it takes
     counts = found.get("summary", found.get("totals"))
     if not events or counts is None:
         raise ValueError("not a callgrind dump: no events or summary line")
     return label, dict(zip(events, counts + [0] * (len(events) - len(counts))))
 
 
-def read_dump_head(path: str, block: int = 8192) -> str:
+def read_dump_head(path: str, block: int = 2048) -> str:
     """The text of a dump file up to its `summary:` line (all of it when there is none)."""
     text = ""
     with open(path, encoding="utf-8", errors="replace") as f:

@@ -4,30 +4,38 @@ The parent (`iter_count`, in the `bench` process) groups the cases by the librar
 the standard library they import (`group_cases`: the subject's module and the shape's
 library, so a process that counts pickle never imports dill), cuts big groups into chunks,
 and runs each chunk in one counting process under valgrind, two at a time. A counting
-process (`python -m bench.counter`, PYTHONHASHSEED=0, address randomization off when
-`setarch -R` works) prepares each case with bench.worker (build, check, describe(), peak
-memory) with instrumentation stopped, then counts:
+process (`python -m bench.counter`, COUNTING_ENV: PYTHONHASHSEED=0 and a fixed malloc mmap
+threshold; address randomization off when `setarch -R` works) prepares a batch of cases with
+bench.worker (build, check, describe()) with instrumentation stopped (starting it again
+throws away all of callgrind's translations, ~0.3 s of work each time, so once per batch,
+not per case), then counts each case of the batch:
 
     the loop with 1 call      -> the loop count k (calls that reach LOOP_TARGET instructions)
     k calls (10 at least)     -> warm-up, not counted (first-call caches, the interpreter's
                                  specializations); none when k is 1 (an op that costs up to
-                                 seconds a call under callgrind): the 1-call count warmed it
+                                 seconds a call under callgrind): the check's call warmed it
     the loop with 0 calls     -> its fixed costs, after gc.collect()
     per value: the loop with k calls, after gc.collect()
     value = (count(k calls) - count(0 calls)) / k
 
-The 1-call count is never a value: the first plain call after the one that measured peak
-memory (under tracemalloc) reads up to 12% more than the next ones. The fixed costs (the
-loop's set-up, the client requests, the dump) cancel; what is left
-is one call of the op and one turn of the `for` loop that calls it, as in a time run. The
-objects alive after preparing (the interpreter's, the case's data) are frozen (gc.freeze)
-while the case is counted, so the full collection before each value walks only what the
-counting made, not every object (under callgrind a walk of all of them costs more than
-counting most ops); a collection the op triggers skips them likewise. Each
-count ends with a dump; the counting process reads the dump's Ir total at once and deletes
-the file, and prints one JSON line per case: its values, loops and metadata, or the reason
-it failed. A counting process that dies takes the case it was counting with it (recorded
-with how it died); the rest of its group goes on in a new process.
+When k is 1 the 1-call count is the first value. Values stop at `values` or once they
+have counted VALUE_BUDGET instructions (an op of 100 M instructions or more, ~1.5 s a call
+under callgrind, is counted once: its values in one process agree within 0.01%). The fixed
+costs (the loop's set-up, the client requests, the dump) cancel; what is left is one call
+of the op and one turn of the `for` loop that calls it, as in a time run. Peak memory is
+not measured here: it is the time run's, and its tracemalloc call would move the next
+call's count. The objects alive after preparing (the interpreter's, the case's data) are
+frozen (gc.freeze) while the case is counted, so the full collection before each value
+walks only what the counting made, not every object (under callgrind a walk of all of them
+costs more than counting most ops); a collection the op triggers skips them likewise.
+
+Each count ends with a dump, whose file name the counting process knows from the order of
+its dumps. Only the 1-call count is read there (it chooses k); the process prints one JSON
+line per case (loops, metadata and the dump files of its empty loop and values, or the
+reason it failed) and the parent reads those dumps (`read_values`) and deletes them: under
+callgrind, reading a file in Python costs ~50 ms. A counting process that dies takes the
+case it was counting with it (recorded with how it died); the rest of its group goes on in
+a new process.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +68,6 @@ from bench.shapes import SHAPES
 from bench.worker import (
     describe_failure,
     imported_libraries,
-    measure_peak_alloc,
     prepare_case,
     run_metadata,
 )
@@ -72,7 +79,13 @@ MIN_CHUNK = 10            # cases, at least, per process of a big group (start-u
 LOOP_TARGET = 300_000     # instructions the k calls of a count should reach at least
 MAX_LOOPS = 10_000
 WARMUP_CALLS = 10         # at least, before the counts (the interpreter specializes after 8)
+VALUE_BUDGET = 100_000_000  # a case's values stop once they reach this many instructions
+BATCH_BYTES = 256 * 2**20   # cases prepared at once hold at most about this much data
 HASH_SEED = "0"
+# glibc's mmap threshold, fixed: left alone it moves as big blocks are freed, so a 1 MB
+# buffer came from mmap in one run and from the heap in the next (different instructions).
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+COUNTING_ENV = {"PYTHONHASHSEED": HASH_SEED, **MALLOC_SETTINGS}
 POLL_SECONDS = 0.2        # how often the parent looks up from waiting (for Ctrl-C)
 UNIT = "integer"          # pyperf's unit of a count
 DUMP_NAME = "callgrind.out"
@@ -145,71 +158,145 @@ def per_call(empty: int, full: int, loops: int) -> float:
 
 # ---------------------------------------------------------------- the counting process
 
-class DumpReader:
-    """Reads each dump callgrind writes into `directory`, once, and deletes it."""
+class Dumps:
+    """Counts into callgrind dumps, named as callgrind names them: callgrind.out.1, .2, ..."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, shim: Shim, directory: str) -> None:
+        self.shim = shim
         self.directory = directory
-        self.seen = set(os.listdir(directory))
+        self.made = 0
 
-    def count(self, label: str) -> int:
-        """The Ir total of the one new dump, which must carry `label`."""
-        new = sorted(set(os.listdir(self.directory)) - self.seen)
-        if len(new) != 1:
-            raise RuntimeError(f"expected one new callgrind dump after {label!r}, found {len(new)}")
-        path = os.path.join(self.directory, new[0])
+    def count(self, op: Callable[[], Any], loops: int, label: str) -> tuple[str, str]:
+        """Count `loops` calls of `op` (plus fixed costs) into a new dump: its path and label."""
+        calls = range(loops)
+        self.shim.zero_stats()
+        for _ in calls:
+            op()
+        self.shim.dump_stats_at(label)
+        self.made += 1
+        return os.path.join(self.directory, f"{DUMP_NAME}.{self.made}"), label
+
+
+def take_count(path: str, label: str) -> int:
+    """The Ir total of one dump, which must carry `label`; the file is deleted."""
+    name = os.path.basename(path)
+    try:
         found, counts = read_dump(read_dump_head(path))
         os.unlink(path)
-        if found != label:
-            raise RuntimeError(f"callgrind dump {new[0]} is labelled {found!r}, not {label!r}")
-        return counts["Ir"]
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"callgrind dump {name} for {label!r} unreadable: {exc}") from None
+    if found != label:
+        raise RuntimeError(f"callgrind dump {name} is labelled {found!r}, not {label!r}")
+    return counts["Ir"]
 
 
-def count_calls(shim: Shim, reader: DumpReader, op: Callable[[], Any], loops: int, label: str) -> int:
-    """Instructions of `loops` calls of `op` (plus fixed costs)."""
-    calls = range(loops)
-    shim.zero_stats()
-    for _ in calls:
-        op()
-    shim.dump_stats_at(label)
-    return reader.count(label)
+@dataclass
+class Prepared:
+    """A case built and checked, waiting to be counted: its op, metadata and scratch folder."""
+
+    case: Case
+    op: Callable[[], Any]
+    metadata: dict[str, Any]
+    seconds: float
 
 
-def count_case(case: Case, shim: Shim, reader: DumpReader, values: int) -> dict[str, Any]:
-    """Prepare one case with bench.worker and count it: values, loops and metadata."""
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-count-") as workdir:
-        shim.stop_instrumentation()  # building and checking run at valgrind's plain speed
+def prepare_batch(names: Iterator[str], workdir: str, budget: int = BATCH_BYTES
+                  ) -> Generator[dict[str, Any] | Prepared, None, None]:
+    """Prepare cases from `names` until their data reach `budget` bytes (at least one case):
+    a Prepared for each case that passed its check, else its error line. Each case is
+    announced first ({"at": name}), so the parent knows which case a dying process was on."""
+    held = 0
+    for number, name in enumerate(names):
+        print(json.dumps({"at": name}), flush=True)
+        start = time.perf_counter()
         try:
-            op, describe = prepare_case(case, workdir)
-            metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op),
-                        "bench_imported": imported_libraries(),
+            case = parse_case(name)
+            folder = os.path.join(workdir, str(number))
+            os.mkdir(folder)
+            op, describe = prepare_case(case, folder)
+            metadata = {**describe(), "bench_imported": imported_libraries(),
                         "python_version": f"{platform.python_version()} "
                                           f"({platform.architecture()[0]})",
                         "python_implementation": sys.implementation.name}
-            gc.collect()
-            gc.freeze()
-        finally:
-            shim.start_instrumentation()
-        try:
-            loops = choose_loops(count_calls(shim, reader, op, 1, f"{case.name} estimate"))
-            for _ in range(max(loops, WARMUP_CALLS) if loops > 1 else 0):
-                op()
-            gc.collect()
-            empty = count_calls(shim, reader, op, 0, f"{case.name} empty")
-            counts = [count_value(shim, reader, op, loops, empty, f"{case.name} {i}")
-                      for i in range(values)]
-        finally:
-            gc.unfreeze()
-    metadata["duration"] = (time.perf_counter() - start) / values
-    return {"case": case.name, "values": counts, "loops": loops, "metadata": metadata}
+        except (Exception, RecursionError, MemoryError) as exc:
+            yield {"case": name, "error": describe_failure(exc)}
+            continue
+        yield Prepared(case, op, metadata, time.perf_counter() - start)
+        held += int(metadata.get("shape_nbytes") or 0)
+        if held >= budget:
+            return
 
 
-def count_value(shim: Shim, reader: DumpReader, op: Callable[[], Any], loops: int, empty: int,
-                label: str) -> float:
-    """One value: instructions of one call, from a count of k calls after a full collection."""
+def count_case(item: Prepared, dumps: Dumps, values: int) -> dict[str, Any]:
+    """Count one prepared case: its line (loops, metadata and the dumps to read).
+
+    The line names the dump of the empty loop and of each value; `counted` holds the values
+    already read here (the 1-call count, when one call is the whole loop).
+    """
+    start = time.perf_counter()
+    op, name = item.op, item.case.name
+    one_call = take_count(*dumps.count(op, 1, f"{name} 1 call"))
+    loops = choose_loops(one_call)
+    for _ in range(max(loops, WARMUP_CALLS) if loops > 1 else 0):
+        op()
     gc.collect()
-    return per_call(empty, count_calls(shim, reader, op, loops, label), loops)
+    empty = dumps.count(op, 0, f"{name} empty")
+    counted = [one_call] if loops == 1 else []
+    files: list[tuple[str, str]] = []
+    while (len(counted) + len(files) < values
+           and (len(counted) + len(files)) * one_call * loops < VALUE_BUDGET):
+        gc.collect()
+        files.append(dumps.count(op, loops, f"{name} {len(files)}"))
+    seconds = (item.seconds + time.perf_counter() - start) / (len(counted) + len(files))
+    return {"case": name, "loops": loops, "metadata": {**item.metadata, "duration": seconds},
+            "empty": empty, "counted": counted, "dumps": files}
+
+
+def count_cases(names: Sequence[str], dumps: Dumps, values: int) -> Iterator[dict[str, Any]]:
+    """Prepare and count cases in batches: a batch is built and checked with instrumentation
+    stopped, its objects frozen, then counted with instrumentation on; one line per case.
+
+    Stopping and starting instrumentation throws away everything callgrind has translated
+    (~0.3 s of re-translation under callgrind), so it happens once per batch, not per case.
+    """
+    pending = iter(names)
+    while True:
+        with tempfile.TemporaryDirectory(prefix="bench-count-") as workdir:
+            dumps.shim.stop_instrumentation()  # building and checking at valgrind's plain speed
+            try:
+                batch = list(prepare_batch(pending, workdir))
+                gc.collect()
+                gc.freeze()
+            finally:
+                dumps.shim.start_instrumentation()
+            if not batch:
+                return
+            try:
+                for item in batch:
+                    if isinstance(item, Prepared):
+                        print(json.dumps({"at": item.case.name}), flush=True)
+                        try:
+                            yield count_case(item, dumps, values)
+                        except (Exception, RecursionError, MemoryError) as exc:
+                            yield {"case": item.case.name, "error": describe_failure(exc)}
+                    else:
+                        yield item
+            finally:
+                gc.unfreeze()
+            del batch
+
+
+def read_values(line: dict[str, Any]) -> dict[str, Any]:
+    """A counting process's line with its `values`: each count (read from its dump, which
+    is deleted) less the empty loop's, per call; or with an `error` when a dump is wrong."""
+    if "error" in line:
+        return line
+    try:
+        empty = take_count(*line["empty"])
+        totals = [*line["counted"], *(take_count(path, label) for path, label in line["dumps"])]
+    except RuntimeError as exc:
+        return {"case": line["case"], "error": str(exc)}
+    return {**line, "values": [per_call(empty, total, line["loops"]) for total in totals]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,12 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not shim.on_valgrind():
         print("bench counter: not running under valgrind", file=sys.stderr)
         return 2
-    reader = DumpReader(args.dumps)
-    for name in args.cases:
-        try:
-            line: dict[str, Any] = count_case(parse_case(name), shim, reader, args.values)
-        except (Exception, RecursionError, MemoryError) as exc:
-            line = {"case": name, "error": describe_failure(exc)}
+    for line in count_cases(args.cases, Dumps(shim, args.dumps), args.values):
         print(json.dumps(line), flush=True)
     return 0
 
@@ -241,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def counting_metadata(settings: CountSettings) -> dict[str, Any]:
     """Metadata every counted case carries: the metric and what makes two runs agree."""
     return {"bench_metric": "instructions", "hash_seed": HASH_SEED,
+            "malloc_settings": " ".join(f"{k}={v}" for k, v in MALLOC_SETTINGS.items()),
             "valgrind_version": settings.tools.version,
             "callgrind_options": " ".join(CALLGRIND_OPTIONS),
             "address_randomization": "off" if settings.tools.setarch else "on",
@@ -303,7 +386,7 @@ class Pool:
         self.processes: set[subprocess.Popen[str]] = set()
         self.stopped = False
         self.common = {**system_metadata(settings.python), **counting_metadata(settings)}
-        self.env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+        self.env = {**os.environ, **COUNTING_ENV}
 
     def next_group(self) -> list[Case] | None:
         with self.lock:
@@ -332,28 +415,38 @@ class Pool:
                     return
                 with self.lock:
                     self.processes.add(proc)
-                left = list(group)
+                left = {case.name: case for case in group}
+                at = ""
                 assert proc.stdout is not None
                 for text in proc.stdout:
-                    if left and text.startswith("{"):
-                        self.results.put(read_case_line(left.pop(0), json.loads(text), self.common))
+                    if not text.startswith("{"):
+                        continue
+                    line = json.loads(text)
+                    if "at" in line:
+                        at = line["at"]
+                    elif line.get("case") in left:
+                        self.results.put(read_case_line(left.pop(line["case"]), read_values(line),
+                                                        self.common))
                 code = proc.wait()
                 with self.lock:
                     self.processes.discard(proc)
                 errors.seek(0)
-                self.settle(left, code, errors.read())
+                self.settle(list(left.values()), at, code, errors.read())
         finally:
             shutil.rmtree(dumps, ignore_errors=True)
 
-    def settle(self, left: list[Case], code: int, stderr: str) -> None:
-        """A process ended with cases left: the first fails with how it died, the rest requeue."""
+    def settle(self, left: list[Case], at: str, code: int, stderr: str) -> None:
+        """A process ended with cases left: the case it was on (`at`, else the first left)
+        fails with how it died; the rest requeue."""
         if not left or self.stopped:
             return
+        dead = next((case for case in left if case.name == at), left[0])
         last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-        self.results.put(CaseResult(left[0], None, f"{describe_exit(code)}{f': {last}' if last else ''}"))
+        self.results.put(CaseResult(dead, None, f"{describe_exit(code)}{f': {last}' if last else ''}"))
+        rest = [case for case in left if case is not dead]
         with self.lock:
-            if left[1:]:
-                self.pending.appendleft(left[1:])
+            if rest:
+                self.pending.appendleft(rest)
 
     def stop(self) -> None:
         """Start no more groups and kill the running processes."""

@@ -24,13 +24,15 @@ from bench.callgrind import ToolMissing, build_shim, find_tools, read_dump
 from bench.cases import Case, get_profile
 from bench.counter import (
     MIN_CHUNK,
-    DumpReader,
+    VALUE_BUDGET,
     case_libraries,
     choose_loops,
     group_cases,
     make_benchmark,
     per_call,
     read_case_line,
+    read_values,
+    take_count,
 )
 from bench.results import Results, read_results, write_results
 
@@ -66,17 +68,30 @@ def test_a_file_without_events_or_totals_is_refused(text):
         read_dump(text)
 
 
-def test_the_dump_reader_takes_each_new_dump_once_and_checks_its_label(tmp_path):
-    (tmp_path / "callgrind.out").write_text("left alone")
-    reader = DumpReader(str(tmp_path))
+def test_a_count_is_read_once_and_its_label_checked(tmp_path):
+    total = read_dump(DUMP.read_text())[1]["Ir"]
     (tmp_path / "callgrind.out.1").write_text(DUMP.read_text())
-    assert reader.count("fixture 2000 calls") == read_dump(DUMP.read_text())[1]["Ir"]
-    assert sorted(os.listdir(tmp_path)) == ["callgrind.out"]
+    assert take_count(str(tmp_path / "callgrind.out.1"), "fixture 2000 calls") == total
+    assert os.listdir(tmp_path) == []
     (tmp_path / "callgrind.out.2").write_text(DUMP.read_text())
     with pytest.raises(RuntimeError, match="labelled 'fixture 2000 calls', not 'other'"):
-        reader.count("other")
-    with pytest.raises(RuntimeError, match="found 0"):
-        reader.count("nothing new")
+        take_count(str(tmp_path / "callgrind.out.2"), "other")
+    with pytest.raises(RuntimeError, match="callgrind.out.3 for 'x' unreadable"):
+        take_count(str(tmp_path / "callgrind.out.3"), "x")
+
+
+def test_the_parent_makes_values_from_the_dumps_a_counting_process_names(tmp_path):
+    total = read_dump(DUMP.read_text())[1]["Ir"]
+    for n in (1, 2):
+        (tmp_path / f"callgrind.out.{n}").write_text(DUMP.read_text())
+    dump = [str(tmp_path / "callgrind.out.2"), "fixture 2000 calls"]
+    empty = [str(tmp_path / "callgrind.out.1"), "fixture 2000 calls"]
+    line = {"case": "c", "loops": 4, "metadata": {}, "empty": empty,
+            "counted": [total + 400], "dumps": [dump]}
+    assert read_values(line)["values"] == [100.0, 0.0]  # (total + 400 - total) / 4; total - total
+    assert os.listdir(tmp_path) == []
+    assert "unreadable" in read_values(line)["error"]  # the dumps were taken
+    assert read_values({"case": "c", "error": "check failed"}) == {"case": "c", "error": "check failed"}
 
 
 # ---------------------------------------------------------------- arithmetic and grouping
@@ -252,10 +267,13 @@ def test_counted_cases_carry_the_time_runs_metadata_and_the_metric(counted_twice
     assert not results.failures
     for bench in results.benchmarks:
         meta = bench.get_metadata()
-        assert bench.get_unit() == "integer" and bench.get_nrun() == 3
+        loop = bench.median() * meta["loops"]  # the instructions of one value's count
+        assert bench.get_unit() == "integer"
+        assert bench.get_nrun() == min(3, -(-VALUE_BUDGET // loop))  # values stop at the budget
         assert meta["bench_metric"] == "instructions" and meta["hash_seed"] == "0"
+        assert meta["malloc_settings"] == "MALLOC_MMAP_THRESHOLD_=131072"
         assert meta["valgrind_version"].startswith("valgrind-")
-        assert meta["bench_profile"] == "smoke" and meta["peak_alloc_bytes"] > 0
+        assert meta["bench_profile"] == "smoke" and "peak_alloc_bytes" not in meta
         assert ("payload_bytes" in meta) is (meta["bench_suite"] == "ser")
         assert "dill" not in meta["bench_imported"]
         assert meta["python_version"].startswith(platform.python_version() + " ")
@@ -311,3 +329,14 @@ def test_ctrl_c_keeps_the_counted_cases_and_stops_the_counting_processes(tmp_pat
     assert sorted(b.get_name() for b in read_results(path).benchmarks) == sorted(finished)
     left = subprocess.run(["pgrep", "-f", "--", f"--dumps {tmp_path}"], capture_output=True)
     assert left.returncode == 1  # no counting process of this run is left
+
+
+@pytest.mark.slow
+def test_a_count_run_of_a_profile_with_capabilities_writes_none(tmp_path, run_bench):
+    need_valgrind()
+    path = tmp_path / "q.json"
+    proc = run_bench("run", "--profile", "quick", "-k", "ser/pickle-5/dumps/ints/*",
+                     "--metric", "instructions", "-o", str(path), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert [b.get_name() for b in read_results(path).benchmarks] == ["ser/pickle-5/dumps/ints/1000"]
+    assert not (tmp_path / "q.capabilities.json").exists()

@@ -112,7 +112,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, action="append", default=[],
                         help="run the selected cases at this size instead (repeatable)")
     parser.add_argument("--no-capabilities", action="store_true",
-                        help="do not write the capability matrix beside the results")
+                        help="do not write the capability matrix beside the results (a "
+                             "--metric instructions run never does: its time run writes it)")
     parser.add_argument("--metric", choices=["time", "instructions"], default="time",
                         help="time (default): wall time on pyperf; instructions: instructions "
                              "of one call under valgrind's callgrind (-n: values per case)")
@@ -142,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(f"wrote {args.output}: {len(output.benchmarks)} benchmarks, "
           f"{len(output.failures)} failed", file=sys.stderr)
-    if profile.writes_capabilities and not args.no_capabilities:
+    if profile.writes_capabilities and args.metric == "time" and not args.no_capabilities:
         write_capabilities_beside(args.output)
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
 
