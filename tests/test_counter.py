@@ -338,5 +338,6 @@ def test_a_count_run_of_a_profile_with_capabilities_writes_none(tmp_path, run_be
     proc = run_bench("run", "--profile", "quick", "-k", "ser/pickle-5/dumps/ints/*",
                      "--metric", "instructions", "-o", str(path), timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert [b.get_name() for b in read_results(path).benchmarks] == ["ser/pickle-5/dumps/ints/1000"]
+    assert {b.get_name() for b in read_results(path).benchmarks} == {
+        c.name for c in get_profile("quick").list_cases() if c.name.startswith("ser/pickle-5/dumps/ints/")}
     assert not (tmp_path / "q.capabilities.json").exists()
