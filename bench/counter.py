@@ -76,9 +76,11 @@ VALUES = 3                # values per case unless -n/--values
 JOBS = 2                  # counting processes at once
 CHUNKS_PER_JOB = 4        # groups are cut so that each job gets about this many processes
 MIN_CHUNK = 10            # cases, at least, per process of a big group (start-up costs ~4 s)
-LOOP_TARGET = 300_000     # instructions the k calls of a count should reach at least
+LOOP_TARGET = 1_000_000   # instructions the k calls of a count reach at least (fixed costs drift by
+                          # ~1,000 between counts: 0.1%)
 MAX_LOOPS = 10_000
-WARMUP_CALLS = 10         # at least, before the counts (the interpreter specializes after 8)
+WARMUP_CALLS = 64         # at least, before the counts: calls made once per call specialize only
+                          # after dozens of calls (10 left the first value ~1% high)
 VALUE_BUDGET = 100_000_000  # a case's values stop once they reach this many instructions
 BATCH_BYTES = 256 * 2**20   # cases prepared at once hold at most about this much data
 HASH_SEED = "0"
@@ -142,7 +144,7 @@ def choose_loops(one_call: int, target: int = LOOP_TARGET) -> int:
     """Calls per count so that k calls reach `target` instructions (1 to MAX_LOOPS).
 
     >>> choose_loops(3_000_000), choose_loops(40_000), choose_loops(0)
-    (1, 8, 10000)
+    (1, 25, 10000)
     """
     return min(MAX_LOOPS, max(1, math.ceil(target / max(one_call, 1))))
 
@@ -168,13 +170,19 @@ class Dumps:
 
     def count(self, op: Callable[[], Any], loops: int, label: str) -> tuple[str, str]:
         """Count `loops` calls of `op` (plus fixed costs) into a new dump: its path and label."""
-        calls = range(loops)
         self.shim.zero_stats()
-        for _ in calls:
-            op()
+        self.call(op, loops)
         self.shim.dump_stats_at(label)
         self.made += 1
         return os.path.join(self.directory, f"{DUMP_NAME}.{self.made}"), label
+
+    @staticmethod
+    def call(op: Callable[[], Any], loops: int) -> None:
+        """The loop every count runs; warm-up calls go through it too, so that the loop's own
+        bytecode is specialized for this op before the first value (on Python 3.11+ the
+        first value read ~1% more when the warm-up ran in another loop)."""
+        for _ in range(loops):
+            op()
 
 
 def take_count(path: str, label: str) -> int:
@@ -237,8 +245,7 @@ def count_case(item: Prepared, dumps: Dumps, values: int) -> dict[str, Any]:
     op, name = item.op, item.case.name
     one_call = take_count(*dumps.count(op, 1, f"{name} 1 call"))
     loops = choose_loops(one_call)
-    for _ in range(max(loops, WARMUP_CALLS) if loops > 1 else 0):
-        op()
+    dumps.call(op, max(loops, WARMUP_CALLS) if loops > 1 else 0)
     gc.collect()
     empty = dumps.count(op, 0, f"{name} empty")
     counted = [one_call] if loops == 1 else []

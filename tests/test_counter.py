@@ -192,6 +192,38 @@ def test_compare_report_export_and_sensitivity_read_counts(tmp_path, run_bench):
     assert sensitivity.returncode == 0 or sensitivity.stderr.startswith("ERROR: ")
 
 
+def count_frame(values_by_case: dict[str, list[float]], run: str) -> pd.DataFrame:
+    """A tidy frame of one count run: each value its own process, as the counter writes them."""
+    from bench.frame import load_results
+
+    path = Path(run)
+    benchmarks = [make_benchmark(Case(*name.split("/")[:4], int(name.split("/")[4])),
+                                 {"values": values, "loops": 1, "metadata": {}},
+                                 {"bench_metric": "instructions"})
+                  for name, values in values_by_case.items()]
+    write_results(Results(benchmarks, {}, str(path)))
+    return load_results([str(path)])
+
+
+def test_the_count_gate_decides_on_the_ratio_and_the_measured_spread(tmp_path):
+    from bench.gate.rule import compare_runs
+
+    exact, spread = "ser/pickle-5/dumps/ints/1000", "fold/loop/sum/list/100"
+    base = {exact: [1000.0] * 3, spread: [1000.0, 1050.0, 1000.0]}  # one value 5% off
+    same = compare_runs(count_frame(base, tmp_path / "a.json"), count_frame(base, tmp_path / "b.json"))
+    assert same.mode == "counts" and same.threshold == pytest.approx(0.01)
+    assert dict(zip(same.cases["benchmark"], same.cases["verdict"])) == {exact: "same", spread: "uncertain"}
+    scaled = {name: [v * 1.02 for v in values] for name, values in base.items()}
+    slower = compare_runs(count_frame(base, tmp_path / "a.json"), count_frame(scaled, tmp_path / "c.json"))
+    verdicts = dict(zip(slower.cases["benchmark"], slower.cases["verdict"]))
+    assert verdicts == {exact: "slower", spread: "uncertain"}  # a 2.5% half-range hides 2%
+    row = slower.cases.set_index("benchmark").loc[spread]
+    assert row["ratio"] == pytest.approx(1.02) and row["ci_high"] / row["ci_low"] == pytest.approx(1.05, rel=1e-3)
+    faster = compare_runs(count_frame(scaled, tmp_path / "c.json"), count_frame(base, tmp_path / "a.json"))
+    assert dict(zip(faster.cases["benchmark"], faster.cases["verdict"]))[exact] == "faster"
+    assert any("no test" in note for note in slower.notes)
+
+
 def test_compare_refuses_counts_against_times(tmp_path, run_bench):
     counted, timed = tmp_path / "counted.json", tmp_path / "timed.json"
     write_counts(counted, 1.0)
@@ -341,3 +373,21 @@ def test_a_count_run_of_a_profile_with_capabilities_writes_none(tmp_path, run_be
     assert {b.get_name() for b in read_results(path).benchmarks} == {
         c.name for c in get_profile("quick").list_cases() if c.name.startswith("ser/pickle-5/dumps/ints/")}
     assert not (tmp_path / "q.capabilities.json").exists()
+
+
+@pytest.mark.slow
+def test_ab_counts_each_side_once_and_finds_no_change_between_one_python_and_itself(tmp_path,
+                                                                                    run_bench):
+    need_valgrind()
+    proc = run_bench("ab", "--python", sys.executable, "--python", sys.executable,
+                     "--profile", "smoke", "-k", "ser/pickle-5/dumps/*", "-k", "fold/loop/sum/*",
+                     "--metric", "instructions", "--outdir", str(tmp_path), "--format", "json",
+                     timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "no rounds" in proc.stderr
+    doc = json.loads(proc.stdout)
+    sides = [read_results(tmp_path / f"{side}.json") for side in "ab"]
+    assert [len(s.benchmarks) for s in sides] == [len(doc["cases"])] * 2 and len(doc["cases"]) >= 3
+    assert {b.get_unit() for s in sides for b in s.benchmarks} == {"integer"}
+    assert {c["verdict"] for c in doc["cases"]} == {"same"}
+    assert doc["threshold"] == pytest.approx(0.01)

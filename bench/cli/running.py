@@ -34,6 +34,7 @@ from bench.text import format_quantity, render_document
 
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
+    from bench.counter import CountSettings
     from bench.results import Results
     from bench.runner import CaseResult
 
@@ -114,9 +115,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-capabilities", action="store_true",
                         help="do not write the capability matrix beside the results (a "
                              "--metric instructions run never does: its time run writes it)")
-    parser.add_argument("--metric", choices=["time", "instructions"], default="time",
-                        help="time (default): wall time on pyperf; instructions: instructions "
-                             "of one call under valgrind's callgrind (-n: values per case)")
+    add_metric_argument(parser)
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
     parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
@@ -158,18 +157,35 @@ def run_time(args: argparse.Namespace, profile: Profile) -> RunCases:
 
 def run_instructions(args: argparse.Namespace, profile: Profile) -> RunCases:
     """The cases' instruction counts under callgrind; ToolMissing before anything runs."""
+    from bench import counter
+
+    settings = count_settings(args, profile, args.python or sys.executable)
+    return lambda selected: counter.iter_count(selected, settings)
+
+
+def count_settings(args: argparse.Namespace, profile: Profile, python: str) -> CountSettings:
+    """The counter's settings for `python`: InputError for pyperf options that do not apply,
+    ToolMissing when valgrind or a compiler is missing."""
     from bench import callgrind, counter
 
     extra = [flag for flag in pyperf_flags(args) if flag.startswith("--")
-             and flag not in ("--values", "--python")]
+             and flag not in ("--values", "--python", "--processes")]
     if extra:
         raise InputError(f"--metric instructions: pyperf option {extra[0]} does not apply "
                          "(only -n/--values and --python do)")
     if args.values is not None and args.values < 1:
         raise InputError(f"--values {args.values}: need at least one value per case")
-    settings = counter.CountSettings(callgrind.find_tools(), args.values or counter.VALUES,
-                                     args.python or sys.executable, args.plugin, profile.name)
-    return lambda selected: counter.iter_count(selected, settings)
+    return counter.CountSettings(callgrind.find_tools(), args.values or counter.VALUES, python,
+                                 args.plugin, profile.name)
+
+
+def count_sides(selected: Sequence[Case], settings: dict[str, CountSettings]) -> Iterator[BySide]:
+    """Count every case on side A, then on side B: {side: CaseResult} per counted case."""
+    from bench import counter
+
+    for side, side_settings in settings.items():
+        for result in counter.iter_count(selected, side_settings):
+            yield {side: result}
 
 
 def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
@@ -320,11 +336,18 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=AB_ROUNDS,
                         help=f"A/B alternations per case (default: {AB_ROUNDS})")
     add_gate_arguments(parser)
+    add_metric_argument(parser)
     parser.add_argument("--outdir", default="results/ab", help="where a.json and b.json go")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
     parser.set_defaults(processes=AB_PROCESSES)
+
+
+def add_metric_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", choices=["time", "instructions"], default="time",
+                        help="time (default): wall time on pyperf; instructions: instructions "
+                             "of one call under valgrind's callgrind (-n: values per case)")
 
 
 def check_interpreters(paths: list[str]) -> dict[str, str]:
@@ -352,24 +375,33 @@ def cmd_ab(args: argparse.Namespace) -> int:
         check_output(output.path, force=args.force)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(output.path)
-    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
-    print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
-          f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
-    results = runner.iter_ab(selected, settings, pythons, args.rounds)
-    done = run_with_progress(results, len(selected), outputs)
+    if args.metric == "instructions":
+        counting = {side: count_settings(args, profile, python) for side, python in pythons.items()}
+        print(f"bench ab: {len(selected)} cases counted on each side (counts do not depend on "
+              f"load: no rounds); A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
+        total = 2 * len(selected)
+        done = run_with_progress(count_sides(selected, counting), total, outputs)
+    else:
+        settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
+        print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
+              f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}",
+              file=sys.stderr)
+        total = len(selected)
+        done = run_with_progress(runner.iter_ab(selected, settings, pythons, args.rounds), total,
+                                 outputs)
     for side, output in outputs.items():
         if output.failures:
             print(f"side {side.upper()}:", end=" ", file=sys.stderr)
             report_failures(output.failures)
-    if done < len(selected):
-        print(f"interrupted: {done} of {len(selected)} cases saved in "
+    if done < total:
+        print(f"interrupted: {done} of {total} cases saved in "
               f"{outputs['a'].path} and {outputs['b'].path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not (outputs["a"].benchmarks and outputs["b"].benchmarks):
         print("ERROR: no case was measured on both sides", file=sys.stderr)
         return EXIT_FAILED_CASES
     comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
-                              threshold=args.threshold, paired=True)
+                              threshold=args.threshold, paired=args.metric == "time")
     sys.stdout.write(format_comparison(comparison, args.format))
     failed = any(output.failures for output in outputs.values())
     return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)

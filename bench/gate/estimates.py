@@ -180,6 +180,29 @@ def estimate_paired(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
     return estimates, centered
 
 
+def estimate_counts(base_pm: pd.DataFrame, head_pm: pd.DataFrame) -> pd.DataFrame:
+    """Per case of both sides of a comparison of counts: d, the log ratio of the median
+    counts, and `half`, half the widest log range of one side's values (every run of a side
+    together, so several runs per side bring their run-to-run variation in).
+
+    >>> pm = lambda vs: pd.DataFrame({"benchmark": "c", "log_mean": np.log(vs), "unit": "integer"})
+    >>> row = estimate_counts(pm([100.0, 101.0, 100.0]), pm([102.0, 102.0, 102.0])).iloc[0]
+    >>> round(math.exp(row["d"]), 3), round(math.exp(row["half"]), 4)
+    (1.02, 1.005)
+    """
+    rows = []
+    for case in sorted(set(base_pm["benchmark"]) & set(head_pm["benchmark"])):
+        b = base_pm.loc[base_pm["benchmark"] == case, "log_mean"].to_numpy(float)
+        h = head_pm.loc[head_pm["benchmark"] == case, "log_mean"].to_numpy(float)
+        rows.append({"benchmark": case, "d": float(np.median(h) - np.median(b)),
+                     "half": max(np.ptp(b), np.ptp(h)) / 2,
+                     "base_mean": math.exp(float(np.median(b))),
+                     "head_mean": math.exp(float(np.median(h))), "n_base": len(b), "n_head": len(h),
+                     "unit": base_pm.loc[base_pm["benchmark"] == case, "unit"].iloc[0]})
+    return pd.DataFrame(rows, columns=["benchmark", "d", "half", "base_mean", "head_mean",
+                                       "n_base", "n_head", "unit"])
+
+
 def estimate_cases(base_pm: pd.DataFrame, head_pm: pd.DataFrame,
                    mode: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """One estimate row per case present on both sides, in name order, and the centred unit

@@ -61,6 +61,7 @@ from bench.frame import MIN_PROCESSES
 from bench.gate.estimates import (
     check_units,
     estimate_cases,
+    estimate_counts,
     log_process_means,
     moderate_cases,
     split_shared,
@@ -224,6 +225,42 @@ def classify(ratio: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, p_adjus
                      ["uncertain", "slower", "faster", "same"], "uncertain")
 
 
+def assess_counts(base_pm: pd.DataFrame, head_pm: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Counts need no test: the ratio of median counts, the interval the values' spread
+    allows around it (estimate_counts), and a verdict from the two (classify_counts)."""
+    est = estimate_counts(base_pm, head_pm)
+    d, half = est["d"].to_numpy(float), est["half"].to_numpy(float)
+    out = est.assign(ratio=np.exp(d), ci_low=np.exp(d - half), ci_high=np.exp(d + half),
+                     p_value=math.nan, p_adjusted=math.nan, method="counts", df=math.nan)
+    out["verdict"] = classify_counts(out["ratio"].to_numpy(float), out["ci_low"].to_numpy(float),
+                                     out["ci_high"].to_numpy(float), threshold)
+    return out
+
+
+def classify_counts(ratio: np.ndarray, low: np.ndarray, high: np.ndarray,
+                    threshold: float) -> np.ndarray:
+    """Verdicts of counts: `slower` when the whole interval is above 1 and it reaches above
+    1 + threshold, `faster` likewise below; `same` when it lies inside the threshold's band.
+
+    >>> classify_counts(np.array([1.02, 1.0, 1.008, 1.012]), np.array([1.015, 0.995, 1.008, 0.99]),
+    ...                 np.array([1.025, 1.005, 1.008, 1.035]), 0.01).tolist()
+    ['slower', 'same', 'same', 'uncertain']
+    """
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    return np.select([(low > 1) & (high > up), (high < 1) & (low < down),
+                      (low >= down) & (high <= up)],
+                     ["slower", "faster", "same"], "uncertain")
+
+
+def count_geomean(tests: pd.DataFrame) -> Estimate:
+    """Geometric mean of the count ratios, its interval the mean of the cases' intervals."""
+    if tests.empty:
+        return Estimate(math.nan, math.nan, math.nan)
+    return Estimate(float(np.exp(np.log(tests["ratio"]).mean())),
+                    float(np.exp(np.log(tests["ci_low"]).mean())),
+                    float(np.exp(np.log(tests["ci_high"]).mean())), cases=len(tests))
+
+
 def explain(row: pd.Series, threshold: float) -> str:
     """One short reason for a verdict."""
     if row["verdict"] == "missing":
@@ -232,6 +269,8 @@ def explain(row: pd.Series, threshold: float) -> str:
         return "in head only"
     if row["method"] == "none":
         return f"fewer than {MIN_PROCESSES} processes on a side"
+    if row["verdict"] == "uncertain" and row["method"] == "counts":
+        return f"values spread too wide to tell a {threshold:.0%} change"
     if row["verdict"] == "uncertain":
         return f"CI too wide to tell a {threshold:.0%} change"
     return ""
@@ -322,17 +361,23 @@ def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float | None
     if not common:
         raise InputError(f"no case in common between base ({', '.join(run_names(base))}) "
                          f"and head ({', '.join(run_names(head))})")
-    mode = choose_mode(base_pm, head_pm, paired)
-    tests, pooling = assess_cases(base_pm, head_pm, mode)
-    tests["verdict"] = classify(tests["ratio"].to_numpy(float), tests["ci_low"].to_numpy(float),
-                                tests["ci_high"].to_numpy(float),
-                                tests["p_adjusted"].to_numpy(float), threshold, alpha)
+    if default_threshold(base) == COUNT_THRESHOLD:
+        mode, pooling = "counts", Pooling()
+        tests = assess_counts(base_pm, head_pm, threshold)
+        geomean = count_geomean(tests)
+    else:
+        mode = choose_mode(base_pm, head_pm, paired)
+        tests, pooling = assess_cases(base_pm, head_pm, mode)
+        tests["verdict"] = classify(tests["ratio"].to_numpy(float), tests["ci_low"].to_numpy(float),
+                                    tests["ci_high"].to_numpy(float),
+                                    tests["p_adjusted"].to_numpy(float), threshold, alpha)
+        geomean = estimate_geomean(tests, pooling)
     one_sided = one_sided_cases(base_pm, head_pm)
     cases = pd.concat([tests, one_sided], ignore_index=True) if len(one_sided) else tests.copy()
     cases["reason"] = cases.apply(explain, axis=1, threshold=threshold)
     comparison = Comparison(
         cases=sort_cases(cases[CASE_COLUMNS]),
-        geomean=estimate_geomean(tests, pooling), mode=mode,
+        geomean=geomean, mode=mode,
         threshold=threshold, alpha=alpha, base_runs=tuple(run_names(base)),
         head_runs=tuple(run_names(head)), pooling=pooling)
     return replace(comparison, notes=describe_evidence(comparison))
@@ -382,11 +427,14 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
     """Notes on what the verdicts rest on, for every output format."""
     kb, kh = len(cmp.base_runs), len(cmp.head_runs)
     notes = []
-    if is_count(cmp):
-        notes.append("counts, not times: load does not move them, but work that depends on "
-                     "where objects sit in memory (pickle's memo, dict layouts) can move a count "
-                     "between runs by up to a few percent, which the spread inside one run does "
-                     "not show; pass several base runs (--base, repeatable) to measure it")
+    if cmp.mode == "counts":
+        spread = ("the spread of values inside each run" if kb == kh == 1 else
+                  f"the spread of values over {kb} base and {kh} head run(s), run to run included")
+        notes.append(f"counts, not times: no test, the ratio of median counts and the interval "
+                     f"{spread} allows; load does not move counts, but work that depends on where "
+                     "objects sit in memory (pickle's memo, dict layouts) can move one between "
+                     "runs, which one run per side does not show: pass several base runs "
+                     "(--base, repeatable) to measure it")
     elif cmp.mode == "within":
         notes.append("one base run and one head run: only the spread of processes inside each "
                      "run is known, so run-to-run variation (often 5-10% on shared machines) is "
