@@ -4,7 +4,8 @@ pyperf's manager (in the `bench` process, see bench.runner) spawns this program 
 each worker process of a case, with the case name and scratch files as `--bench-*`
 options. The worker builds the data of its own case only, imports only the library
 that case times, checks the result (round trip equal, or fold equal to the plain loop)
-before timing it, measures peak memory with tracemalloc in a separate untimed call,
+before timing it, measures peak memory with tracemalloc in a separate untimed call and
+minor page faults per call over a few more (`minor_faults_per_call`),
 and hands pyperf a low-overhead `time_func(loops)`. A check that fails is written to
 the error file named by `--bench-errors` and the worker exits 1: the case is
 reported, never timed.
@@ -41,6 +42,7 @@ TimeFunc = Callable[[int], float]
 Describe = Callable[[], dict[str, Any]]
 WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "numpy", "toolz", "cytoolz")
 PROGRAM_ARGS = ("-m", "bench.worker")  # how pyperf starts this program
+FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 
 
 class CaseFailed(BenchError):
@@ -57,7 +59,8 @@ def build_time_func(case: Case, workdir: str, cache_path: str = "") -> tuple[Tim
     op, describe = prepare_case(case, workdir)
     metadata = read_cached_metadata(cache_path)
     if not metadata:
-        metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op)}
+        metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op),
+                    "minor_faults_per_call": measure_minor_faults(op)}
         write_cached_metadata(cache_path, metadata)
     metadata["bench_imported"] = imported_libraries()
     return make_time_func(op), metadata
@@ -123,6 +126,23 @@ def measure_peak_alloc(op: Callable[[], Any]) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def measure_minor_faults(op: Callable[[], Any], calls: int = FAULT_CALLS,
+                         seconds: float = FAULT_SECONDS) -> float:
+    """Minor page faults per call of `op` (getrusage), over up to `calls` untimed calls or
+    `seconds`, after one call that warms the allocator: a call that maps a big buffer afresh
+    each time (glibc gives blocks over its mmap threshold back to the system on free) faults
+    once per 4 KiB page, and then times the kernel as much as the serializer."""
+    import resource
+
+    op()
+    start, made = time.perf_counter(), 0
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    while made < calls and (made == 0 or time.perf_counter() - start < seconds):
+        op()
+        made += 1
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / made
 
 
 def _prepare_serializer(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:

@@ -50,6 +50,14 @@ def test_serializer_case_is_checked_timed_and_described(tmp_path):
     assert metadata["subject_version"]
 
 
+def test_a_case_that_maps_a_big_buffer_each_call_records_its_page_faults(tmp_path):
+    _, big = build_time_func(parse_case("ser/pickle-5/dumps/bytes/4000000"), str(tmp_path))
+    _, small = build_time_func(parse_case("ser/pickle-5/dumps/ints/10"), str(tmp_path))
+    # 4 MB over glibc's mmap threshold: mapped afresh and touched page by page on every call
+    assert big["minor_faults_per_call"] > 4_000_000 / 4096 / 2
+    assert small["minor_faults_per_call"] < 1
+
+
 def test_metadata_measured_once_per_case(tmp_path):
     cache = tmp_path / "meta.json"
     case = parse_case("fold/loop/sum/list/100")
