@@ -197,13 +197,19 @@ def scaling_cases() -> Iterator[Case]:
     yield from ref_cases(decades("bytes"))
 
 
+PYPERF_PROCESSES = 20  # pyperf's default --processes
+
+
 @dataclass(frozen=True)
 class Profile:
     """A named run: which cases, the pyperf settings they run with, and what else a run writes.
 
     `pyperf_settings` are pyperf command-line flags; flags the user gives come after them
-    and win. `writes_capabilities`: a run also writes the capability matrix beside its
-    results file.
+    and win (`--processes` is the number of round-robin passes, see bench.schedule).
+    `writes_capabilities`: a run also writes the capability matrix beside its results file.
+    `target_ci` and `budget_seconds`: after its passes, a run adds processes to the cases
+    whose relative 95% CI half-width is over `target_ci` while the run is within its budget
+    (0: no adaptive part).
     """
 
     name: str
@@ -211,6 +217,18 @@ class Profile:
     pyperf_settings: tuple[str, ...]
     writes_capabilities: bool
     description: str
+    target_ci: float = 0.0
+    budget_seconds: float = 0.0
+
+    def processes(self) -> int:
+        """Worker processes per case its settings ask for (pyperf's default: 20).
+
+        >>> get_profile("quick").processes(), get_profile("full").processes()
+        (3, 20)
+        """
+        flags = list(self.pyperf_settings)
+        at = len(flags) - 1 - flags[::-1].index("--processes") if "--processes" in flags else -1
+        return int(flags[at + 1]) if at >= 0 else PYPERF_PROCESSES
 
     def list_cases(self) -> list[Case]:
         """The profile's cases, in run order, without duplicates."""
@@ -221,10 +239,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", smoke_cases, ("--processes", "1", "--values", "2", "--warmups", "1",
                                    "--min-time", "0.002", "--timeout", "60"), False,
             "every subject once at tiny sizes, 1 process: proves the pipeline, measures nothing"),
-    Profile("quick", quick_cases, ("--processes", "4", "--values", "4", "--warmups", "1",
+    Profile("quick", quick_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
                                    "--min-time", "0.005", "--timeout", "120"), True,
-            "every serializer x shape at one size, sinks, folds, memcpy; 4 processes per case "
-            "(~5 min)"),
+            "every serializer x shape at one size, sinks, folds, memcpy; 3 processes per case, "
+            "then more where the CI is over 3%, in ~5 min", target_ci=0.03, budget_seconds=300),
     Profile("full", full_cases, ("--timeout", "600"), True,
             "every serializer x shape x 3 sizes x every op at pyperf's default rigour: hours"),
     Profile("scaling", scaling_cases, ("--processes", "6", "--values", "3", "--warmups", "1",

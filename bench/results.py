@@ -10,6 +10,9 @@ pyperf ignores:
     bench_failures  list  one {"name": CASE, "reason": TEXT} object per case that was
                           checked but never timed (a failed check, a crashed worker);
                           each name once. Absent means no failure.
+    bench_noise     dict  how noisy the machine was during a timed run and the precision
+                          the run reached (see bench.schedule: process_cv, pass_factors,
+                          median_half_width, target_ci, under_target ...). Optional.
 
 `read_results` is the one reader, and it is strict: anything it cannot vouch for
 (missing, a directory, empty, not gzip, not UTF-8, not JSON, not pyperf, a value that
@@ -40,6 +43,7 @@ from bench.errors import InputError
 FORMAT_VERSION = 1
 FORMAT_KEY = "bench_format"
 FAILURES_KEY = "bench_failures"
+NOISE_KEY = "bench_noise"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -54,6 +58,7 @@ class Results:
     failures: dict[str, str] = field(default_factory=dict)
     path: str = ""
     run: str = ""
+    noise: dict[str, Any] = field(default_factory=dict)
 
     def suite(self) -> pyperf.BenchmarkSuite:
         """The benchmarks as one pyperf suite (for its metadata and dates)."""
@@ -89,8 +94,11 @@ def format_results(results: Results) -> str:
     if not text.endswith("}"):
         raise ValueError("pyperf's JSON does not end with an object")
     failures = [{"name": name, "reason": reason} for name, reason in results.failures.items()]
-    ours = json.dumps({FORMAT_KEY: FORMAT_VERSION, FAILURES_KEY: failures},
-                      separators=(",", ":"), allow_nan=False)
+    keys: dict[str, Any] = {FORMAT_KEY: FORMAT_VERSION, FAILURES_KEY: failures}
+    if results.noise:
+        keys[NOISE_KEY] = {k: v if not isinstance(v, float) or math.isfinite(v) else None
+                           for k, v in results.noise.items()}
+    ours = json.dumps(keys, separators=(",", ":"), allow_nan=False)
     return f"{text[:-1]},{ours[1:]}\n"
 
 
@@ -137,7 +145,10 @@ def read_results(path: str | Path, run: str = "") -> Results:
                          f"{one_line(exc)})") from None
     benchmarks = suite.get_benchmarks()
     check_values(path, benchmarks)
-    return Results(benchmarks, read_failures(path, data), str(path), run)
+    noise = data.get(NOISE_KEY, {})
+    if not isinstance(noise, dict):
+        raise InputError(f"{path}: bad {NOISE_KEY} (a {type(noise).__name__}, not an object)")
+    return Results(benchmarks, read_failures(path, data), str(path), run, noise)
 
 
 def read_text(path: Path) -> str:

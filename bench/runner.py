@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.cases import Case, Profile
 from bench.errors import BenchError, InputError
+from bench.schedule import Scheduler
 from bench.worker import PROGRAM_ARGS
 
 
@@ -74,6 +75,8 @@ def make_runner(settings: RunSettings, current: dict[str, str]) -> Any:
             cmd.extend(["--bench-plugin", plugin])
         if current.get("round"):
             cmd.extend(["--bench-round", current["round"]])
+        if current.get("step"):
+            cmd.extend(["--bench-pass", current["step"]])
 
     try:
         runner = pyperf.Runner(program_args=PROGRAM_ARGS, add_cmdline_args=add_case_args)
@@ -95,15 +98,39 @@ def reset_scratch(scratch: str, side: str = "") -> dict[str, str]:
     return files
 
 
-def iter_run(cases: Sequence[Case], settings: RunSettings) -> Generator[CaseResult, None, None]:
-    """Time each case in its own pyperf workers; yield one CaseResult per case, in order."""
+def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
+             ) -> Generator[CaseResult, None, None]:
+    """Time the cases in passes (see bench.schedule): one worker process of every case per
+    pass, then adaptive passes while `plan` finds cases over its target within its budget.
+
+    Yields one CaseResult per process (its benchmark holds that process's run; the caller
+    merges them). Loops are calibrated on a case's first process and kept. A case that
+    fails leaves the schedule.
+    """
     current: dict[str, str] = {}
     scratch = tempfile.mkdtemp(prefix="bench-run-")
     try:
         runner = make_runner(settings, current)
-        for case in cases:
-            current.update(case=case.name, **reset_scratch(scratch))
-            yield time_case(runner, case, current["errors"])
+        given_loops = runner.args.loops
+        runner.args.processes = 1
+        by_name = {case.name: case for case in cases}
+        files = {case.name: reset_scratch(scratch, f"-{i}") for i, case in enumerate(cases)}
+        loops: dict[str, int] = {}
+        passes: dict[str, int] = dict.fromkeys(by_name, 0)
+
+        def run_process(name: str) -> CaseResult:
+            passes[name] += 1
+            current.update(case=name, step=str(passes[name]), **files[name])
+            runner.args.loops = given_loops or loops.get(name, 0)
+            result = time_case(runner, by_name[name], current["errors"],
+                               task=f"{name} [{passes[name]}]")
+            plan.record(name, result.benchmark, result.seconds)
+            if result.benchmark is not None:
+                loops.setdefault(name, result.benchmark.get_runs()[-1].get_loops())
+            return result
+
+        for name in plan.order(time.monotonic):
+            yield run_process(name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -268,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.parse_args(rest)
             runner.metadata.update(metadata)
             runner.metadata.update(case.metadata())
-            runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", "")))
+            runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", ""),
+                                                ours.get("pass", "")))
             runner.bench_time_func(case.name, time_func)
     except (Exception, RecursionError, MemoryError) as exc:
         reason = describe_failure(exc)
@@ -281,12 +282,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run_metadata(profile: str, ab_round: str = "") -> dict[str, str | int]:
-    """Metadata every benchmark of a run carries (pyperf shows it at the top level)."""
+def run_metadata(profile: str, ab_round: str = "", step: str = "") -> dict[str, str | int]:
+    """Metadata every benchmark of a run carries (pyperf shows it at the top level): the
+    profile, bench's version, the GC state while timing, the A/B round and the pass."""
     metadata: dict[str, str | int] = {"bench_profile": profile, "bench_version": __version__,
                                       "gc_enabled": int(gc.isenabled())}
     if ab_round:
         metadata["bench_round"] = int(ab_round)
+    if step:
+        metadata["bench_pass"] = int(step)
     return metadata
 
 

@@ -74,11 +74,12 @@ def test_unknown_profile_names_the_known_ones():
 
 
 @pytest.mark.parametrize(("name", "processes", "capabilities"), [
-    ("smoke", "1", False), ("quick", "4", True), ("scaling", "6", True)])
+    ("smoke", "1", False), ("quick", "3", True), ("scaling", "6", True)])
 def test_a_profile_carries_its_pyperf_settings_and_capability_run(name, processes, capabilities):
     profile = get_profile(name)
     settings = list(profile.pyperf_settings)
     assert settings[settings.index("--processes") + 1] == processes
+    assert profile.processes() == int(processes)
     assert profile.writes_capabilities is capabilities and profile.description
 
 

@@ -36,7 +36,7 @@ def known_profiles(default: str = "") -> str:
     from bench.cases import PROFILES
 
     return "; ".join(f"{p.name}{' (default)' if p.name == default else ''}: {p.description}"
-                     for p in PROFILES.values())
+                     for p in PROFILES.values()).replace("%", "%%")  # argparse formats help
 
 
 def add_pyperf_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bench.counter import CountSettings
     from bench.results import Results
     from bench.runner import CaseResult
+    from bench.schedule import Scheduler
 
     BySide = dict[str, CaseResult]  # one finished case: its result per side ("" for a run)
     RunCases = Callable[[list[Case]], Generator[CaseResult, None, None]]  # runs cases, one result each
@@ -116,6 +117,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write the capability matrix beside the results (a "
                              "--metric instructions run never does: its time run writes it)")
     add_metric_argument(parser)
+    parser.add_argument("--target-ci", type=float, metavar="PERCENT",
+                        help="after the passes, add processes to cases whose 95%% CI half-width "
+                             "is over this (default: the profile's, quick: 3; 0: off)")
+    parser.add_argument("--budget", type=float, metavar="SECONDS",
+                        help="time the run may take, adaptive processes included (default: "
+                             "the profile's, quick: 300)")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
     parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
@@ -124,35 +131,70 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import cases
     from bench.results import Results, read_results
+    from bench.schedule import describe_noise, describe_precision
 
     profile, selected = select_run_cases(args, args.size)
-    make_results = run_instructions(args, profile) if args.metric == "instructions" else run_time(
-        args, profile)
+    plan = make_plan(args, profile, selected) if args.metric == "time" else None
+    make_results = run_time(args, profile, plan) if plan else run_instructions(args, profile)
     check_output(args.output, force=args.force, append=args.append)
     output = read_results(args.output) if args.append else Results(path=args.output)
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
+    total: int | Callable[[], int] = len(selected)
+    if plan is not None:
+        total = plan.planned
+        print(f"bench run: {len(selected)} cases x {plan.passes} passes"
+              + (f", then more processes where the 95% CI is over {plan.target:.0%}, within "
+                 f"{plan.budget:.0f} s" if plan.target else ""), file=sys.stderr)
     with contextlib.closing(make_results(selected)) as results:
-        done = run_with_progress(({"": result} for result in results), len(selected),
-                                 {"": output})
+        done, stopped = run_with_progress(({"": result} for result in results), total,
+                                          {"": output}, on_saved=note_noise(output, plan))
     report_failures(output.failures)
-    if done < len(selected):
-        print(f"interrupted: {done} of {len(selected)} cases saved in {args.output}",
-              file=sys.stderr)
+    if stopped:
+        print(f"interrupted: {done} {'processes' if plan else 'cases'} done, "
+              f"{len(output.benchmarks)} cases saved in {args.output}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"wrote {args.output}: {len(output.benchmarks)} benchmarks, "
           f"{len(output.failures)} failed", file=sys.stderr)
+    if plan is not None:
+        print(f"{describe_precision(plan.summary())}\n{describe_noise(output.noise)}",
+              file=sys.stderr)
     if profile.writes_capabilities and args.metric == "time" and not args.no_capabilities:
         write_capabilities_beside(args.output)
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
 
 
-def run_time(args: argparse.Namespace, profile: Profile) -> RunCases:
-    """The cases' wall times on pyperf."""
+def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Case]) -> Scheduler:
+    """The run's schedule: passes (-p or the profile's processes), the CI target and budget
+    (--target-ci, --budget or the profile's)."""
+    from bench.schedule import Scheduler
+
+    target = profile.target_ci if args.target_ci is None else args.target_ci / 100
+    budget = profile.budget_seconds if args.budget is None else args.budget
+    if target < 0 or budget < 0:
+        raise InputError("--target-ci and --budget: give a positive number (0: off)")
+    if target and not budget:
+        raise InputError(f"--target-ci {target:.0%} needs a time budget: --budget SECONDS")
+    return Scheduler([case.name for case in selected], args.processes or profile.processes(),
+                     target, budget)
+
+
+def note_noise(output: Results, plan: Scheduler | None) -> Callable[[], None]:
+    """Before each save: the run's noise and precision so far, into the results file."""
+    from bench.schedule import measure_noise
+
+    def update() -> None:
+        if plan is not None:
+            output.noise = {**measure_noise(output.benchmarks), **plan.summary()}
+    return update
+
+
+def run_time(args: argparse.Namespace, profile: Profile, plan: Scheduler) -> RunCases:
+    """The cases' wall times on pyperf, in the passes of `plan`."""
     from bench import runner
 
     settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
-    return lambda selected: runner.iter_run(selected, settings)
+    return lambda selected: runner.iter_run(selected, settings, plan)
 
 
 def run_instructions(args: argparse.Namespace, profile: Profile) -> RunCases:
@@ -204,30 +246,35 @@ def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
     return profile, selected
 
 
-def run_with_progress(results: Iterable[BySide], total: int, outputs: dict[str, Results]) -> int:
-    """Consume {side: CaseResult} per case, saving every output file after each case; return
-    how many cases finished (all of them unless interrupted)."""
+def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
+                      outputs: dict[str, Results], on_saved: Callable[[], None] | None = None
+                      ) -> tuple[int, bool]:
+    """Consume {side: CaseResult} per case or process, saving every output file after each;
+    return how many were done and whether the user stopped the run. `total` may grow while
+    the run goes (a callable); `on_saved` runs before each save."""
     from bench.results import write_results
 
-    done = 0
+    done, stopped = 0, False
     with progress_display(total) as show, terminate_as_interrupt():
         try:
             for by_side in results:
                 for side, result in by_side.items():
                     if result.benchmark is not None:
                         outputs[side].add_benchmark(result.benchmark)
-                    else:
+                    elif result.case.name not in {b.get_name() for b in outputs[side].benchmarks}:
                         outputs[side].add_failure(result.case.name,
                                                   result.error or "unknown failure")
                 with deferred_signals():  # saved and shown together, or neither
+                    if on_saved is not None:
+                        on_saved()
                     for output in outputs.values():
                         if output.benchmarks:
                             write_results(output)
                     done += 1
                     show(done, by_side)
         except KeyboardInterrupt:
-            pass
-    return done
+            stopped = True
+    return done, stopped
 
 
 @contextlib.contextmanager
@@ -255,7 +302,7 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress_display(total: int) -> Iterator[Callable[[int, BySide], object]]:
+def progress_display(total: int | Callable[[], int]) -> Iterator[Callable[[int, BySide], object]]:
     """Yield `show(done, result)`: a rich progress bar on a terminal, else one line per case."""
     from rich.console import Console
     from rich.progress import (
@@ -267,17 +314,21 @@ def progress_display(total: int) -> Iterator[Callable[[int, BySide], object]]:
         TimeRemainingColumn,
     )
 
+    def count() -> int:
+        return total() if callable(total) else total
+
     console = Console(stderr=True)
     if not console.is_terminal:
-        yield lambda done, result: console.print(f"[{done}/{total}] {describe_result(result)}",
-                                                 highlight=False, markup=False)
+        yield lambda done, result: console.print(
+            f"[{done}/{max(done, count())}] {describe_result(result)}", highlight=False,
+            markup=False)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                TextColumn("{task.fields[last]}"))
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("bench run", total=total, last="")
-        yield lambda done, result: progress.update(task, completed=done,
+        task = progress.add_task("bench run", total=count(), last="")
+        yield lambda done, result: progress.update(task, completed=done, total=max(done, count()),
                                                    last=describe_result(result))
 
 
@@ -380,20 +431,20 @@ def cmd_ab(args: argparse.Namespace) -> int:
         print(f"bench ab: {len(selected)} cases counted on each side (counts do not depend on "
               f"load: no rounds); A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
         total = 2 * len(selected)
-        done = run_with_progress(count_sides(selected, counting), total, outputs)
+        done, stopped = run_with_progress(count_sides(selected, counting), total, outputs)
     else:
         settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
         print(f"bench ab: {len(selected)} cases x {args.rounds} rounds x {args.processes} "
               f"process(es) per side and round; A = {pythons['a']}, B = {pythons['b']}",
               file=sys.stderr)
         total = len(selected)
-        done = run_with_progress(runner.iter_ab(selected, settings, pythons, args.rounds), total,
-                                 outputs)
+        done, stopped = run_with_progress(runner.iter_ab(selected, settings, pythons, args.rounds),
+                                          total, outputs)
     for side, output in outputs.items():
         if output.failures:
             print(f"side {side.upper()}:", end=" ", file=sys.stderr)
             report_failures(output.failures)
-    if done < total:
+    if stopped:
         print(f"interrupted: {done} of {total} cases saved in "
               f"{outputs['a'].path} and {outputs['b'].path}", file=sys.stderr)
         return EXIT_INTERRUPTED

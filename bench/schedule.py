@@ -1,0 +1,186 @@
+"""How a timed run spends its worker processes, and how noisy the machine was meanwhile.
+
+A run is a sequence of passes. Every pass gives each case one more worker process, case
+after case (round-robin), so a slow spell of the host (seconds to a minute at 1.3-2x here)
+lands on many cases a little instead of on one case wholly, and the spread of a case's
+processes, taken across the whole run, includes the machine's drift. After the profile's
+passes, precision is spent where the noise is: while the run is within its time budget,
+the cases whose 95% CI half-width is still over the target get one more process each,
+widest first, up to `max_processes`.
+
+Every process is labelled with its pass (`bench_pass`). The day's noise is measured from
+the run itself (`measure_noise`): the median over cases of the spread of process means
+(coefficient of variation), and one factor per pass (the median over cases of a process
+mean against its case's median), which shows the slow spells.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_PROCESSES = 20       # processes a case may get in all, adaptive passes included
+MIN_PASSES_FOR_CI = 2    # processes a case needs before its half-width can be judged
+
+
+@dataclass
+class CaseTrack:
+    """What the schedule knows of one case: its process means, their cost, its next pass."""
+
+    means: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    failed: bool = False
+
+    def half_width(self) -> float:
+        """Relative half-width of the Student t 95% CI of the mean of process means."""
+        if len(self.means) < MIN_PASSES_FOR_CI:
+            return math.inf
+        return relative_half_width(self.means)
+
+
+def relative_half_width(means: list[float]) -> float:
+    """Half-width of the t 95% CI of the mean, over the mean.
+
+    >>> round(relative_half_width([1.0, 1.1, 0.9]), 3)
+    0.248
+    """
+    from bench.frame import t_half_width
+
+    mean = statistics.fmean(means)
+    return float(t_half_width(statistics.stdev(means), len(means))) / mean
+
+
+def process_means(benchmark: Any) -> list[float]:
+    """The mean of each run (worker process) of a pyperf Benchmark that has values."""
+    return [statistics.fmean(run.values) for run in benchmark.get_runs() if run.values]
+
+
+@dataclass
+class Scheduler:
+    """The plan of a run's processes: `passes` round-robin passes, then adaptive ones while
+    `elapsed` < `budget` seconds for the cases over `target` (a relative half-width)."""
+
+    cases: list[str]
+    passes: int
+    target: float = 0.0
+    budget: float = 0.0
+    max_processes: int = MAX_PROCESSES
+    tracks: dict[str, CaseTrack] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tracks = {name: CaseTrack() for name in self.cases}
+
+    def record(self, name: str, benchmark: Any, seconds: float) -> None:
+        """A process of `name` finished: its means (None benchmark: the case failed)."""
+        track = self.tracks[name]
+        if benchmark is None:
+            track.failed = True
+            return
+        track.means.extend(process_means(benchmark))
+        track.seconds.append(seconds)
+
+    def order(self, clock: Callable[[], float]) -> Iterator[str]:
+        """The case of each next process: every pass over every case still standing, then
+        adaptive ones (widest CI first, one per case per sweep) while a process fits in the
+        budget by `clock`; `record` must be called between steps."""
+        start = clock()
+        for _ in range(self.passes):
+            for name in self.cases:
+                if not self.tracks[name].failed:
+                    yield name
+        while self.target and (due := self.due()):
+            ran = 0
+            for name in due:
+                if clock() - start + self.cost(name) <= self.budget:
+                    ran += 1
+                    yield name
+            if not ran:
+                return
+
+    def planned(self) -> int:
+        """Processes planned so far: the round-robin passes of every case."""
+        return self.passes * len(self.cases)
+
+    def due(self) -> list[str]:
+        """Cases that may get one more adaptive process, widest CI first (ties by name)."""
+        open_cases = [name for name, t in self.tracks.items()
+                      if not t.failed and len(t.means) < self.max_processes
+                      and t.half_width() > self.target]
+        return sorted(open_cases, key=lambda name: (-self.tracks[name].half_width(), name))
+
+    def cost(self, name: str) -> float:
+        """Seconds one more process of `name` is expected to take (its median so far)."""
+        seconds = self.tracks[name].seconds
+        return statistics.median(seconds) if seconds else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """How precise the run got: half-widths and why cases missed the target."""
+        alive = {n: t for n, t in self.tracks.items() if not t.failed and t.means}
+        widths = [t.half_width() for t in alive.values()]
+        finite = [w for w in widths if math.isfinite(w)]
+        over = {n: t for n, t in alive.items() if t.half_width() > self.target} if self.target \
+            else {}
+        never = [n for n, t in over.items() if len(t.means) >= self.max_processes]
+        return {"passes": self.passes, "target_ci": self.target, "budget_seconds": self.budget,
+                "median_half_width": statistics.median(finite) if finite else math.nan,
+                "cases": len(alive),
+                "under_target": len(alive) - len(over) if self.target else None,
+                "missed_budget": len(over) - len(never), "missed_never_settles": len(never),
+                "processes": sum(len(t.means) for t in alive.values())}
+
+
+def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
+    """How noisy the machine was during a run, from its own processes.
+
+    `process_cv`: the median over cases (with 3+ processes) of the coefficient of variation
+    of their process means; `pass_factors`: per pass, the median over cases of a process
+    mean against its case's geometric mean of process means (1.0: a normal pass; 1.3: the
+    machine was 30% slower for that whole pass).
+    """
+    cvs: list[float] = []
+    by_pass: dict[int, list[float]] = {}
+    for bench in benchmarks:
+        runs = [run for run in bench.get_runs() if run.values]
+        means = [statistics.fmean(run.values) for run in runs]
+        if len(means) < 3:
+            continue
+        cvs.append(statistics.stdev(means) / statistics.fmean(means))
+        centre = statistics.fmean(math.log(m) for m in means)
+        for run, mean in zip(runs, means):
+            number = run.get_metadata().get("bench_pass")
+            if number is not None:
+                by_pass.setdefault(int(number), []).append(math.log(mean) - centre)
+    return {"process_cv": statistics.median(cvs) if cvs else None, "cases": len(cvs),
+            "pass_factors": [round(math.exp(statistics.median(by_pass[k])), 4)
+                             for k in sorted(by_pass)]}
+
+
+def describe_precision(summary: dict[str, Any]) -> str:
+    """What a run reached: median CI half-width, cases under target, why others missed."""
+    width = summary["median_half_width"]
+    line = (f"median 95% CI half-width {width:.1%}" if width == width else "no CI (one process "
+            "per case)") + f" over {summary['cases']} cases, {summary['processes']} processes"
+    if summary["target_ci"]:
+        line += (f"; {summary['under_target']} under the {summary['target_ci']:.0%} target, "
+                 f"{summary['missed_budget']} missed it for lack of budget, "
+                 f"{summary['missed_never_settles']} never settled (at {MAX_PROCESSES} processes)")
+    return line
+
+
+def describe_noise(noise: dict[str, Any]) -> str:
+    """One line for a reader: how noisy the run was and what differences it can resolve.
+
+    >>> describe_noise({"process_cv": 0.09, "pass_factors": [1.0, 1.31, 0.99]})[:66]
+    'per-process noise 9.0% in this run (passes 1.00-1.31x of normal): '
+    """
+    cv = noise.get("process_cv")
+    if cv is None:
+        return "noise not measured in this run (fewer than 3 processes per case)"
+    factors = noise.get("pass_factors") or []
+    spread = f" (passes {min(factors):.2f}-{max(factors):.2f}x of normal)" if factors else ""
+    # two single runs differ by sqrt(2) x the run-to-run spread; 2 sd of that is ~2.8 cv
+    return (f"per-process noise {cv:.1%} in this run{spread}: differences under "
+            f"~{2 * math.sqrt(2) * cv:.0%} between single runs are not reliable")
