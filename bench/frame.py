@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.results import Results, read_runs
+from bench.schedule import describe_noise
 
 KEYS = ["run", "benchmark"]
 # Fewest worker processes a side of a case needs for an interval: with fewer there is no
@@ -168,7 +169,8 @@ def describe_runs(runs: Sequence[Results]) -> pd.DataFrame:
             "profile": meta.get("bench_profile"), "bench_version": meta.get("bench_version"),
             "gc": {1: "enabled", 0: "disabled"}.get(meta.get("gc_enabled"), meta.get("gc_enabled")),
             "pyperf_version": meta.get("perf_version"),
-            "benchmarks": len(loaded.benchmarks), "failed cases": len(loaded.failures)})
+            "benchmarks": len(loaded.benchmarks), "failed cases": len(loaded.failures),
+            "noise": describe_noise(loaded.noise) if loaded.noise else None})
     return pd.DataFrame(rows, dtype="object")
 
 

@@ -107,3 +107,7 @@ def test_a_run_interleaves_the_processes_of_its_cases(tmp_path):
     assert results.noise["passes"] == 3 and len(results.noise["pass_factors"]) == 3
     assert all(r.get_metadata()["gc_enabled"] == 1 for b in results.benchmarks for r in b.get_runs())
     assert "noise" in proc.stderr
+    from bench.report.render import build_report
+
+    html = build_report([path])
+    assert "Noise of the day" in html and "per-process noise" in html

@@ -70,7 +70,7 @@ def time_interval(row: Any) -> str:
 
 def runs_table(runs: pd.DataFrame) -> Table:
     """The result files side by side, one column per run."""
-    fields = [c for c in runs.columns if c != "run"]
+    fields = [c for c in runs.columns if c not in ("run", "noise")]  # noise: its own block
     return make_table(["", *runs["run"]], ([name, *runs[name]] for name in fields),
                       "Result files")
 
@@ -116,7 +116,10 @@ def failure_blocks(failures: pd.DataFrame | None) -> list[Any]:
 
 def environment_section(data: ReportData, found: Findings) -> Section:
     """Where and how the results were measured, and the warnings about them."""
+    noise = [f"{row['run']}: {row['noise']}" for _, row in data.runs.iterrows()
+             if isinstance(row.get("noise"), str)]
     return Section("environment", "Environment", [
+        *([Heading("Noise of the day"), Bullets(noise)] if noise else []),
         runs_table(data.runs), versions_table(data.summary), Heading("Warnings"),
         *warning_blocks(data.summary, found.warnings), *failure_blocks(data.failures)])
 
