@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_gate_rule import cases_of, make_frame, verdicts
 
-from bench.gate import rule, shift
+from bench.gate import rule, sensitivity, shift
 from bench.text import format_ratio
 
 
@@ -101,3 +101,19 @@ def test_the_floor_is_zero_when_processes_explain_the_spread() -> None:
 
 def test_doctests_of_the_shift() -> None:
     assert doctest.testmod(shift).failed == 0
+
+
+def test_sensitivity_checks_the_single_run_target() -> None:
+    """Runs that move 5% as a whole but only 1% per case: one base run against one head run
+    keeps A/A quiet and catches 10% slowdowns that asv's 1.1 factor halves."""
+    rng = np.random.default_rng(7)
+    runs = [noisy_run(f"aa-{i}", rng, n_cases=20, case_cv=0.01,
+                      run_shift=float(rng.normal(0, 0.05))) for i in range(4)]
+    result = sensitivity.simulate_sensitivity(runs)
+    rows = result.overall.set_index("rule")
+    single = rows.loc["bench, 1 base run"]
+    assert single["comparisons"] == 4 * 3 * 20
+    assert single["aa_false_slower"] <= 0.02
+    assert single["caught_10"] > rows.loc["asv compare", "caught_10"]
+    note = next(n for n in result.notes if n.startswith("target (single runs)"))
+    assert note.endswith(": met")
