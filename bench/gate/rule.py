@@ -16,9 +16,10 @@ scale: a case's effect is log(head / base) and its noise is relative. Per case:
   beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run locations
   within each side, pooled, is the run-to-run variation; `paired` mode (one interleaved
   A/B run each side, every process carrying `round`): a unit is a round and the test is on
-  the per-round differences; `within` mode (one base run, one head run): only the spread of
-  processes inside the runs is known (Yuen-Welch t), and a note says run-to-run variation is
-  not accounted for.
+  the per-round differences; `within` mode (one base run, one head run): the spread of
+  processes inside the runs (Yuen-Welch t), and from MIN_SHIFT_CASES cases on, the shift all
+  cases share and a run-to-run floor learned across cases (bench.gate.shift): each case is
+  tested net of the shift; with fewer cases a note says run-to-run variation is not counted.
 * shared effect: the units' effect common to all cases (a run when the whole machine was
   slow) is the median over cases of their centred unit locations; its variance keeps the
   df of the units (k - 2 for k runs), however many cases there are, and is part of every
