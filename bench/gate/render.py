@@ -29,7 +29,9 @@ from bench.text import (
 # JSON written by format_comparison / format_sensitivity. Bump on every change and say what:
 #   1: first version (cases, geomean, summary, notes; sensitivity overall and per_case).
 #   2: "pooling" {shared_var, shared_df, prior_df} replaces "prior_df".
-SCHEMA_VERSION = 2
+#   3: "pooling" adds run_shift, run_shift_var, run_floor_var, run_floor_df (one run per side:
+#      the log shift all cases share and the run-to-run floor learned across cases).
+SCHEMA_VERSION = 3
 
 
 # ---------------------------------------------------------------- a comparison

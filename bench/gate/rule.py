@@ -16,9 +16,10 @@ scale: a case's effect is log(head / base) and its noise is relative. Per case:
   beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run locations
   within each side, pooled, is the run-to-run variation; `paired` mode (one interleaved
   A/B run each side, every process carrying `round`): a unit is a round and the test is on
-  the per-round differences; `within` mode (one base run, one head run): only the spread of
-  processes inside the runs is known (Yuen-Welch t), and a note says run-to-run variation is
-  not accounted for.
+  the per-round differences; `within` mode (one base run, one head run): the spread of
+  processes inside the runs (Yuen-Welch t), and from MIN_SHIFT_CASES cases on, the shift all
+  cases share and a run-to-run floor learned across cases (bench.gate.shift): each case is
+  tested net of the shift; with fewer cases a note says run-to-run variation is not counted.
 * shared effect: the units' effect common to all cases (a run when the whole machine was
   slow) is the median over cases of their centred unit locations; its variance keeps the
   df of the units (k - 2 for k runs), however many cases there are, and is part of every
@@ -67,6 +68,7 @@ from bench.gate.estimates import (
     split_shared,
     welch_df,
 )
+from bench.gate.shift import RunShift, describe_shift, estimate_shift, net_of_shift
 from bench.text import VERDICTS
 
 DEFAULT_THRESHOLD = 0.05  # smallest change (5%) a verdict slower or faster must reach past
@@ -99,6 +101,10 @@ class Pooling:
     prior_df: float = 0.0       # df the empirical Bayes prior adds to each case
     mean_var: float = 0.0       # variance of the all-case mean unit effect (for the geomean)
     mean_df: float = math.inf
+    run_shift: float = 0.0      # one run per side: log shift common to all cases (shift.py)
+    run_shift_var: float = 0.0  # its variance
+    run_floor_var: float = 0.0  # run-to-run variance every case gets on top of its own
+    run_floor_df: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -153,13 +159,25 @@ def apply_tests(estimates: pd.DataFrame, centered: pd.DataFrame | None,
     use_floor = floor > unit_var * scale
     out["se"] = np.sqrt(np.where(use_floor, floor, unit_var * scale))
     out["df"] = np.where(use_floor, out["floor_df"].to_numpy(float), df)
+    found = None
+    if centered is None:  # within mode: the shift all cases share and the run-to-run floor
+        found = estimate_shift(out["d"].to_numpy(float), out["se"].to_numpy(float) ** 2)
+    if found is not None:
+        d, var, df = net_of_shift(out["d"].to_numpy(float), out["se"].to_numpy(float) ** 2,
+                                  out["df"].to_numpy(float), found)
+        out["d"], out["se"], out["df"] = d, np.sqrt(var), df
+    out["shift"] = found.shift if found else 0.0
     d, se, df = (out[c].to_numpy(float) for c in ("d", "se", "df"))
     out["p_value"] = p_values(d, se, df)
     low, high = intervals(d, se, df)
     out["ratio"], out["ci_low"], out["ci_high"] = np.exp(d), low, high
     out["shared_var"] = shared * scale
     mean_var, mean_df = spread_of_mean(centered, constraints)
-    return out, Pooling(shared_var, shared_df, prior_df, mean_var, mean_df)
+    pooling = Pooling(shared_var, shared_df, prior_df, mean_var, mean_df)
+    if found is not None:
+        pooling = replace(pooling, run_shift=found.shift, run_shift_var=found.shift_var,
+                          run_floor_var=found.floor_var, run_floor_df=found.df)
+    return out, pooling
 
 
 def spread_of_mean(centered: pd.DataFrame | None, constraints: int) -> tuple[float, float]:
@@ -313,7 +331,7 @@ def estimate_geomean(tests: pd.DataFrame, pooling: Pooling) -> Estimate:
     by_units = pooling.mean_var * float(tested["scale"].mean())
     if by_units > var:  # the units say the cases move together more than the split found
         var, df = by_units, pooling.mean_df
-    d, se = float(tested["d"].mean()), math.sqrt(var)
+    d, se = float((tested["d"] + tested["shift"]).mean()), math.sqrt(var)
     low, high = intervals(np.array([d]), np.array([se]), np.array([df]))
     p = p_values(np.array([d]), np.array([se]), np.array([df]))
     return Estimate(math.exp(d), float(low[0]), float(high[0]), float(p[0]), df, n)
@@ -435,6 +453,11 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
                      "objects sit in memory (pickle's memo, dict layouts) can move one between "
                      "runs, which one run per side does not show: pass several base runs "
                      "(--base, repeatable) to measure it")
+    elif cmp.mode == "within" and math.isfinite(cmp.pooling.run_floor_df):
+        p = cmp.pooling
+        tested = int((cmp.cases["method"] == "within").sum())
+        notes += describe_shift(RunShift(p.run_shift, p.run_shift_var, p.run_floor_var,
+                                         p.run_floor_df, tested), CONFIDENCE)
     elif cmp.mode == "within":
         notes.append("one base run and one head run: only the spread of processes inside each "
                      "run is known, so run-to-run variation (often 5-10% on shared machines) is "
