@@ -39,7 +39,8 @@ from bench.errors import BenchError
 
 TimeFunc = Callable[[int], float]
 Describe = Callable[[], dict[str, Any]]
-WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "numpy", "toolz", "cytoolz")
+WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "msgspec", "orjson", "ormsgpack", "cbor2", "numpy",
+                     "toolz", "cytoolz", "loky", "distributed")
 PROGRAM_ARGS = ("-m", "bench.worker")  # how pyperf starts this program
 
 
