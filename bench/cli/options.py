@@ -27,7 +27,7 @@ def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="PATTERN",
                         help="glob on case names (repeatable; a case matching any is kept)")
-    parser.add_argument("--suite", action="append", choices=["ser", "fold", "ref"], default=[],
+    parser.add_argument("--suite", action="append", choices=["ser", "fold", "ref", "ship"], default=[],
                         help="keep only this suite (repeatable)")
 
 

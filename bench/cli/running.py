@@ -117,6 +117,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=["time", "instructions"], default="time",
                         help="time (default): wall time on pyperf; instructions: instructions "
                              "of one call under valgrind's callgrind (-n: values per case)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the ship suite's dask cases on this running dask scheduler "
+                             "(e.g. tcp://10.0.0.5:8786) instead of a LocalCluster per worker")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
     parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
@@ -127,6 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.results import Results, read_results
 
     profile, selected = select_run_cases(args, args.size)
+    if args.metric == "instructions":
+        selected = drop_ship_cases(selected)
     make_results = run_instructions(args, profile) if args.metric == "instructions" else run_time(
         args, profile)
     check_output(args.output, force=args.force, append=args.append)
@@ -148,11 +153,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
 
 
+def drop_ship_cases(selected: list[Case]) -> list[Case]:
+    """The cases an instruction count can measure: ship cases span processes, so they go."""
+    kept = [case for case in selected if case.suite != "ship"]
+    if len(kept) < len(selected):
+        print(f"skipped {len(selected) - len(kept)} ship cases: --metric instructions counts one "
+              "process, a ship case spans several (use --metric time)", file=sys.stderr)
+    if not kept:
+        raise InputError("--metric instructions: no case left once the ship cases are dropped")
+    return kept
+
+
+def scheduler_flags(address: str | None) -> list[str]:
+    """Hand a dask scheduler's address to the workers (pyperf passes on only named variables)."""
+    from bench.ship import SCHEDULER_ENV
+
+    if not address:
+        return []
+    if "://" not in address and ":" not in address:
+        raise InputError(f"--scheduler {address!r}: expected HOST:PORT or tcp://HOST:PORT")
+    os.environ[SCHEDULER_ENV] = address
+    return ["--inherit-environ", SCHEDULER_ENV]
+
+
 def run_time(args: argparse.Namespace, profile: Profile) -> RunCases:
     """The cases' wall times on pyperf."""
     from bench import runner
 
-    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
+    flags = pyperf_flags(args) + scheduler_flags(getattr(args, "scheduler", None))
+    settings = runner.RunSettings(profile, flags, args.plugin)
     return lambda selected: runner.iter_run(selected, settings)
 
 

@@ -37,6 +37,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 from bench.folds import STYLES, Style  # noqa: E402
 from bench.report.findings import SUPERLINEAR  # noqa: E402
 from bench.serializers import SERIALIZERS, Serializer  # noqa: E402
+from bench.ship import TRANSPORTS, Transport  # noqa: E402
 from bench.text import choose_unit  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.
@@ -56,7 +57,8 @@ _figure_ids = count(1)
 
 def registry_styles() -> dict[str, tuple[str, str]]:
     """Subject -> (colour, marker) of every registry entry that has one, in registry order."""
-    entries: list[Serializer | Style] = [*SERIALIZERS.values(), *STYLES.values()]
+    entries: list[Serializer | Style | Transport] = [*SERIALIZERS.values(), *STYLES.values(),
+                                                     *TRANSPORTS.values()]
     styles = {e.name: (e.color, e.marker) for e in entries if e.color and e.marker}
     return {**styles, **REFERENCE_STYLES}
 
