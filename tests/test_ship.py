@@ -125,6 +125,17 @@ def test_coupling_changes_the_answer_and_tiling_does_not() -> None:
     assert ship_tasks.reference_sums(16, True, steps=0) == ship_tasks.reference_sums(16, False, steps=0)
 
 
+def test_first_size_finds_where_the_ci_clears_one() -> None:
+    import pandas as pd
+
+    from bench.report.ship import first_size
+
+    pairs = pd.DataFrame({"subject": ["a", "a", "a", "b"], "size": [10, 100, 1000, 10],
+                          "high": [1.5, 0.9, 0.5, 1.2], "low": [1.2, 1.1, 0.4, 1.01]})
+    assert first_size(pairs, "high", below=True) == {"a": 100}
+    assert first_size(pairs, "low", below=False) == {"a": 10, "b": 10}
+
+
 # ---------------------------------------------------------------- checked before timed
 
 @pytest.mark.slow
@@ -176,6 +187,11 @@ def test_ship_smoke_run_covers_every_transport_and_records_the_bytes(tmp_path: P
     failures = {f["name"]: f["reason"] for f in doc["bench_failures"]}
     assert list(failures) == ["ship/process-pool/code/ints/10"]
     assert "Can't pickle local object" in failures["ship/process-pool/code/ints/10"]
+    report = tmp_path / "ship.html"
+    assert run_bench("report", str(out), "-o", str(report)).returncode == 0
+    html = report.read_text()
+    assert "Send code, not data?" in html and "Scale out or scale up?" in html
+    assert "Can&#39;t pickle local object" in html or "Can't pickle local object" in html
     metas = {b["metadata"]["name"]: b["metadata"] for b in doc["benchmarks"]}
     assert {m["bench_subject"] for m in metas.values()} == set(TRANSPORTS)
     for name, meta in metas.items():

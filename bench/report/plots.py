@@ -382,3 +382,35 @@ def plot_time_against_count(pairs: pd.DataFrame) -> str:
     set_title(fig, "Time against instructions: cases off the diagonal band spend time that "
                    "instructions do not show")
     return figure_svg(fig)
+
+
+@styled
+def plot_ship_lines(lines: pd.DataFrame, title: str, xlabel: str, ylabel: str,
+                    reference: float | None = None) -> str:
+    """One panel per `panel`, one line per subject x dashed; log x (log y unless a reference).
+
+    lines: panel, subject, dashed (bool), x, y, low, high. `reference` draws a horizontal line
+    (e.g. 1.0 for a speed-up) and keeps y linear.
+    """
+    panels = list(dict.fromkeys(lines["panel"]))
+    fig, axes = make_grid(len(panels), 3, 3.2, 2.6)
+    for ax, panel in zip(axes, panels, strict=True):
+        part = lines[lines["panel"] == panel]
+        for (subject, dashed), line in part.groupby(["subject", "dashed"], sort=False):
+            colour, marker = style_of(str(subject))
+            line = line.sort_values("x")
+            x, y = line["x"].to_numpy(float), line["y"].to_numpy(float)
+            ax.plot(x, y, color=colour, marker=marker, markersize=4, linewidth=1,
+                    linestyle="--" if dashed else "-")
+            ax.vlines(x, line["low"].to_numpy(float), line["high"].to_numpy(float), colors=colour,
+                      linewidth=1)
+        ax.set_xscale("log")
+        if reference is None:
+            ax.set_yscale("log")
+        else:
+            ax.axhline(reference, color="grey", linewidth=1)
+        quiet_minor_labels(ax)
+        ax.set(title=str(panel), xlabel=xlabel, ylabel=ylabel)
+    add_legend(fig, list(dict.fromkeys(lines["subject"])), "transport")
+    set_title(fig, title)
+    return figure_svg(fig)
