@@ -231,7 +231,7 @@ def ship_smoke_cases() -> Iterator[Case]:
 def ship_profile_cases() -> Iterator[Case]:
     """The ship suite on the full ladder: every transport, sizes 10 to 1e6, grids 32 to 2048."""
     sockets = [t.serializer for t in TRANSPORTS.values() if t.serializer]
-    yield from ship_suite_cases(sockets, SHIP_DECADES, GRID_SIDES)  # type: ignore[arg-type]
+    yield from ship_suite_cases(sockets, SHIP_DECADES, GRID_SIDES)
 
 
 def full_cases() -> Iterator[Case]:

@@ -14,6 +14,7 @@ not spent computing on the slowest worker (messages, edge-row swaps and waiting)
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -201,6 +202,13 @@ def prepare_scale(case: Case) -> tuple[Op, Describe]:
     return (lambda: run()), describe
 
 
+def stop_tile_workers(controls: list[Any]) -> None:
+    """Tell each tile worker to return (a worker already gone is left alone)."""
+    for control in controls:
+        with contextlib.suppress(OSError):
+            control.send(None)
+
+
 def start_tile_workers(n: int, workers: int, coupled: bool) -> Callable[[], tuple[list[float], float]]:
     """Spawn `workers` tile workers joined by Pipes; return run() -> (tile sums, slowest compute s)."""
     context = multiprocessing.get_context("spawn")
@@ -214,7 +222,7 @@ def start_tile_workers(n: int, workers: int, coupled: bool) -> Callable[[], tupl
         context.Process(target=serve_tiles, args=(there, n, owned, coupled, up, down),
                         daemon=True).start()
         controls.append(here)
-    atexit.register(lambda: [c.send(None) for c in controls])
+    atexit.register(stop_tile_workers, controls)
 
     def run() -> tuple[list[float], float]:
         for control in controls:
