@@ -281,9 +281,9 @@ def check_point_class(loaded: Any) -> str | None:
 
 
 def check_dataclass(loaded: Any) -> str | None:
-    """Equal fields and a working method."""
-    return first_reason(describe_difference(Point(3, 4), loaded),
-                        None if loaded.norm2() == 25 else "norm2() differs")
+    """Equal fields and a working method (the method is not called on a copy of another type)."""
+    return describe_difference(Point(3, 4), loaded) or (
+        None if loaded.norm2() == 25 else "norm2() differs")
 
 
 def check_enum(loaded: Any) -> str | None:

@@ -2,7 +2,8 @@
 
 A case name is `suite/subject/op/shape/size`, for example
 `ser/pickle-5/dumps/records/1000`, `fold/reduce-lambda/sum/list/10000` or
-`ref/memcpy/copy/bytes/100000`. The same case has the same name everywhere.
+`ref/memcpy/copy/bytes/100000` or `ship/loky/code/ints/1000` (transports and ops in
+bench.ship). The same case has the same name everywhere.
 Serializer x shape pairs that do not round-trip equal (unsupported or lossy,
 see `serializers.classify_roundtrip`) are not cases.
 """
@@ -23,8 +24,9 @@ from bench.errors import InputError
 from bench.folds import INPUT_KINDS, STYLES, TASKS
 from bench.serializers import SERIALIZERS, classify_roundtrip
 from bench.shapes import SHAPES, build_shape, estimate_nbytes
+from bench.ship import SCALE_OPS, SHIP_OPS, SHIP_SHAPES, TRANSPORTS, shape_of
 
-SUITES = ("ser", "fold", "ref")
+SUITES = ("ser", "fold", "ref", "ship")
 SER_OPS = ("dumps", "loads")
 SINK_OPS = ("dumps-bytesio", "loads-bytesio", "dumps-file", "loads-file")
 FOLD_SIZE = 1000
@@ -71,9 +73,11 @@ def check_case(case: Case) -> None:
         "ser": (SERIALIZERS, SER_OPS + SINK_OPS, SHAPES),
         "fold": (STYLES, TASKS, INPUT_KINDS),
         "ref": (("memcpy",), ("copy",), ("bytes",)),
+        "ship": (TRANSPORTS, SHIP_OPS, SHIP_SHAPES),
     }
     if case.suite not in known:
-        raise InputError(f"case {case.name!r}: unknown suite {case.suite!r} (known: ser, fold, ref)")
+        raise InputError(f"case {case.name!r}: unknown suite {case.suite!r} "
+                         f"(known: {', '.join(SUITES)})")
     for label, value, choices in zip(("subject", "op", "shape"), (case.subject, case.op, case.shape),
                                      known[case.suite]):
         if value not in choices:
@@ -81,6 +85,10 @@ def check_case(case: Case) -> None:
                              f"(known: {', '.join(choices)})")
     if case.suite == "fold" and case.op not in STYLES[case.subject].tasks:
         raise InputError(f"case {case.name!r}: style {case.subject!r} has no task {case.op!r}")
+    if case.suite == "ship" and (case.op not in TRANSPORTS[case.subject].ops
+                                 or case.shape != shape_of(case.op)):
+        raise InputError(f"case {case.name!r}: transport {case.subject!r} has no op {case.op!r} "
+                         f"on shape {case.shape!r}")
 
 
 @functools.cache
@@ -105,6 +113,8 @@ def unavailable_subjects() -> dict[str, str]:
                for name, entry in SERIALIZERS.items() if not entry.available()}
     missing.update({name: f"python package {STYLES[name].module!r} is not installed"
                     for name in STYLES if not style_available(name)})
+    missing.update({name: f"python package {entry.module!r} is not installed"
+                    for name, entry in TRANSPORTS.items() if not entry.available()})
     return missing
 
 
@@ -132,6 +142,34 @@ def fold_cases(sizes: Iterable[int], kinds: Iterable[str] = INPUT_KINDS,
             if tasks is None or task in tasks:
                 yield from (Case("fold", style, task, kind, size)
                             for size in sizes for kind in kinds)
+
+
+def ship_cases(transports: Iterable[str], ops: Iterable[str], sizes: Iterable[int]) -> Iterator[Case]:
+    """Ship cases for every available transport x op it has x size (`empty` at size 0 only)."""
+    for transport in transports:
+        entry = TRANSPORTS[transport]
+        if not entry.available():
+            continue
+        for op in ops:
+            if op in entry.ops:
+                yield from (Case("ship", transport, op, shape_of(op), 0 if op == "empty" else size)
+                            for size in sizes)
+
+
+SHIP_POOLS = ("process-pool", "loky", "dask")
+SHIP_DECADES = [10**k for k in range(1, 7)]
+GRID_SIDES = [32, 64, 128, 256, 512, 1024, 2048]
+
+
+def ship_suite_cases(sockets: Sequence[str], sizes: Sequence[int], sides: Sequence[int],
+                     code_sockets: Sequence[str] | None = None) -> Iterator[Case]:
+    """Empty, data and code round trips over the pools and `sockets`, then scale out or up."""
+    socket_names = [f"socket-{s}" for s in sockets]
+    yield from ship_cases([*SHIP_POOLS, *socket_names], ["empty"], [0])
+    yield from ship_cases([*SHIP_POOLS, *socket_names], ["data"], sizes)
+    code_names = socket_names if code_sockets is None else [f"socket-{s}" for s in code_sockets]
+    yield from ship_cases([*SHIP_POOLS, *code_names], ["code"], sizes)
+    yield from ship_cases(["pipes"], SCALE_OPS, sides)
 
 
 def ref_cases(sizes: Iterable[int]) -> Iterator[Case]:
@@ -180,6 +218,20 @@ def quick_cases() -> Iterator[Case]:
     yield from fold_cases([FOLD_SIZE])
     yield from fold_cases([FOLD_SIZE // 10, FOLD_SIZE * 10], ["list"], ["concat"])
     yield from ref_cases(around("bytes"))
+    yield from ship_suite_cases(["pickle-5", "msgpack", "orjson", "msgspec-msgpack"],
+                                [100, 10_000, 1_000_000], [64, 512], ["cloudpickle", "dill"])
+
+
+def ship_smoke_cases() -> Iterator[Case]:
+    """Every transport once at tiny sizes (the pickle pool's code case fails by design)."""
+    yield from ship_cases(TRANSPORTS, ["empty", "data", "code"], [10])
+    yield from ship_cases(["pipes"], SCALE_OPS, [16])
+
+
+def ship_profile_cases() -> Iterator[Case]:
+    """The ship suite on the full ladder: every transport, sizes 10 to 1e6, grids 32 to 2048."""
+    sockets = [t.serializer for t in TRANSPORTS.values() if t.serializer]
+    yield from ship_suite_cases(sockets, SHIP_DECADES, GRID_SIDES)
 
 
 def full_cases() -> Iterator[Case]:
@@ -187,6 +239,7 @@ def full_cases() -> Iterator[Case]:
     yield from ser_cases(SERIALIZERS, SHAPES, around, SER_OPS + SINK_OPS)
     yield from fold_cases([FOLD_SIZE // 10, FOLD_SIZE, FOLD_SIZE * 10])
     yield from ref_cases(around("bytes"))
+    yield from ship_profile_cases()
 
 
 def scaling_cases() -> Iterator[Case]:
@@ -248,6 +301,13 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("scaling", scaling_cases, ("--processes", "6", "--values", "3", "--warmups", "1",
                                        "--min-time", "0.02", "--timeout", "600"), True,
             "sizes 10 to 1e6 by decades, for scaling exponents; 6 processes per case"),
+    Profile("ship", ship_profile_cases, ("--processes", "4", "--values", "3", "--warmups", "1",
+                                         "--min-time", "0.01", "--timeout", "600"), False,
+            "data or code shipped over every transport, sizes 10 to 1e6, and scale out or up "
+            "on grids 32 to 2048; 4 processes per case"),
+    Profile("ship-smoke", ship_smoke_cases, ("--processes", "1", "--values", "2", "--warmups",
+                                             "1", "--min-time", "0.002", "--timeout", "120"),
+            False, "every ship transport once at tiny sizes, 1 process: proves the pipeline"),
 ]}
 
 

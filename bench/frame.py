@@ -21,6 +21,8 @@ Added columns (after the fixed ones):
 
     shape_nbytes      Int64  approximate in-memory size of the input, <NA> when absent
     round             Int64  run metadata `bench_round` (interleaved A/B rounds), <NA> when absent
+    reply_bytes       Int64  bytes of a ship case's reply, <NA> when absent
+    comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
 
 Values inside one process are not independent, so every statistic of the mean
@@ -50,17 +52,18 @@ MIN_PROCESSES = 2
 LABELS = ["suite", "subject", "op", "shape", "size"]
 STRING_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op",
                   "shape", "unit", "subject_version"]
-INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "round"]
+INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "round", "reply_bytes"]
 COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
            "size", "unit", "process", "value", "subject_version", "payload_bytes",
-           "peak_alloc_bytes", "shape_nbytes", "round", "loops"]
+           "peak_alloc_bytes", "shape_nbytes", "round", "reply_bytes", "comm_share", "loops"]
 # frame column -> pyperf run metadata key
 METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
                  "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
                  "shape": "bench_shape", "size": "bench_size", "unit": "unit",
                  "subject_version": "subject_version", "payload_bytes": "payload_bytes",
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
-                 "round": "bench_round", "loops": "loops"}
+                 "round": "bench_round", "reply_bytes": "reply_bytes", "comm_share": "comm_share",
+                 "loops": "loops"}
 CONFIDENCE = 0.95
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
@@ -130,6 +133,7 @@ def set_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     for column in INT_COLUMNS:
         numbers = pd.to_numeric(frame[column].astype("object"), errors="coerce")
         frame[column] = numbers.round().astype("Int64")
+    frame["comm_share"] = pd.to_numeric(frame["comm_share"], errors="coerce").astype(float)
     frame["loops"] = pd.to_numeric(frame["loops"], errors="coerce").fillna(1).astype("int64")
     frame["process"] = frame["process"].astype("int64")
     return frame[COLUMNS]

@@ -1,6 +1,7 @@
 """The serializer registry: one frozen entry per serializer, imported lazily.
 
-Importing this module imports none of dill, cloudpickle or msgpack: an entry's
+Importing this module imports none of the optional libraries (dill, cloudpickle, msgpack,
+msgspec, orjson, ormsgpack, cbor2): an entry's
 codec is built by calling `Serializer.codec()`, which imports the library then.
 That keeps workers isolated (a pyperf worker that times pickle must never import
 dill, which patches pickle's pure-Python dispatch table).
@@ -181,6 +182,31 @@ def _json_codec() -> Codec:
     return Codec(dumps=dumps, loads=json.loads, dump=dump, load=json.load)
 
 
+def _msgspec_codec(format_name: str) -> Codec:
+    import importlib
+
+    module = importlib.import_module(f"msgspec.{format_name}")
+    return Codec(dumps=module.Encoder().encode, loads=module.Decoder().decode)
+
+
+def _orjson_codec() -> Codec:
+    import orjson
+
+    return Codec(dumps=orjson.dumps, loads=orjson.loads)
+
+
+def _ormsgpack_codec() -> Codec:
+    import ormsgpack
+
+    return Codec(dumps=ormsgpack.packb, loads=ormsgpack.unpackb)
+
+
+def _cbor2_codec() -> Codec:
+    import cbor2
+
+    return Codec(dumps=cbor2.dumps, loads=cbor2.loads, dump=cbor2.dump, load=cbor2.load)
+
+
 PICKLE_COLORS = ("#56B4E9", "#CC79A7", "#D55E00", "#009E73", "#E69F00", "#0072B2")  # by protocol
 
 
@@ -219,6 +245,28 @@ SERIALIZERS: dict[str, Serializer] = {
                    call="msgpack.packb(obj, use_bin_type=True)", color="#CC79A7", marker="s"),
         Serializer("json", "json", "stdlib json, a text-format reference", _json_codec,
                    call="json.dumps(obj).encode()", color="#56B4E9", marker="s"),
+        Serializer("msgspec-msgpack", "msgspec", "msgspec's MessagePack Encoder/Decoder, no "
+                   "type given: tuples, sets and dataclasses come back as lists and dicts; "
+                   "no numpy, no ints beyond 64 bits", functools.partial(_msgspec_codec, "msgpack"),
+                   "msgspec", call="msgspec.msgpack.Encoder().encode(obj)", has_file_form=False,
+                   color="#E69F00", marker="D"),
+        Serializer("msgspec-json", "msgspec", "msgspec's JSON Encoder/Decoder, no type given: "
+                   "also bytes (base64) and datetimes come back as str, int keys as str keys",
+                   functools.partial(_msgspec_codec, "json"), "msgspec",
+                   call="msgspec.json.Encoder().encode(obj)", has_file_form=False,
+                   color="#56B4E9", marker="D"),
+        Serializer("orjson", "orjson", "Rust JSON, default options: no bytes, sets, numpy or "
+                   "non-str keys; tuples, dataclasses and datetimes come back as lists, dicts, str",
+                   _orjson_codec, "orjson", call="orjson.dumps(obj)", has_file_form=False,
+                   color="#009E73", marker="D"),
+        Serializer("ormsgpack", "ormsgpack", "Rust MessagePack, default options: no sets, numpy "
+                   "or non-str keys; tuples, dataclasses and datetimes come back as lists, "
+                   "dicts, str", _ormsgpack_codec, "ormsgpack", call="ormsgpack.packb(obj)",
+                   has_file_form=False, color="#D55E00", marker="D"),
+        Serializer("cbor2", "cbor2", "CBOR (RFC 8949) with its standard tags: sets, datetimes, "
+                   "Decimal and big ints survive; tuples come back as lists; no dataclasses "
+                   "or numpy", _cbor2_codec, "cbor2", call="cbor2.dumps(obj)", color="#CC79A7",
+                   marker="D"),
     ]
 }
 

@@ -40,7 +40,8 @@ from bench.errors import BenchError
 
 TimeFunc = Callable[[int], float]
 Describe = Callable[[], dict[str, Any]]
-WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "numpy", "toolz", "cytoolz")
+WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "msgspec", "orjson", "ormsgpack", "cbor2", "numpy",
+                     "toolz", "cytoolz", "loky", "distributed")
 PROGRAM_ARGS = ("-m", "bench.worker")  # how pyperf starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 
@@ -71,7 +72,8 @@ def prepare_case(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]
 
     Raises CaseFailed when the check fails; the op is never called before the check passes.
     """
-    builders = {"ser": _prepare_serializer, "fold": _prepare_fold, "ref": _prepare_ref}
+    builders = {"ser": _prepare_serializer, "fold": _prepare_fold, "ref": _prepare_ref,
+                "ship": _prepare_ship}
     return builders[case.suite](case, workdir)
 
 
@@ -231,6 +233,12 @@ def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]
         raise CaseFailed("check failed: copy differs")
     return (lambda: bytearray(buffer)), lambda: {"subject_version": library_version(None),
                                                  "shape_nbytes": case.size}
+
+
+def _prepare_ship(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
+    from bench.ship_run import prepare_ship
+
+    return prepare_ship(case)
 
 
 def split_worker_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:

@@ -105,7 +105,7 @@ def test_bad_arguments(argv, needles, capsys):
 def test_unknown_profile_is_one_error_line(argv, capsys):
     code, lines = run_cli(argv, capsys)
     assert_one_line_error(code, lines)
-    assert lines == ["ERROR: unknown profile 'nope' (known: smoke, quick, full, scaling)"]
+    assert lines == ["ERROR: unknown profile 'nope' (known: smoke, quick, full, scaling, ship, ship-smoke)"]
 
 
 @pytest.mark.parametrize("command", ["list", "run", "ab"])

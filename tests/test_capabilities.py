@@ -211,6 +211,57 @@ def test_a_serializer_that_is_not_installed_is_skipped_with_a_reason(
     assert doc["dill_extend"]["error"] == "dill is not installed"
 
 
+# ---------------------------------------------------------------- the fast serializers' limits
+
+FAST_SERIALIZERS = ["msgspec-msgpack", "msgspec-json", "orjson", "ormsgpack", "cbor2"]
+LIMIT_KINDS = ["tuple", "set", "dataclass", "numpy-array", "datetime", "bytes"]
+# What each library does with each kind at its default settings (checked by hand against the
+# libraries' documentation; test_limits_agree_with_the_library_called_directly re-derives them).
+FAST_LIMITS = {
+    "msgspec-msgpack": ("lossy", "lossy", "lossy", "dumps-error", "ok", "ok"),
+    "msgspec-json": ("lossy", "lossy", "lossy", "dumps-error", "lossy", "lossy"),
+    "orjson": ("lossy", "dumps-error", "lossy", "dumps-error", "lossy", "dumps-error"),
+    "ormsgpack": ("lossy", "dumps-error", "lossy", "dumps-error", "lossy", "ok"),
+    "cbor2": ("lossy", "ok", "dumps-error", "dumps-error", "ok", "ok"),
+}
+
+
+@pytest.fixture(scope="module")
+def fast_probed() -> dict:
+    available = [s for s in FAST_SERIALIZERS if SERIALIZERS[s].available()]
+    return probe_capabilities(available, LIMIT_KINDS, timeout=30)
+
+
+def direct_outcome(serializer: str, kind: capability_kinds.Kind) -> str:
+    """The outcome from calling the library in this process, without bench's probe."""
+    codec = SERIALIZERS[serializer].codec()
+    try:
+        payload = codec.dumps(kind.build())
+    except Exception:
+        return "dumps-error"
+    return "ok" if kind.check(codec.loads(payload)) is None else "lossy"
+
+
+@pytest.mark.parametrize("serializer", FAST_SERIALIZERS)
+def test_fast_serializers_limits_show_in_the_matrix(fast_probed: dict, serializer: str) -> None:
+    if not SERIALIZERS[serializer].available():
+        pytest.skip(f"{SERIALIZERS[serializer].module} is not installed")
+    cells = {kind: cell_of(fast_probed, kind, serializer) for kind in LIMIT_KINDS}
+    assert tuple(cells[kind]["outcome"] for kind in LIMIT_KINDS) == FAST_LIMITS[serializer]
+    assert cells["tuple"]["error"] == "loaded list, expected tuple"
+    if FAST_LIMITS[serializer][2] == "lossy":
+        assert cells["dataclass"]["error"] == "loaded dict, expected Point"
+
+
+@pytest.mark.parametrize("serializer", FAST_SERIALIZERS)
+def test_limits_agree_with_the_library_called_directly(serializer: str) -> None:
+    if not SERIALIZERS[serializer].available():
+        pytest.skip(f"{SERIALIZERS[serializer].module} is not installed")
+    kinds = {kind.name: kind for kind in KINDS}
+    got = tuple(direct_outcome(serializer, kinds[name]) for name in LIMIT_KINDS)
+    assert got == FAST_LIMITS[serializer]
+
+
 # ---------------------------------------------------------------- crashes and hangs
 
 def test_crashing_kinds_are_reported_and_the_rest_of_the_batch_goes_on(faulty_path: None) -> None:

@@ -19,7 +19,7 @@ def test_quick_profile_size_and_coverage():
     assert 300 <= len(cases) <= 500
     ser = {c.subject for c in cases if c.suite == "ser"}
     assert ser == set(SERIALIZERS)
-    assert {c.suite for c in cases} == {"ser", "fold", "ref"}
+    assert {c.suite for c in cases} == {"ser", "fold", "ref", "ship"}
     assert {c.op for c in cases if c.suite == "ser"} >= {"dumps", "loads", "dumps-bytesio",
                                                          "loads-bytesio", "dumps-file", "loads-file"}
 
@@ -70,7 +70,8 @@ def test_bad_case_names(name, message):
 def test_unknown_profile_names_the_known_ones():
     with pytest.raises(InputError) as info:
         get_profile("quik")
-    assert str(info.value) == "unknown profile 'quik' (known: smoke, quick, full, scaling)"
+    assert str(info.value) == ("unknown profile 'quik' (known: smoke, quick, full, scaling, ship, "
+                               "ship-smoke)")
 
 
 @pytest.mark.parametrize(("name", "processes", "capabilities"), [

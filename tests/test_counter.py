@@ -218,7 +218,8 @@ def test_the_count_gate_decides_on_the_ratio_and_the_measured_spread(tmp_path):
     verdicts = dict(zip(slower.cases["benchmark"], slower.cases["verdict"]))
     assert verdicts == {exact: "slower", spread: "uncertain"}  # a 2.5% half-range hides 2%
     row = slower.cases.set_index("benchmark").loc[spread]
-    assert row["ratio"] == pytest.approx(1.02) and row["ci_high"] / row["ci_low"] == pytest.approx(1.05, rel=1e-3)
+    assert row["ratio"] == pytest.approx(1.02)
+    assert row["ci_high"] / row["ci_low"] == pytest.approx(1.05, rel=1e-3)
     faster = compare_runs(count_frame(scaled, tmp_path / "c.json"), count_frame(base, tmp_path / "a.json"))
     assert dict(zip(faster.cases["benchmark"], faster.cases["verdict"]))[exact] == "faster"
     assert any("no test" in note for note in slower.notes)
@@ -357,7 +358,7 @@ def test_ctrl_c_keeps_the_counted_cases_and_stops_the_counting_processes(tmp_pat
     finished, rest, code = interrupt_after(["run", "--profile", "smoke", "--metric", "instructions",
                                             "-o", str(path)], 2)
     assert code == 130
-    assert "interrupted: 2 of 26 cases saved" in rest
+    assert f"interrupted: 2 of {len(get_profile('smoke').list_cases())} cases saved" in rest
     assert sorted(b.get_name() for b in read_results(path).benchmarks) == sorted(finished)
     left = subprocess.run(["pgrep", "-f", "--", f"--dumps {tmp_path}"], capture_output=True)
     assert left.returncode == 1  # no counting process of this run is left

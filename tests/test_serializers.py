@@ -23,7 +23,8 @@ PAIRS = [(s, shape) for s in SERIALIZERS for shape in SHAPES]
 
 def test_import_loads_no_optional_library():
     code = ("import sys, bench.serializers, bench.shapes, bench.folds, bench.cases;"
-            "print(','.join(m for m in ('dill','cloudpickle','msgpack','numpy','toolz','cytoolz')"
+            "print(','.join(m for m in ('dill','cloudpickle','msgpack','msgspec','orjson','ormsgpack',"
+            "'cbor2','numpy','toolz','cytoolz')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -31,7 +32,9 @@ def test_import_loads_no_optional_library():
 
 def test_registry_has_the_required_entries():
     required = {f"pickle-{p}" for p in range(6)} | {"pickle-5-oob", "marshal", "dill",
-                                                    "dill-recurse", "cloudpickle", "msgpack", "json"}
+                                                    "dill-recurse", "cloudpickle", "msgpack", "json",
+                                                    "msgspec-msgpack", "msgspec-json", "orjson",
+                                                    "ormsgpack", "cbor2"}
     assert required <= set(SERIALIZERS)
     assert all(entry.note and entry.version() for entry in SERIALIZERS.values())
 
@@ -61,6 +64,20 @@ def test_classification_is_consistent(serializer, shape):
     ("msgpack", "dataclasses", "unsupported", "TypeError"),
     ("json", "bytes", "unsupported", "TypeError"),
     ("json", "tuples", "lossy", None),
+    ("msgspec-msgpack", "tuples", "lossy", None),
+    ("msgspec-msgpack", "dataclasses", "lossy", None),
+    ("msgspec-msgpack", "ndarray", "unsupported", "TypeError: Encoding objects of type numpy"),
+    ("msgspec-msgpack", "bytes", "ok", None),
+    ("msgspec-json", "bytes", "lossy", None),
+    ("msgspec-json", "mixed", "lossy", None),
+    ("orjson", "bytes", "unsupported", "TypeError"),
+    ("orjson", "dataclasses", "lossy", None),
+    ("orjson", "records", "ok", None),
+    ("ormsgpack", "bytes", "ok", None),
+    ("ormsgpack", "ndarray", "unsupported", "TypeError"),
+    ("cbor2", "mixed", "ok", None),
+    ("cbor2", "dataclasses", "unsupported", "CBOREncodeError"),
+    ("cbor2", "tuples", "lossy", None),
 ])
 def test_known_cells(serializer, shape, status, error_prefix):
     result = classify_roundtrip(SERIALIZERS[serializer].codec(), build_shape(shape, 20))

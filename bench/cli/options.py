@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from bench.errors import InputError
 from bench.text import formats_of
+
+if TYPE_CHECKING:
+    from bench.cases import Case
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -27,7 +31,7 @@ def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="PATTERN",
                         help="glob on case names (repeatable; a case matching any is kept)")
-    parser.add_argument("--suite", action="append", choices=["ser", "fold", "ref"], default=[],
+    parser.add_argument("--suite", action="append", choices=["ser", "fold", "ref", "ship"], default=[],
                         help="keep only this suite (repeatable)")
 
 
@@ -127,3 +131,28 @@ def write_output(text: str, path: str | None, option: str = "-o/--output") -> No
     except OSError as exc:
         raise InputError(f"{option}: cannot write {path!r}: {exc.strerror}") from None
     print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- the ship suite
+
+def drop_ship_cases(selected: list[Case]) -> list[Case]:
+    """The cases an instruction count can measure: ship cases span processes, so they go."""
+    kept = [case for case in selected if case.suite != "ship"]
+    if len(kept) < len(selected):
+        print(f"skipped {len(selected) - len(kept)} ship cases: --metric instructions counts one "
+              "process, a ship case spans several (use --metric time)", file=sys.stderr)
+    if not kept:
+        raise InputError("--metric instructions: no case left once the ship cases are dropped")
+    return kept
+
+
+def scheduler_flags(address: str | None) -> list[str]:
+    """Hand a dask scheduler's address to the workers (pyperf passes on only named variables)."""
+    from bench.ship import SCHEDULER_ENV
+
+    if not address:
+        return []
+    if "://" not in address and ":" not in address:
+        raise InputError(f"--scheduler {address!r}: expected HOST:PORT or tcp://HOST:PORT")
+    os.environ[SCHEDULER_ENV] = address
+    return ["--inherit-environ", SCHEDULER_ENV]

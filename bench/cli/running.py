@@ -25,8 +25,10 @@ from bench.cli.options import (
     add_pyperf_arguments,
     add_selection_arguments,
     check_output,
+    drop_ship_cases,
     known_profiles,
     pyperf_flags,
+    scheduler_flags,
     write_output,
 )
 from bench.errors import InputError
@@ -123,6 +125,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, metavar="SECONDS",
                         help="time the run may take, adaptive processes included (default: "
                              "the profile's, quick: 300)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the ship suite's dask cases on this running dask scheduler "
+                             "(e.g. tcp://10.0.0.5:8786) instead of a LocalCluster per worker")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
     parser.add_argument("--python", help="interpreter the workers run (pyperf --python)")
@@ -134,6 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.schedule import describe_noise, describe_precision
 
     profile, selected = select_run_cases(args, args.size)
+    if args.metric == "instructions":
+        selected = drop_ship_cases(selected)
     plan = make_plan(args, profile, selected) if args.metric == "time" else None
     make_results = run_time(args, profile, plan) if plan else run_instructions(args, profile)
     check_output(args.output, force=args.force, append=args.append)
@@ -193,7 +200,8 @@ def run_time(args: argparse.Namespace, profile: Profile, plan: Scheduler) -> Run
     """The cases' wall times on pyperf, in the passes of `plan`."""
     from bench import runner
 
-    settings = runner.RunSettings(profile, pyperf_flags(args), args.plugin)
+    flags = pyperf_flags(args) + scheduler_flags(getattr(args, "scheduler", None))
+    settings = runner.RunSettings(profile, flags, args.plugin)
     return lambda selected: runner.iter_run(selected, settings, plan)
 
 

@@ -37,6 +37,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 from bench.folds import STYLES, Style  # noqa: E402
 from bench.report.findings import SUPERLINEAR  # noqa: E402
 from bench.serializers import SERIALIZERS, Serializer  # noqa: E402
+from bench.ship import TRANSPORTS, Transport  # noqa: E402
 from bench.text import choose_unit  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.
@@ -56,7 +57,8 @@ _figure_ids = count(1)
 
 def registry_styles() -> dict[str, tuple[str, str]]:
     """Subject -> (colour, marker) of every registry entry that has one, in registry order."""
-    entries: list[Serializer | Style] = [*SERIALIZERS.values(), *STYLES.values()]
+    entries: list[Serializer | Style | Transport] = [*SERIALIZERS.values(), *STYLES.values(),
+                                                     *TRANSPORTS.values()]
     styles = {e.name: (e.color, e.marker) for e in entries if e.color and e.marker}
     return {**styles, **REFERENCE_STYLES}
 
@@ -379,4 +381,36 @@ def plot_time_against_count(pairs: pd.DataFrame) -> str:
     add_legend(fig, list(dict.fromkeys(pairs["subject"])), "subject")
     set_title(fig, "Time against instructions: cases off the diagonal band spend time that "
                    "instructions do not show")
+    return figure_svg(fig)
+
+
+@styled
+def plot_ship_lines(lines: pd.DataFrame, title: str, xlabel: str, ylabel: str,
+                    reference: float | None = None) -> str:
+    """One panel per `panel`, one line per subject x dashed; log x (log y unless a reference).
+
+    lines: panel, subject, dashed (bool), x, y, low, high. `reference` draws a horizontal line
+    (e.g. 1.0 for a speed-up) and keeps y linear.
+    """
+    panels = list(dict.fromkeys(lines["panel"]))
+    fig, axes = make_grid(len(panels), 3, 3.2, 2.6)
+    for ax, panel in zip(axes, panels, strict=True):
+        part = lines[lines["panel"] == panel]
+        for (subject, dashed), line in part.groupby(["subject", "dashed"], sort=False):
+            colour, marker = style_of(str(subject))
+            line = line.sort_values("x")
+            x, y = line["x"].to_numpy(float), line["y"].to_numpy(float)
+            ax.plot(x, y, color=colour, marker=marker, markersize=4, linewidth=1,
+                    linestyle="--" if dashed else "-")
+            ax.vlines(x, line["low"].to_numpy(float), line["high"].to_numpy(float), colors=colour,
+                      linewidth=1)
+        ax.set_xscale("log")
+        if reference is None:
+            ax.set_yscale("log")
+        else:
+            ax.axhline(reference, color="grey", linewidth=1)
+        quiet_minor_labels(ax)
+        ax.set(title=str(panel), xlabel=xlabel, ylabel=ylabel)
+    add_legend(fig, list(dict.fromkeys(lines["subject"])), "transport")
+    set_title(fig, title)
     return figure_svg(fig)

@@ -29,6 +29,7 @@ from bench.report.sections import (
     serializers_section,
     table_section,
 )
+from bench.report.ship import ship_section
 from bench.results import read_runs
 
 METHODS = [
@@ -57,7 +58,7 @@ METHODS = [
 def build_sections(data: ReportData, found: Findings) -> list[Section]:
     """Every section of the report, in page order."""
     return [questions_section(data, found), environment_section(data, found),
-            serializers_section(data, found), scaling_section(data, found),
+            serializers_section(data, found), scaling_section(data, found), ship_section(data),
             folds_section(data, found, fold_answers(found)),
             capabilities_section(data.capabilities), runs_section(found.runs),
             metrics_section(data.summary),
