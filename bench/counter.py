@@ -33,7 +33,9 @@ Each count ends with a dump, whose file name the counting process knows from the
 its dumps. Only the 1-call count is read there (it chooses k); the process prints one JSON
 line per case (loops, metadata and the dump files of its empty loop and values, or the
 reason it failed) and the parent reads those dumps (`read_values`) and deletes them: under
-callgrind, reading a file in Python costs ~50 ms. A counting process that dies takes the
+callgrind, reading a file in Python costs ~50 ms. Nothing the process prints depends on time
+(the parent times the cases): a line whose length varied would move every later allocation,
+and with it the counts of the address-sensitive cases after it. A counting process that dies takes the
 case it was counting with it (recorded with how it died); the rest of its group goes on in
 a new process.
 """
@@ -200,12 +202,11 @@ def take_count(path: str, label: str) -> int:
 
 @dataclass
 class Prepared:
-    """A case built and checked, waiting to be counted: its op, metadata and scratch folder."""
+    """A case built and checked, waiting to be counted: its op and metadata."""
 
     case: Case
     op: Callable[[], Any]
     metadata: dict[str, Any]
-    seconds: float
 
 
 def prepare_batch(names: Iterator[str], workdir: str, budget: int = BATCH_BYTES
@@ -216,7 +217,6 @@ def prepare_batch(names: Iterator[str], workdir: str, budget: int = BATCH_BYTES
     held = 0
     for number, name in enumerate(names):
         print(json.dumps({"at": name}), flush=True)
-        start = time.perf_counter()
         try:
             case = parse_case(name)
             folder = os.path.join(workdir, str(number))
@@ -229,7 +229,7 @@ def prepare_batch(names: Iterator[str], workdir: str, budget: int = BATCH_BYTES
         except (Exception, RecursionError, MemoryError) as exc:
             yield {"case": name, "error": describe_failure(exc)}
             continue
-        yield Prepared(case, op, metadata, time.perf_counter() - start)
+        yield Prepared(case, op, metadata)
         held += int(metadata.get("shape_nbytes") or 0)
         if held >= budget:
             return
@@ -241,7 +241,6 @@ def count_case(item: Prepared, dumps: Dumps, values: int) -> dict[str, Any]:
     The line names the dump of the empty loop and of each value; `counted` holds the values
     already read here (the 1-call count, when one call is the whole loop).
     """
-    start = time.perf_counter()
     op, name = item.op, item.case.name
     one_call = take_count(*dumps.count(op, 1, f"{name} 1 call"))
     loops = choose_loops(one_call)
@@ -254,8 +253,7 @@ def count_case(item: Prepared, dumps: Dumps, values: int) -> dict[str, Any]:
            and (len(counted) + len(files)) * one_call * loops < VALUE_BUDGET):
         gc.collect()
         files.append(dumps.count(op, loops, f"{name} {len(files)}"))
-    seconds = (item.seconds + time.perf_counter() - start) / (len(counted) + len(files))
-    return {"case": name, "loops": loops, "metadata": {**item.metadata, "duration": seconds},
+    return {"case": name, "loops": loops, "metadata": item.metadata,
             "empty": empty, "counted": counted, "dumps": files}
 
 
@@ -423,7 +421,7 @@ class Pool:
                 with self.lock:
                     self.processes.add(proc)
                 left = {case.name: case for case in group}
-                at = ""
+                at, since = "", time.perf_counter()
                 assert proc.stdout is not None
                 for text in proc.stdout:
                     if not text.startswith("{"):
@@ -432,8 +430,12 @@ class Pool:
                     if "at" in line:
                         at = line["at"]
                     elif line.get("case") in left:
-                        self.results.put(read_case_line(left.pop(line["case"]), read_values(line),
-                                                        self.common))
+                        line = read_values(line)
+                        now = time.perf_counter()
+                        if "values" in line:  # the time since the last case, a value's share
+                            line["metadata"]["duration"] = (now - since) / len(line["values"])
+                        since = now
+                        self.results.put(read_case_line(left.pop(line["case"]), line, self.common))
                 code = proc.wait()
                 with self.lock:
                     self.processes.discard(proc)

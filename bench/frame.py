@@ -21,6 +21,7 @@ Added columns (after the fixed ones):
 
     shape_nbytes      Int64  approximate in-memory size of the input, <NA> when absent
     round             Int64  run metadata `bench_round` (interleaved A/B rounds), <NA> when absent
+    pass              Int64  run metadata `bench_pass` (the pass of a run, see bench.schedule)
     reply_bytes       Int64  bytes of a ship case's reply, <NA> when absent
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
@@ -52,17 +53,19 @@ MIN_PROCESSES = 2
 LABELS = ["suite", "subject", "op", "shape", "size"]
 STRING_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op",
                   "shape", "unit", "subject_version"]
-INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "round", "reply_bytes"]
+INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "round", "pass",
+               "reply_bytes"]
 COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
            "size", "unit", "process", "value", "subject_version", "payload_bytes",
-           "peak_alloc_bytes", "shape_nbytes", "round", "reply_bytes", "comm_share", "loops"]
+           "peak_alloc_bytes", "shape_nbytes", "round", "pass", "reply_bytes", "comm_share", "loops"]
 # frame column -> pyperf run metadata key
 METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
                  "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
                  "shape": "bench_shape", "size": "bench_size", "unit": "unit",
                  "subject_version": "subject_version", "payload_bytes": "payload_bytes",
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
-                 "round": "bench_round", "reply_bytes": "reply_bytes", "comm_share": "comm_share",
+                 "round": "bench_round", "pass": "bench_pass", "reply_bytes": "reply_bytes",
+                 "comm_share": "comm_share",
                  "loops": "loops"}
 CONFIDENCE = 0.95
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
@@ -250,11 +253,24 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- ratios and exponents
 
 def ratio_interval(numerator: Numbers, denominator: Numbers) -> Interval:
-    """Ratio of geometric means of two sets of per-process means, 95% CI by Welch t on logs.
+    """Ratio of geometric means of two sets of per-process means, with its 95% CI.
+
+    When both are Series indexed by pass (process_mean_arrays) and share 3 passes or more,
+    the processes of one pass are paired: the CI is Student t on the per-pass log
+    differences, which cancels a slow spell of the machine that hit both sides of a pass.
+    Otherwise Welch t on the logs.
 
     >>> [round(x, 3) for x in ratio_interval([2.0, 2.0], [1.0, 1.0])]
     [2.0, 2.0, 2.0]
+    >>> spell = pd.Series([1.0, 1.5, 1.0], index=pd.Index([1, 2, 3], name="pass"))
+    >>> [round(x, 3) for x in ratio_interval(2 * spell, spell)]  # the spell cancels
+    [2.0, 2.0, 2.0]
     """
+    paired = paired_logs(numerator, denominator)
+    if paired is not None:
+        ratio = float(np.exp(paired.mean()))
+        half = float(t_half_width(paired.std(ddof=1), len(paired)))
+        return Interval(ratio, ratio * math.exp(-half), ratio * math.exp(half))
     a = np.log(np.asarray(numerator, dtype=float))
     b = np.log(np.asarray(denominator, dtype=float))
     ratio = float(np.exp(a.mean() - b.mean()))
@@ -267,6 +283,17 @@ def ratio_interval(numerator: Numbers, denominator: Numbers) -> Interval:
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * se
     return Interval(ratio, ratio * math.exp(-half), ratio * math.exp(half))
+
+
+def paired_logs(numerator: Numbers, denominator: Numbers) -> np.ndarray | None:
+    """log(numerator / denominator) per shared pass, or None when the two cannot be paired."""
+    if not (isinstance(numerator, pd.Series) and isinstance(denominator, pd.Series)
+            and numerator.index.name == "pass" and denominator.index.name == "pass"):
+        return None
+    common = numerator.index.intersection(denominator.index)
+    if len(common) < 3 or not numerator.index.is_unique or not denominator.index.is_unique:
+        return None
+    return np.log(numerator.loc[common].to_numpy(float) / denominator.loc[common].to_numpy(float))
 
 
 def fit_exponent(sizes: Numbers, times: Numbers) -> Exponent:
@@ -304,8 +331,16 @@ def fit_exponents(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def process_mean_arrays(frame: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
-    """Per-process means of each (run, benchmark), as arrays for ratio intervals."""
+def process_mean_arrays(frame: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
+    """Per-process means of each (run, benchmark) for ratio intervals: indexed by pass when
+    every process of the run carries one (bench.schedule's passes), else by process."""
     means = process_means(frame)
-    grouped = means.groupby(KEYS, sort=False, observed=True)["mean"]
-    return {key: group.to_numpy(dtype=float) for key, group in grouped}
+    passes = frame.drop_duplicates([*KEYS, "process"])[[*KEYS, "process", "pass"]]
+    means = means.merge(passes, on=[*KEYS, "process"], how="left")
+    out: dict[tuple[str, str], pd.Series] = {}
+    for key, group in means.groupby(KEYS, sort=False, observed=True):
+        by_pass = group["pass"].notna().all() and group["pass"].is_unique
+        index = pd.Index(group["pass" if by_pass else "process"].astype(int).to_numpy(),
+                         name="pass" if by_pass else "process")
+        out[(str(key[0]), str(key[1]))] = pd.Series(group["mean"].to_numpy(float), index=index)
+    return out

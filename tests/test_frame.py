@@ -230,3 +230,23 @@ def test_failures_and_run_descriptions(tmp_path: Path) -> None:
         {"run": "r", "benchmark": "ser/json/dumps/bytes/10", "reason": "check failed"}]
     assert describe_runs(loaded)["failed cases"].tolist() == [1, 0]
     assert describe_runs(loaded)["run"].tolist() == ["r", "r~2"]
+
+
+def test_ratios_pair_the_processes_of_one_pass_so_a_slow_spell_cancels(tmp_path: Path) -> None:
+    spell = [1.0, 1.6, 1.0, 0.9]  # the machine 60% slower during pass 2, a little fast in pass 4
+    names = {"ser/dill/dumps/ints/1000": 2.0, "ser/pickle-5/dumps/ints/1000": 1.0}
+    benchmarks = [pyperf.Benchmark([
+        pyperf.Run([cost * slow * 1.001, cost * slow * 0.999], warmups=[(16, cost)],
+                   metadata=bench_metadata(name, bench_pass=step), collect_metadata=False)
+        for step, slow in enumerate(spell, start=1)]) for name, cost in names.items()]
+    path = tmp_path / "passes.json"
+    pyperf.BenchmarkSuite(benchmarks).dump(str(path), replace=True)
+    frame = load_results([path])
+    arrays = bench.frame.process_mean_arrays(frame)
+    dill, pickle5 = (arrays[("passes", name)] for name in names)
+    assert dill.index.name == "pass" and list(dill.index) == [1, 2, 3, 4]
+    paired = bench.frame.ratio_interval(dill, pickle5)
+    unpaired = bench.frame.ratio_interval(dill.to_numpy(), pickle5.to_numpy())
+    assert paired.value == pytest.approx(2.0) and unpaired.value == pytest.approx(2.0)
+    assert paired.high - paired.low < 1e-6 < unpaired.high - unpaired.low  # the spell cancelled
+    assert unpaired.high / unpaired.low > 1.3

@@ -46,7 +46,7 @@ class ReportData:
     frame: pd.DataFrame
     summary: pd.DataFrame
     runs: pd.DataFrame
-    arrays: dict[tuple[str, str], np.ndarray]
+    arrays: dict[tuple[str, str], pd.Series]
     capabilities: dict[str, Any] | None
     failures: pd.DataFrame | None = None  # run, benchmark, reason of cases never timed
     threshold: float | None = None  # None: the gate's default for the runs' unit

@@ -38,8 +38,10 @@ METHODS = [
     "per-process means (Student t with n_processes - 1 degrees of freedom). Median, stdev and "
     "IQR are over all values, as pyperf shows them.",
     "A ratio A/B within one run is the ratio of the geometric means of A's and B's "
-    "per-process means; its 95% CI is Welch's t interval on the logs of the per-process "
-    "means, exponentiated. It is called slower or faster when its CI excludes 1 and reaches "
+    "per-process means; its 95% CI is Student's t on the per-pass log differences when the "
+    "run went in passes (the processes of one pass ran minutes apart at most, so a slow "
+    "spell of the machine that hit both cancels), else Welch's t interval on the logs of the "
+    "per-process means, exponentiated. It is called slower or faster when its CI excludes 1 and reaches "
     "past the threshold, same when the whole CI lies within the threshold, and uncertain "
     "otherwise (no correction for multiple comparisons).",
     "Runs side by side use the rule of `bench compare`: per case a t test on log(run / base), "
