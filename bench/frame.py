@@ -22,6 +22,7 @@ Added columns (after the fixed ones):
     shape_nbytes      Int64  approximate in-memory size of the input, <NA> when absent
     round             Int64  run metadata `bench_round` (interleaved A/B rounds), <NA> when absent
     pass              Int64  run metadata `bench_pass` (the pass of a run, see bench.schedule)
+    minor_faults_per_call float  page faults of one call, <NA> when absent
     reply_bytes       Int64  bytes of a ship case's reply, <NA> when absent
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
@@ -57,7 +58,8 @@ INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "rou
                "reply_bytes"]
 COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
            "size", "unit", "process", "value", "subject_version", "payload_bytes",
-           "peak_alloc_bytes", "shape_nbytes", "round", "pass", "reply_bytes", "comm_share", "loops"]
+           "peak_alloc_bytes", "shape_nbytes", "round", "pass", "reply_bytes", "comm_share",
+           "minor_faults_per_call", "loops"]
 # frame column -> pyperf run metadata key
 METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
                  "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
@@ -65,7 +67,7 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "subject_version": "subject_version", "payload_bytes": "payload_bytes",
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
                  "round": "bench_round", "pass": "bench_pass", "reply_bytes": "reply_bytes",
-                 "comm_share": "comm_share",
+                 "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
                  "loops": "loops"}
 CONFIDENCE = 0.95
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
@@ -137,6 +139,8 @@ def set_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
         numbers = pd.to_numeric(frame[column].astype("object"), errors="coerce")
         frame[column] = numbers.round().astype("Int64")
     frame["comm_share"] = pd.to_numeric(frame["comm_share"], errors="coerce").astype(float)
+    frame["minor_faults_per_call"] = pd.to_numeric(frame["minor_faults_per_call"],
+                                                   errors="coerce").astype(float)
     frame["loops"] = pd.to_numeric(frame["loops"], errors="coerce").fillna(1).astype("int64")
     frame["process"] = frame["process"].astype("int64")
     return frame[COLUMNS]
@@ -241,7 +245,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     `mean` is the mean of the per-process means (the centre of the CI);
     `rel_stdev` is pyperf's stdev over all values divided by that mean.
     """
-    labels = [c for c in COLUMNS if c not in (*KEYS, "process", "value", "round", "loops")]
+    labels = [c for c in COLUMNS if c not in (*KEYS, "process", "value", "round", "pass", "loops")]
     first = frame.groupby(KEYS, sort=False, observed=True)[labels].first()
     out = first.join(summarize_processes(frame)).join(summarize_values(frame))
     out["rel_stdev"] = out["stdev"] / out["mean"]

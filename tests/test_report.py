@@ -444,3 +444,24 @@ def test_plot_styles_are_the_registry_entries() -> None:
     styles = bench.report.plots.registry_styles()
     assert len(set(styles.values())) == len(styles)  # the memcpy reference included
     assert bench.report.sections.bytes_heavy_shapes() == ["bytes", "ndarray"]
+
+
+def test_a_case_that_faults_on_every_call_is_explained(tmp_path):
+    from bench.frame import load_results, summarize
+    from bench.report.findings import check_cases
+
+    runs = []
+    for faults in (500.0, 0.2):
+        name = f"ser/pickle-5/dumps/bytes/{1000000 if faults > 1 else 1000}"
+        runs.append(pyperf.Benchmark([pyperf.Run(
+            [0.001, 0.00101], warmups=[(16, 0.001)],
+            metadata={"name": name, "bench_suite": "ser", "bench_subject": "pickle-5",
+                      "bench_op": "dumps", "bench_shape": "bytes", "bench_size": int(name.split("/")[-1]),
+                      "minor_faults_per_call": faults, "loops": 16}, collect_metadata=False)
+            for _ in range(3)]))
+    path = tmp_path / "faults.json"
+    pyperf.BenchmarkSuite(runs).dump(str(path))
+    problems = check_cases(summarize(load_results([path])))
+    faulty = problems[problems["kind"] == "page faults"]
+    assert list(faulty["benchmark"]) == ["ser/pickle-5/dumps/bytes/1000000"]
+    assert "500 minor page faults per call" in faulty["problem"].iloc[0]

@@ -34,6 +34,7 @@ from bench.text import format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
 OUTLIER_LIMIT = 0.50  # pyperf check: min or max 50% away from the mean
+FAULTS_LIMIT = 10      # minor page faults per call that make a case time the kernel too
 MIN_RAW_SECONDS = 1e-3  # pyperf check: shortest raw value under 1 ms
 SUPERLINEAR = 1.5  # a fitted exponent above this is flagged (quadratic folds have k near 2)
 RATIO_COLUMNS = ["reference_mean", "ratio", "ratio_low", "ratio_high", "verdict"]
@@ -202,6 +203,11 @@ def case_problems(row: Any) -> list[tuple[str, str]]:
         if row.mean > 0 and abs(extreme - row.mean) / row.mean >= OUTLIER_LIMIT:
             found.append(("outlier", f"the {name} is {abs(extreme / row.mean - 1):.0%} "
                           "away from the mean"))
+    faults = getattr(row, "minor_faults_per_call", math.nan)
+    if row.unit == "second" and not is_missing(faults) and faults >= FAULTS_LIMIT:
+        found.append(("page faults", f"{faults:.0f} minor page faults per call: a buffer mapped "
+                      "afresh each call, so the time is partly the kernel's (e.g. "
+                      "MALLOC_TOP_PAD_ would keep it mapped)"))
     if row.unit == "second" and row.min_raw < MIN_RAW_SECONDS:
         found.append(("short raw values", "the shortest raw value is only "
                       + format_quantity(row.min_raw, "second")))
