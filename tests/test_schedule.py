@@ -111,3 +111,19 @@ def test_a_run_interleaves_the_processes_of_its_cases(tmp_path):
 
     html = build_report([path])
     assert "Noise of the day" in html and "per-process noise" in html
+
+
+def test_compare_names_the_noise_each_run_recorded(tmp_path, run_bench):
+    from bench.results import Results, write_results
+
+    for name, cv in (("base", 0.02), ("head", 0.11)):
+        benchmarks = [pyperf.Benchmark([pyperf.Run([v * (1 + 0.01 * p), v], metadata={
+            "name": f"ser/pickle-5/dumps/ints/{v}", "bench_pass": p, "loops": 1},
+            collect_metadata=False) for p in (1, 2, 3)]) for v in (10, 20, 30)]
+        write_results(Results(benchmarks, {}, str(tmp_path / f"{name}.json"),
+                              noise={"process_cv": cv, "pass_factors": [1.0, 1.01, 1.02]}))
+    proc = run_bench("compare", str(tmp_path / "base.json"), str(tmp_path / "head.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "base: per-process noise 2.0% in this run" in proc.stdout
+    assert "head: per-process noise 11.0% in this run" in proc.stdout
+    assert read_results(tmp_path / "head.json").noise["process_cv"] == 0.11

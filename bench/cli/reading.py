@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from bench.cli.options import (
@@ -64,9 +65,11 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     import glob
 
-    from bench.frame import load_results
+    from bench.frame import tidy_frame
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
+    from bench.results import read_runs
+    from bench.schedule import describe_noise
 
     base: list[str] = []
     for pattern in args.base:
@@ -81,8 +84,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         base, head = head[:1], head[1:]
     elif not head:
         raise InputError("give the HEAD run after the --base runs")
-    comparison = compare_runs(load_results(base), load_results(head),
+    base_runs, head_runs = read_runs(base), read_runs(head)
+    comparison = compare_runs(tidy_frame(base_runs), tidy_frame(head_runs),
                               threshold=args.threshold)
+    noise = tuple(f"{loaded.run}: {describe_noise(loaded.noise)}"
+                  for loaded in [*base_runs, *head_runs] if loaded.noise)
+    comparison = dataclasses.replace(comparison, notes=comparison.notes + noise)
     write_output(format_comparison(comparison, args.format), args.output)
     return exit_code_for(comparison, args.fail_on)
 
