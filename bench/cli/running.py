@@ -158,8 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                                           {"": output}, on_saved=note_noise(output, plan))
     report_failures(output.failures)
     if stopped:
-        print(f"interrupted: {done} {'processes' if plan else 'cases'} done, "
-              f"{len(output.benchmarks)} cases saved in {args.output}", file=sys.stderr)
+        saved = len({b.get_name() for b in output.benchmarks} | set(output.failures))
+        print(f"interrupted: {saved} of {len(selected)} cases saved in {args.output}"
+              + (f" ({done} worker processes run)" if plan else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"wrote {args.output}: {len(output.benchmarks)} benchmarks, "
           f"{len(output.failures)} failed", file=sys.stderr)
