@@ -1,7 +1,8 @@
 """The `bench` command line: the only package that prints, writes files and exits.
 
 `options` holds the options and output files every command shares, `running` the commands
-that run things (list, run, ab, capabilities), `reading` those that read results files
+that run things (list, run, ab, capabilities), `parts` the parts of a run (run's --shard and
+--resume, merge), `reading` those that read results files
 (report, export, compare, sensitivity). Every subcommand is a `cmd_<name>(args) -> int` function registered in
 COMMANDS with its help text and an example. The core raises `BenchError`
 subclasses; `main` turns them into one `ERROR: ...` line on stderr and the
@@ -22,6 +23,7 @@ from typing import NoReturn
 
 from bench import __version__
 from bench.cli.options import EXIT_INTERRUPTED, EXIT_USAGE
+from bench.cli.parts import add_merge_arguments, cmd_merge
 from bench.cli.reading import (
     add_compare_arguments,
     add_export_arguments,
@@ -60,6 +62,9 @@ COMMANDS: dict[str, Command] = {
                     "bench list --profile quick", add_list_arguments),
     "run": Command(cmd_run, "run a benchmark profile on pyperf and write pyperf JSON",
                    "bench run --profile quick -o results/latest.json", add_run_arguments),
+    "merge": Command(cmd_merge, "join the shards of one run (bench run --shard K/N) into one "
+                     "results file", "bench merge results/shard-*.json -o results/latest.json",
+                     add_merge_arguments),
     "capabilities": Command(cmd_capabilities, "which serializer round-trips which kind of object, "
                             "proven in a fresh process",
                             "bench capabilities --format md -o results/capabilities.md",
