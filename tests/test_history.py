@@ -164,3 +164,20 @@ def test_labels_and_bad_input(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["history", str(tmp_path / "empty")]) == 2
     assert "no results files" in capsys.readouterr().err
+
+
+def test_the_report_has_a_history_section_with_the_step_and_its_commit(tmp_path: Path) -> None:
+    from bench.report.render import build_report
+
+    write_history(tmp_path / "h", STEP_AT)
+    out = tmp_path / "report.html"
+    assert main(["report", str(Path(__file__).parent / "data" / "report" / "py311.json"),
+                 "--history", str(tmp_path / "h"), "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    section = html[html.index('id="history"'):]
+    section = section[:section.index("</section>")]
+    assert "0020cccccc 1.1" in section  # the step's label in the trend line
+    assert "<svg" in section and "ser/a/dumps/ints/10" in section
+    assert "ser/b/dumps/ints/10" not in section  # unchanged cases get no trend line
+    plain = build_report([str(Path(__file__).parent / "data" / "report" / "py311.json")])
+    assert 'id="history"' not in plain
