@@ -19,10 +19,14 @@ import heapq
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.cases import Case
 from bench.errors import InputError
 from bench.shapes import SHAPES, estimate_nbytes
+
+if TYPE_CHECKING:
+    import pyperf
 
 PROCESS_START = 0.15          # seconds: a worker process before it times anything, with slack
 SECONDS_PER_BYTE = 1e-9       # one call of a C serializer per byte of input, roughly
@@ -96,13 +100,13 @@ def estimate_cost(case: Case, settings: Mapping[str, float]) -> float:
     return (processes + 1) * (PROCESS_START + build) + timed + settings["min_time"]
 
 
-def recorded_costs(benchmarks: Sequence[object]) -> dict[str, float]:
+def recorded_costs(benchmarks: Sequence[pyperf.Benchmark]) -> dict[str, float]:
     """Case name -> recorded seconds: the summed pyperf `duration` of its runs plus a start each."""
     costs = {}
     for benchmark in benchmarks:
-        runs = benchmark.get_runs()  # type: ignore[attr-defined]
+        runs = benchmark.get_runs()
         seconds = sum(run.get_metadata().get("duration", 0.0) for run in runs)
-        costs[benchmark.get_name()] = seconds + PROCESS_START * len(runs)  # type: ignore[attr-defined]
+        costs[benchmark.get_name()] = seconds + PROCESS_START * len(runs)
     return costs
 
 

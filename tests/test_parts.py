@@ -209,3 +209,10 @@ def test_shard_and_costs_options_are_checked(tmp_path: Path, capsys) -> None:
     assert main(["run", "--profile", "smoke", "--costs", out, "-o", out]) == 2
     assert "--costs: only with --shard" in one_error_line(capsys)
 
+
+
+def test_resume_of_a_corrupt_file_is_one_error_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "r.json"
+    path.write_text('{"benchmarks": [', encoding="utf-8")
+    assert main(["run", "--profile", "smoke", "-k", "ref/*", "--resume", "-o", str(path)]) == 2
+    assert "not valid JSON" in one_error_line(capsys)

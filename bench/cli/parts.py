@@ -19,6 +19,7 @@ from bench.errors import InputError
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
     from bench.results import Results
+    from bench.shards import Shard
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +69,7 @@ def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case]
 
 
 def choose_shard(args: argparse.Namespace, selected: list[Case], settings: list[str]
-                 ) -> tuple[object, list[Case]] | None:
+                 ) -> tuple[Shard, list[Case]] | None:
     """(shard, its cases) for --shard, or None; --costs without --shard is refused."""
     from bench import shards
     from bench.results import read_results
