@@ -46,11 +46,17 @@ class ResumedScheduler(Scheduler):
                    for name, track in self.tracks.items() if not track.failed)
 
 
-def resume_schedule(plan: Scheduler, results: Results) -> ResumedScheduler:
-    """`plan` continued from `results`: its processes counted as done, their means and
-    durations known to the adaptive phase, its failed cases left out."""
-    resumed = ResumedScheduler(plan.cases, plan.passes, plan.target, plan.budget,
-                               plan.max_processes, done=count_processes(results))
+def narrow_schedule(plan: Scheduler, cases: list[str], results: Results | None = None
+                    ) -> Scheduler:
+    """`plan` for `cases` only (one shard, or what a resumed run has left), continued from
+    `results` when given: their processes counted as done, their means and durations known
+    to the adaptive phase, their failed cases left out."""
+    if cases == plan.cases and results is None:
+        return plan
+    if results is None:
+        return Scheduler(cases, plan.passes, plan.target, plan.budget, plan.max_processes)
+    resumed = ResumedScheduler(cases, plan.passes, plan.target, plan.budget, plan.max_processes,
+                               done=count_processes(results))
     for benchmark in results.benchmarks:
         track = resumed.tracks.get(benchmark.get_name())
         if track is not None:

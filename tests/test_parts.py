@@ -216,3 +216,19 @@ def test_resume_of_a_corrupt_file_is_one_error_line(tmp_path: Path, capsys) -> N
     path.write_text('{"benchmarks": [', encoding="utf-8")
     assert main(["run", "--profile", "smoke", "-k", "ref/*", "--resume", "-o", str(path)]) == 2
     assert "not valid JSON" in one_error_line(capsys)
+
+
+def test_a_resumed_schedule_runs_only_the_passes_each_case_lacks() -> None:
+    from bench.resume import ResumedScheduler, narrow_schedule
+    from bench.schedule import Scheduler
+
+    plan = Scheduler(["a", "b", "c", "d"], passes=3)
+    done = Results([make_benchmark("a", 1.0, 1.1), make_benchmark("b", 1.0, 1.1, 1.2)],
+                   {"d": "check failed"})
+    resumed = narrow_schedule(plan, ["a", "b", "c", "d"], done)
+    assert isinstance(resumed, ResumedScheduler)
+    assert resumed.planned() == 1 + 0 + 3
+    assert list(resumed.order(lambda: 0.0)) == ["c", "c", "a", "c"]  # a: its third pass
+    assert resumed.tracks["b"].means == [1.0, 1.1, 1.2]  # the adaptive phase sees them
+    shard = narrow_schedule(plan, ["b", "c"])
+    assert shard.cases == ["b", "c"] and shard.planned() == 6

@@ -19,6 +19,7 @@ from bench.errors import InputError
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
     from bench.results import Results
+    from bench.schedule import Scheduler
     from bench.shards import Shard
 
 
@@ -43,11 +44,13 @@ def run_settings(args: argparse.Namespace, profile: Profile) -> list[str]:
     return [*profile.pyperf_settings, *pyperf_flags(args)]
 
 
-def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case]
-             ) -> tuple[list[Case], Results]:
-    """The cases to run now and the results they are added to (see the module docstring)."""
+def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case],
+             plan: Scheduler | None = None) -> tuple[list[Case], Results, Scheduler | None]:
+    """The cases to run now, the results they are added to, and the timed run's schedule
+    `plan` narrowed to them (see the module docstring)."""
     from bench import provenance
     from bench.results import Results, read_results
+    from bench.resume import narrow_schedule
 
     settings = run_settings(args, profile)
     shard = choose_shard(args, selected, settings)
@@ -55,17 +58,25 @@ def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case]
         selected = shard[1]
     setup = provenance.describe_setup(profile.name, args.metric, settings, args.python,
                                       str(shard[0]) if shard else "")
+    resumed = None
     if args.resume:
         if args.force or args.append:
             raise InputError("--resume: give it alone, not with --force or --append")
         check_output(args.output, force=True)
         if os.path.exists(args.output):
-            return resume_cases(read_results(args.output), setup, selected, args.metric)
-        print(f"--resume: {args.output} does not exist yet; starting afresh", file=sys.stderr)
-    check_output(args.output, force=args.force, append=args.append)
-    if args.append:
-        return selected, read_results(args.output)
-    return selected, Results(path=args.output, setup=setup)
+            selected, resumed = resume_cases(read_results(args.output), setup, selected,
+                                             args.metric)
+        else:
+            print(f"--resume: {args.output} does not exist yet; starting afresh", file=sys.stderr)
+    if resumed is not None:
+        output = resumed
+    else:
+        check_output(args.output, force=args.force, append=args.append)
+        output = read_results(args.output) if args.append else Results(path=args.output,
+                                                                        setup=setup)
+    if plan is not None:
+        plan = narrow_schedule(plan, [case.name for case in selected], resumed)
+    return selected, output, plan
 
 
 def choose_shard(args: argparse.Namespace, selected: list[Case], settings: list[str]

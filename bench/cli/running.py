@@ -143,10 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile, selected = select_run_cases(args, args.size)
     if args.metric == "instructions":
         selected = drop_ship_cases(selected)
-    if args.metric == "time":
-        make_plan(args, profile, selected)  # refuses a bad --target-ci or --budget first
-    selected, output = plan_run(args, profile, selected)
-    plan = make_plan(args, profile, selected, output) if args.metric == "time" else None
+    plan = make_plan(args, profile, selected) if args.metric == "time" else None
+    selected, output, plan = plan_run(args, profile, selected, plan)  # --shard, --resume
     make_results = run_time(args, profile, plan) if plan else run_instructions(args, profile)
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
@@ -174,12 +172,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
 
 
-def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Case],
-              output: Results | None = None) -> Scheduler:
+def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Case]) -> Scheduler:
     """The run's schedule: passes (-p or the profile's processes), the CI target and budget
-    (--target-ci, --budget or the profile's); with --resume, less the processes `output`
-    already holds."""
-    from bench.resume import resume_schedule
+    (--target-ci, --budget or the profile's)."""
     from bench.schedule import Scheduler
 
     target = profile.target_ci if args.target_ci is None else args.target_ci / 100
@@ -188,9 +183,8 @@ def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Cas
         raise InputError("--target-ci and --budget: give a positive number (0: off)")
     if target and not budget:
         raise InputError(f"--target-ci {target:.0%} needs a time budget: --budget SECONDS")
-    plan = Scheduler([case.name for case in selected], args.processes or profile.processes(),
+    return Scheduler([case.name for case in selected], args.processes or profile.processes(),
                      target, budget)
-    return resume_schedule(plan, output) if getattr(args, "resume", False) and output else plan
 
 
 def note_noise(output: Results, plan: Scheduler | None) -> Callable[[], None]:
