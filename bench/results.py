@@ -1,18 +1,23 @@
 """The results file: written and read here only.
 
 A results file is pyperf's own JSON (`.json`, or gzip-compressed `.json.gz`), so
-`python -m pyperf stats FILE` reads it, with two top-level keys of bench's own that
+`python -m pyperf stats FILE` reads it, with top-level keys of bench's own that
 pyperf ignores:
 
-    bench_format    int   the version of these additions: FORMAT_VERSION (1). A file
+    bench_format    int   the version of these additions: FORMAT_VERSION (2). A file
                           without it (pyperf's own, or written before the key existed)
                           is read as version 1; a higher version is refused.
+                          1: bench_failures, bench_noise. 2: bench_setup added.
     bench_failures  list  one {"name": CASE, "reason": TEXT} object per case that was
                           checked but never timed (a failed check, a crashed worker);
                           each name once. Absent means no failure.
     bench_noise     dict  how noisy the machine was during a timed run and the precision
                           the run reached (see bench.schedule: process_cv, pass_factors,
                           median_half_width, target_ci, under_target ...). Optional.
+    bench_setup     dict  how the run was made, so that a resumed run or the shards of
+                          a merge can be checked against it: profile, metric, pyperf
+                          settings, Python, library versions, host, shard, commit (see
+                          bench.provenance). Absent in files of version 1.
 
 `read_results` is the one reader, and it is strict: anything it cannot vouch for
 (missing, a directory, empty, not gzip, not UTF-8, not JSON, not pyperf, a value that
@@ -40,10 +45,11 @@ import pyperf
 
 from bench.errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT_KEY = "bench_format"
 FAILURES_KEY = "bench_failures"
 NOISE_KEY = "bench_noise"
+SETUP_KEY = "bench_setup"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -51,7 +57,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 class Results:
     """One results file's contents: pyperf benchmarks and the cases that failed.
 
-    `path` is where it is read from or written to; `run` is the id a frame gives it.
+    `path` is where it is read from or written to; `run` is the id a frame gives it;
+    `setup` says how the run was made (empty when the file does not say).
     """
 
     benchmarks: list[pyperf.Benchmark] = field(default_factory=list)
@@ -59,6 +66,7 @@ class Results:
     path: str = ""
     run: str = ""
     noise: dict[str, Any] = field(default_factory=dict)
+    setup: dict[str, Any] = field(default_factory=dict)
 
     def suite(self) -> pyperf.BenchmarkSuite:
         """The benchmarks as one pyperf suite (for its metadata and dates)."""
@@ -98,6 +106,8 @@ def format_results(results: Results) -> str:
     if results.noise:
         keys[NOISE_KEY] = {k: v if not isinstance(v, float) or math.isfinite(v) else None
                            for k, v in results.noise.items()}
+    if results.setup:
+        keys[SETUP_KEY] = results.setup
     ours = json.dumps(keys, separators=(",", ":"), allow_nan=False)
     return f"{text[:-1]},{ours[1:]}\n"
 
@@ -148,7 +158,8 @@ def read_results(path: str | Path, run: str = "") -> Results:
     noise = data.get(NOISE_KEY, {})
     if not isinstance(noise, dict):
         raise InputError(f"{path}: bad {NOISE_KEY} (a {type(noise).__name__}, not an object)")
-    return Results(benchmarks, read_failures(path, data), str(path), run, noise)
+    return Results(benchmarks, read_failures(path, data), str(path), run, noise,
+                   read_setup(path, data))
 
 
 def read_text(path: Path) -> str:
@@ -241,6 +252,14 @@ def read_failures(path: Path, data: dict[str, Any]) -> dict[str, str]:
             raise InputError(f"{path}: bad {FAILURES_KEY} list ({entry['name']!r} twice)")
         failures[entry["name"]] = entry["reason"]
     return failures
+
+
+def read_setup(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The `bench_setup` object ({} when absent); InputError when it is not an object."""
+    setup = data.get(SETUP_KEY, {})
+    if not isinstance(setup, dict):
+        raise InputError(f"{path}: bad {SETUP_KEY} (a {type(setup).__name__}, not an object)")
+    return setup
 
 
 def one_line(exc: BaseException) -> str:

@@ -32,6 +32,10 @@ def file_commands(path: str, tmp: Path) -> dict[str, list[str]]:
         "compare-glob": ["compare", "--base", path, str(GOOD)],
         "sensitivity": ["sensitivity", str(GOOD), str(GOOD), path],
         "run-append": ["run", "--profile", "smoke", "-k", "ref/*", "-o", path, "--append"],
+        "run-costs": ["run", "--profile", "smoke", "-k", "ref/*", "--shard", "1/1", "--costs", path,
+                      "-o", str(tmp / "r.json")],
+        "merge": ["merge", str(GOOD), path, "-o", str(tmp / "m.json")],
+        "history": ["history", str(GOOD), path],
     }
 
 

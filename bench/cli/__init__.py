@@ -1,8 +1,10 @@
 """The `bench` command line: the only package that prints, writes files and exits.
 
 `options` holds the options and output files every command shares, `running` the commands
-that run things (list, run, ab, capabilities), `reading` those that read results files
-(report, export, compare, sensitivity). Every subcommand is a `cmd_<name>(args) -> int` function registered in
+that run things (list, run, ab, capabilities), `parts` the parts of a run (run's --shard and
+--resume, merge), `reading` those that read results files
+(report, export, compare, sensitivity), `history` the change points over many runs. Every
+subcommand is a `cmd_<name>(args) -> int` function registered in
 COMMANDS with its help text and an example. The core raises `BenchError`
 subclasses; `main` turns them into one `ERROR: ...` line on stderr and the
 error's exit code (`--debug` shows the traceback instead).
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from bench import __version__
+from bench.cli.history import add_history_arguments, cmd_history
 from bench.cli.options import EXIT_INTERRUPTED, EXIT_USAGE
+from bench.cli.parts import add_merge_arguments, cmd_merge
 from bench.cli.reading import (
     add_compare_arguments,
     add_export_arguments,
@@ -60,6 +64,9 @@ COMMANDS: dict[str, Command] = {
                     "bench list --profile quick", add_list_arguments),
     "run": Command(cmd_run, "run a benchmark profile on pyperf and write pyperf JSON",
                    "bench run --profile quick -o results/latest.json", add_run_arguments),
+    "merge": Command(cmd_merge, "join the shards of one run (bench run --shard K/N) into one "
+                     "results file", "bench merge results/shard-*.json -o results/latest.json",
+                     add_merge_arguments),
     "capabilities": Command(cmd_capabilities, "which serializer round-trips which kind of object, "
                             "proven in a fresh process",
                             "bench capabilities --format md -o results/capabilities.md",
@@ -73,6 +80,9 @@ COMMANDS: dict[str, Command] = {
     "compare": Command(cmd_compare, "compare a run against a baseline; exit 1 on a real regression",
                        "bench compare results/baseline.json results/latest.json --format md",
                        add_compare_arguments),
+    "history": Command(cmd_history, "change points over a history of runs (one file per commit); "
+                       "exit 1 when the newest run starts a regression",
+                       "bench history results/history/ --format md", add_history_arguments),
     "ab": Command(cmd_ab, "interleaved A/B run of the same cases on two interpreters",
                   "bench ab --python .tox/py312/bin/python --python .tox/py313/bin/python "
                   "--profile quick -k 'ser/*'", add_ab_arguments),

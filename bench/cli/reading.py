@@ -25,14 +25,20 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the run the others are compared with (default: the one that "
                              "started first)")
     add_threshold_argument(parser)
+    parser.add_argument("--history", action="append", default=[], metavar="RESULTS",
+                        help="a results file or folder of a history, one run per commit "
+                             "(repeatable): adds a History section with the change points that "
+                             "bench history finds")
     parser.add_argument("-o", "--output", default="reports/index.html")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from bench.cli.history import find_history_files
     from bench.report.render import build_report
 
     check_output(args.output, force=True)
-    html = build_report(args.results, args.capabilities, args.base, args.threshold)
+    history = find_history_files(args.history) if args.history else []
+    html = build_report(args.results, args.capabilities, args.base, args.threshold, history)
     write_output(html, args.output)
     return EXIT_OK
 

@@ -31,6 +31,7 @@ from bench.cli.options import (
     scheduler_flags,
     write_output,
 )
+from bench.cli.parts import add_plan_arguments
 from bench.errors import InputError
 from bench.text import format_quantity, render_document
 
@@ -113,6 +114,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="results/latest.json", help="pyperf JSON to write")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     parser.add_argument("--append", action="store_true", help="add cases to an existing output file")
+    add_plan_arguments(parser)
     parser.add_argument("--size", type=int, action="append", default=[],
                         help="run the selected cases at this size instead (repeatable)")
     parser.add_argument("--no-capabilities", action="store_true",
@@ -135,16 +137,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import cases
-    from bench.results import Results, read_results
+    from bench.cli.parts import plan_run
     from bench.schedule import describe_noise, describe_precision
 
     profile, selected = select_run_cases(args, args.size)
     if args.metric == "instructions":
         selected = drop_ship_cases(selected)
     plan = make_plan(args, profile, selected) if args.metric == "time" else None
+    selected, output, plan = plan_run(args, profile, selected, plan)  # --shard, --resume
     make_results = run_time(args, profile, plan) if plan else run_instructions(args, profile)
-    check_output(args.output, force=args.force, append=args.append)
-    output = read_results(args.output) if args.append else Results(path=args.output)
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
     total: int | Callable[[], int] = len(selected)

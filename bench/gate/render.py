@@ -1,4 +1,4 @@
-"""Text, markdown and JSON of the gate's results: a `Comparison` and a `Sensitivity`.
+"""Text, markdown and JSON of the gate's results: a `Comparison`, a `Sensitivity` and a `History`.
 
 Every number is written through bench.text, so the gate speaks the same units and ratio
 words as the report. Pure: results in, strings out.
@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.gate.history import History
 from bench.gate.rule import CONFIDENCE, Comparison, Estimate
 from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivity
 from bench.text import (
@@ -204,3 +205,67 @@ def format_sensitivity(sens: Sensitivity, fmt: str = "text") -> str:
     return render_document(fmt, text=lambda: format_sensitivity_lines(sens, markdown=False),
                            markdown=lambda: format_sensitivity_lines(sens, markdown=True),
                            data=lambda: sensitivity_document(sens))
+
+
+# ---------------------------------------------------------------- a history
+
+# JSON written by format_history. Bump on every change and say what:
+#   1: first version (runs, threshold, changes, newest_regressions).
+HISTORY_SCHEMA_VERSION = 1
+
+
+def tabulate_changes(history: History) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the change-point table (text and markdown)."""
+    headers = ["Benchmark", "From run", "Date", "Before", "After", "Change", "p"]
+    rows = [[c.case + (" (newest run)" if c.newest else ""), c.label,
+             history.points[c.index].date[:10], format_quantity(c.before, history.units[c.case]),
+             format_quantity(c.after, history.units[c.case]), format_ratio(c.ratio),
+             f"{c.p_value:.1g}"] for c in history.changes]
+    return headers, rows
+
+
+def describe_history(history: History) -> str:
+    """'30 runs (a .. b), 343 cases, threshold 5%'."""
+    points = history.points
+    span = f"{points[0].label} {points[0].date[:10]} .. {points[-1].label} {points[-1].date[:10]}"
+    return (f"{len(points)} runs ({span}), {len(history.series)} cases, "
+            f"threshold {format_percent(history.threshold)}")
+
+
+def summarize_history(history: History) -> str:
+    """The closing line: how many change points, and whether the newest run starts a regression."""
+    slower = sum(c.kind == "slower" for c in history.changes)
+    line = (f"{len(history.changes)} change point(s): {slower} slower, "
+            f"{len(history.changes) - slower} faster")
+    newest = history.newest_regressions()
+    if newest:
+        return line + (f"; the newest run ({history.points[-1].label}) starts a regression in "
+                       f"{len(newest)} case(s)")
+    return line + "; the newest run starts no regression"
+
+
+def format_history(history: History, fmt: str) -> str:
+    """A history's change points as text, markdown or JSON (see HISTORY_SCHEMA_VERSION)."""
+    headers, rows = tabulate_changes(history)
+
+    def text() -> str:
+        table = render_text_table(headers, rows) if rows else ["no change point"]
+        return "\n".join([f"History: {describe_history(history)}", "", *table, "",
+                          summarize_history(history)]) + "\n"
+
+    def markdown() -> str:
+        table = render_markdown_table(headers, rows) if rows else ["No change point."]
+        return "\n".join([f"### History: {describe_history(history)}", "", *table, "",
+                          f"**{summarize_history(history)}**"]) + "\n"
+
+    def data() -> dict[str, Any]:
+        changes = [{"case": c.case, "run": c.index, "label": c.label, "unit": history.units[c.case],
+                    "before": round_float(c.before), "after": round_float(c.after),
+                    "ratio": round_float(c.ratio), "p_value": round_float(c.p_value),
+                    "kind": c.kind, "newest": c.newest} for c in history.changes]
+        return {"schema_version": HISTORY_SCHEMA_VERSION, "threshold": history.threshold,
+                "runs": [vars(p) for p in history.points], "cases": len(history.series),
+                "changes": changes,
+                "newest_regressions": [c.case for c in history.newest_regressions()]}
+
+    return render_document(fmt, text=text, markdown=markdown, data=data)

@@ -414,3 +414,27 @@ def plot_ship_lines(lines: pd.DataFrame, title: str, xlabel: str, ylabel: str,
     add_legend(fig, list(dict.fromkeys(lines["subject"])), "transport")
     set_title(fig, title)
     return figure_svg(fig)
+
+
+@styled
+def plot_history(panels: Sequence[dict[str, Any]], title: str) -> str:
+    """Small trend lines, one panel per changed case: its per-run medians, each step marked.
+
+    panels: {"case", "values" (None where a run lacks the case), "unit", "steps": [(index,
+    label, ratio)]}.
+    """
+    fig, axes = make_grid(len(panels), 3, 2.6, 1.7)
+    for ax, panel in zip(axes, panels, strict=True):
+        runs = [i for i, v in enumerate(panel["values"]) if v is not None]
+        values = [float(panel["values"][i]) for i in runs]
+        scale, unit = choose_unit(values, panel["unit"])
+        ax.plot(runs, [v / scale for v in values], color=OKABE_ITO[0], marker="o", markersize=2.5,
+                linewidth=1)
+        for index, label, ratio in panel["steps"]:
+            ax.axvline(index - 0.5, color=OKABE_ITO[3] if ratio > 1 else OKABE_ITO[2],
+                       linestyle="--", linewidth=1)
+            ax.annotate(f"{label} {ratio:.2f}x", (index - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                        fontsize=7, ha="right", va="top", rotation=90)
+        ax.set(title=textwrap.shorten(panel["case"], 40), xlabel="run", ylabel=unit)
+    set_title(fig, title)
+    return figure_svg(fig)

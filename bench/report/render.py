@@ -16,8 +16,11 @@ import pandas as pd
 from bench import __version__
 from bench.capabilities import load_capabilities
 from bench.frame import CONFIDENCE, MIN_PROCESSES, describe_runs, list_failures, tidy_frame
+from bench.gate.history import History, build_history
+from bench.gate.rule import DEFAULT_THRESHOLD
 from bench.report.blocks import Bullets, Section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
+from bench.report.history import history_section
 from bench.report.matrix import capabilities_section
 from bench.report.metrics import metrics_section
 from bench.report.questions import fold_answers, questions_section
@@ -57,12 +60,14 @@ METHODS = [
 ]
 
 
-def build_sections(data: ReportData, found: Findings) -> list[Section]:
-    """Every section of the report, in page order."""
+def build_sections(data: ReportData, found: Findings, history: History | None = None
+                   ) -> list[Section]:
+    """Every section of the report, in page order (History only when a history is given)."""
+    extra = [history_section(history)] if history is not None else []
     return [questions_section(data, found), environment_section(data, found),
             serializers_section(data, found), scaling_section(data, found), ship_section(data),
             folds_section(data, found, fold_answers(found)),
-            capabilities_section(data.capabilities), runs_section(found.runs),
+            capabilities_section(data.capabilities), runs_section(found.runs), *extra,
             metrics_section(data.summary),
             table_section(data, found), Section("methods", "Methods", [Bullets(METHODS)])]
 
@@ -77,14 +82,15 @@ def template_environment() -> jinja2.Environment:
 def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                   capabilities: dict[str, Any] | None = None,
                   failures: pd.DataFrame | None = None, base: str | None = None,
-                  threshold: float | None = None) -> str:
+                  threshold: float | None = None, history: History | None = None) -> str:
     """The HTML report of a tidy frame (see bench.frame), as one self-contained string.
 
     runs: bench.frame.describe_runs (their start dates choose the base run unless `base`
-    names one); failures: bench.frame.list_failures (both optional).
+    names one); failures: bench.frame.list_failures (both optional); history: the change
+    points of bench.gate.history, shown in a History section.
     """
     data = prepare_data(frame, runs, capabilities, failures, threshold)
-    sections = build_sections(data, find_all(data, base))
+    sections = build_sections(data, find_all(data, base), history)
     template = template_environment().get_template("report.html.j2")
     return template.render(sections=sections, runs=list(data.runs["run"]),
                            n_cases=len(data.summary), version=__version__,
@@ -92,9 +98,12 @@ def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
 
 
 def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = None,
-                 base: str | None = None, threshold: float | None = None) -> str:
-    """Read result files (and a capability matrix) and return the report's HTML."""
+                 base: str | None = None, threshold: float | None = None,
+                 history: Sequence[str | Path] = ()) -> str:
+    """Read result files (and a capability matrix, and a history of runs) and return the
+    report's HTML."""
     loaded = read_runs(paths)
     caps = load_capabilities(capabilities) if capabilities else None
+    changes = build_history(read_runs(history), threshold or DEFAULT_THRESHOLD) if history else None
     return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded),
-                         base, threshold)
+                         base, threshold, changes)

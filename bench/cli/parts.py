@@ -1,0 +1,150 @@
+"""The parts of a run: `bench run`'s --shard, --costs and --resume, and `bench merge`.
+
+`plan_run` takes the selected cases and returns the ones to run now with the results file
+they are added to: one shard of them (bench.shards), less the cases an interrupted run of the
+same setup already finished (--resume: bench.provenance checks the file's setup first;
+bench.resume gives a timed case only the passes it lacks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from bench.cli.options import EXIT_OK, check_output, pyperf_flags
+from bench.errors import InputError
+
+if TYPE_CHECKING:
+    from bench.cases import Case, Profile
+    from bench.results import Results
+    from bench.schedule import Scheduler
+    from bench.shards import Shard
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run into -o: check that its profile, "
+                             "settings, Python and library versions match, run only the cases "
+                             "it lacks (a missing file starts afresh)")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="run only part K of N of the selection, balanced by cost "
+                             "(the same split on every machine); join the parts with bench merge")
+    parser.add_argument("--costs", metavar="FILE",
+                        help="with --shard: balance by the durations an earlier results file "
+                             "records (default: estimated from each case)")
+
+
+def run_settings(args: argparse.Namespace, profile: Profile) -> list[str]:
+    """The pyperf flags the workers run with: the profile's, then the user's (instructions:
+    the user's only)."""
+    if args.metric == "instructions":
+        return pyperf_flags(args)
+    return [*profile.pyperf_settings, *pyperf_flags(args)]
+
+
+def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case],
+             plan: Scheduler | None = None) -> tuple[list[Case], Results, Scheduler | None]:
+    """The cases to run now, the results they are added to, and the timed run's schedule
+    `plan` narrowed to them (see the module docstring)."""
+    from bench import provenance
+    from bench.results import Results, read_results
+    from bench.resume import narrow_schedule
+
+    settings = run_settings(args, profile)
+    shard = choose_shard(args, selected, settings)
+    if shard is not None:
+        selected = shard[1]
+    setup = provenance.describe_setup(profile.name, args.metric, settings, args.python,
+                                      str(shard[0]) if shard else "")
+    resumed = None
+    if args.resume:
+        if args.force or args.append:
+            raise InputError("--resume: give it alone, not with --force or --append")
+        check_output(args.output, force=True)
+        if os.path.exists(args.output):
+            selected, resumed = resume_cases(read_results(args.output), setup, selected,
+                                             args.metric)
+        else:
+            print(f"--resume: {args.output} does not exist yet; starting afresh", file=sys.stderr)
+    if resumed is not None:
+        output = resumed
+    else:
+        check_output(args.output, force=args.force, append=args.append)
+        output = read_results(args.output) if args.append else Results(path=args.output,
+                                                                        setup=setup)
+    if plan is not None:
+        plan = narrow_schedule(plan, [case.name for case in selected], resumed)
+    return selected, output, plan
+
+
+def choose_shard(args: argparse.Namespace, selected: list[Case], settings: list[str]
+                 ) -> tuple[Shard, list[Case]] | None:
+    """(shard, its cases) for --shard, or None; --costs without --shard is refused."""
+    from bench import shards
+    from bench.results import read_results
+
+    if not args.shard:
+        if args.costs:
+            raise InputError("--costs: only with --shard")
+        return None
+    shard = shards.parse_shard(args.shard)
+    recorded = shards.recorded_costs(read_results(args.costs).benchmarks) if args.costs else None
+    costs = shards.case_costs(selected, settings, recorded)
+    part = shards.select_shard(selected, shard, costs)
+    source = f"recorded in {args.costs}" if args.costs else "estimated"
+    print(f"shard {shard}: {len(part)} of {len(selected)} cases, "
+          f"~{sum(costs[c.name] for c in part) / 60:.1f} of ~{sum(costs.values()) / 60:.1f} min "
+          f"({source})", file=sys.stderr)
+    return shard, part
+
+
+def resume_cases(results: Results, setup: dict, selected: list[Case], metric: str
+                 ) -> tuple[list[Case], Results]:
+    """The selected cases `results` has not finished; InputError unless it was made with the
+    same setup. A timed case may be in the file with some of its processes: it stays, and
+    the schedule gives it only the passes it lacks (bench.resume)."""
+    from bench.provenance import check_same_setup
+    from bench.resume import finished_cases
+
+    if not results.setup:
+        raise InputError(f"{results.path}: --resume needs a file written by this bench "
+                         "(it has no bench_setup to check)")
+    check_same_setup(setup, results.setup, results.path, hosts=False)
+    if results.setup.get("shard", "") != setup.get("shard", ""):
+        raise InputError(f"{results.path}: not the same shard ({results.setup.get('shard', 'none')!r}"
+                         f" there, {setup.get('shard', 'none')!r} here)")
+    done = finished_cases(results) if metric == "instructions" else set(results.failures)
+    remaining = [case for case in selected if case.name not in done]
+    print(f"--resume: {len(results.benchmarks)} of {len(selected)} cases in {results.path} "
+          f"({len(results.failures)} failed); continuing", file=sys.stderr)
+    return remaining, results
+
+
+# ---------------------------------------------------------------- merge
+
+def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("parts", nargs="+", metavar="SHARD", help="results files of bench run --shard")
+    parser.add_argument("-o", "--output", required=True, help="the merged results file to write")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    parser.add_argument("--allow-mixed-machines", action="store_true",
+                        help="accept parts run on different hosts (their times are then less "
+                             "comparable with each other)")
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from bench.merge import merge_results, missing_shards
+    from bench.results import read_results, write_results
+
+    check_output(args.output, force=args.force)
+    parts = [read_results(path) for path in args.parts]
+    merged = merge_results(parts, args.output, args.allow_mixed_machines)
+    missing = missing_shards(parts)
+    if missing:
+        print(f"warning: shard(s) {', '.join(missing)} not given; the merged run is partial",
+              file=sys.stderr)
+    write_results(merged)
+    print(f"wrote {args.output}: {len(merged.benchmarks)} benchmarks, {len(merged.failures)} "
+          f"failed, from {len(parts)} part(s)", file=sys.stderr)
+    return EXIT_OK

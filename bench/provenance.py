@@ -1,0 +1,141 @@
+"""How a run was made (a results file's `bench_setup`), and the checks that two runs match.
+
+A resumed run must continue with what the file was started with, and the shards of a merge
+must be parts of one run: the same profile, metric, pyperf settings, Python and library
+versions, and (unless mixed machines are allowed) the same host. `describe_setup` says it
+for the run about to start; `check_same_setup` names the first difference in one line.
+
+    profile          the profile's name
+    metric           time or instructions
+    pyperf_settings  the pyperf flags the workers run with: the profile's, then the user's
+    python           the workers' interpreter: implementation and version, `cpython 3.11.7`
+    libraries        {distribution: version} of pyperf, bench and every library a case may time
+    bench_version    bench's own version
+    hostname         the machine
+    shard            `K/N` for one shard of a run (absent for a whole run)
+    commit, commit_date  the checked-out commit and its date, when the run starts in a git
+                     work tree (or from GITHUB_SHA), for `bench history`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bench import __version__
+from bench.errors import InputError
+
+# The keys that must be equal for two files to be parts of one run (hostname is separate).
+RUN_KEYS = ("profile", "metric", "pyperf_settings", "python", "libraries", "bench_version")
+# Distributions whose version is recorded besides the serializers' and fold styles'.
+CORE_DISTRIBUTIONS = ("pyperf", "numpy")
+
+
+
+def known_distributions() -> list[str]:
+    """Every distribution a case may time, plus pyperf and numpy, sorted."""
+    from bench.folds import STYLES
+    from bench.serializers import SERIALIZERS
+
+    names = {s.distribution for s in SERIALIZERS.values() if s.distribution}
+    names |= {style.module for style in STYLES.values() if style.module}
+    return sorted(names | set(CORE_DISTRIBUTIONS))
+
+
+def describe_interpreter() -> dict[str, Any]:
+    """{"python": "cpython 3.11.7", "libraries": {distribution: version or "-"}} of this process."""
+    from importlib import metadata
+
+    versions = {}
+    for name in known_distributions():
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "-"
+    return {"python": f"{sys.implementation.name} {platform.python_version()}",
+            "libraries": versions}
+
+
+def probe_interpreter(python: str | None = None) -> dict[str, Any]:
+    """`describe_interpreter` of `python` (which has bench installed, as its workers need), or
+    of this process when None or the same interpreter."""
+    if python is None or os.path.realpath(python) == os.path.realpath(sys.executable):
+        return describe_interpreter()
+    try:
+        done = subprocess.run([python, "-m", "bench.provenance"], capture_output=True, text=True,
+                              timeout=60, check=True)
+        return dict(json.loads(done.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise InputError(f"--python {python}: cannot ask it for its versions ({exc})") from None
+
+
+def describe_setup(profile: str, metric: str, pyperf_settings: Sequence[str],
+                   python: str | None = None, shard: str = "") -> dict[str, Any]:
+    """The `bench_setup` of a run about to start."""
+    setup: dict[str, Any] = {"profile": profile, "metric": metric,
+                             "pyperf_settings": list(pyperf_settings),
+                             **probe_interpreter(python), "bench_version": __version__,
+                             "hostname": platform.node()}
+    if shard:
+        setup["shard"] = shard
+    setup.update(find_commit())
+    return setup
+
+
+def find_commit() -> dict[str, str]:
+    """{"commit": ..., "commit_date": ...} of the current directory's git checkout, or {}.
+
+    GITHUB_SHA wins over git when set (a CI checkout may be detached or shallow).
+    """
+    commit = os.environ.get("GITHUB_SHA", "")
+    try:
+        done = subprocess.run(["git", "log", "-1", "--format=%H %cI", *([commit] if commit else [])],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        done = None
+    if done is not None and done.returncode == 0 and done.stdout.strip():
+        sha, date = done.stdout.split()
+        return {"commit": sha, "commit_date": date}
+    return {"commit": commit} if commit else {}
+
+
+def check_same_setup(expected: dict[str, Any], found: dict[str, Any], what: str,
+                     hosts: bool = True) -> None:
+    """InputError naming the first key of RUN_KEYS (and hostname, if `hosts`) that differs.
+
+    >>> check_same_setup({"profile": "quick"}, {"profile": "quick"}, "x.json")
+    >>> check_same_setup({"profile": "quick"}, {"profile": "full"}, "x.json")
+    Traceback (most recent call last):
+    ...
+    bench.errors.InputError: x.json: not the same profile ('full' there, 'quick' here)
+    """
+    keys = RUN_KEYS + (("hostname",) if hosts else ())
+    for key in keys:
+        if key == "libraries":
+            check_same_libraries(expected.get(key) or {}, found.get(key) or {}, what)
+        elif expected.get(key) != found.get(key):
+            extra = " (--allow-mixed-machines accepts it)" if key == "hostname" else ""
+            raise InputError(f"{what}: not the same {key.replace('_', ' ')} ({found.get(key)!r} "
+                             f"there, {expected.get(key)!r} here){extra}")
+
+
+def check_same_libraries(expected: dict[str, str], found: dict[str, str], what: str) -> None:
+    """InputError naming the first library whose version differs (or is known on one side only)."""
+    for name in sorted(set(expected) | set(found)):
+        if expected.get(name) != found.get(name):
+            raise InputError(f"{what}: not the same {name} version ({found.get(name, 'absent')} "
+                             f"there, {expected.get(name, 'absent')} here)")
+
+
+def run_part(setup: dict[str, Any]) -> dict[str, Any]:
+    """The setup without what differs between the parts of one run (shard, host, commit)."""
+    return {key: value for key, value in setup.items() if key in RUN_KEYS}
+
+
+if __name__ == "__main__":
+    print(json.dumps(describe_interpreter()))

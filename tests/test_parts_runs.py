@@ -1,0 +1,101 @@
+"""Real runs of the parts of a run: a SIGKILLed run resumed, and shards merged into one run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyperf
+import pytest
+from conftest import bench_env
+
+from bench.cases import get_profile
+from bench.provenance import run_part
+from bench.results import read_results
+
+pytestmark = pytest.mark.slow
+SELECTION = ["--profile", "smoke", "-k", "ser/*"]
+SER = [case.name for case in get_profile("smoke").list_cases() if case.suite == "ser"]
+# Metadata one case has in every run of the same code on the same machine.
+CASE_KEYS = ("name", "bench_suite", "bench_subject", "bench_op", "bench_shape", "bench_size",
+             "subject_version", "payload_bytes", "shape_nbytes", "bench_imported", "bench_profile",
+             "bench_version", "gc_enabled", "python_version", "hostname", "unit")
+
+
+def shown_cases(stderr: str) -> list[str]:
+    """The case names of the progress lines `[i/N] CASE: ...`."""
+    return [line.split("] ", 1)[1].split(": ", 1)[0] for line in stderr.splitlines()
+            if line.startswith("[")]
+
+
+def kill_run_after(path: Path, delay: float) -> None:
+    """Start `bench run` of SELECTION into `path` and SIGKILL it (and its workers) after `delay` s."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *SELECTION, "-o", str(path)],
+                            stderr=subprocess.PIPE, text=True, env=bench_env(),
+                            start_new_session=True)
+    drain = threading.Thread(target=proc.stderr.read)  # type: ignore[union-attr]
+    drain.start()
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    drain.join(timeout=60)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the orphaned pyperf workers
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+                          env=bench_env(), timeout=240)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, attempt: int) -> None:
+    path = tmp_path / "run.json"
+    kill_run_after(path, random.Random(attempt).uniform(1.5, 5.0))
+    saved = {b.get_name() for b in read_results(path).benchmarks} if path.exists() else set()
+    assert len(saved) < len(SER), "the run finished before the kill; kill it sooner"
+    done = run_bench("run", *SELECTION, "--resume", "-o", str(path))
+    assert done.returncode == 0, done.stderr
+    ran = shown_cases(done.stderr)
+    assert sorted(ran) == sorted(set(SER) - saved)
+    progress = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert all(f"/{len(SER) - len(saved)}] " in line for line in progress)
+    final = pyperf.BenchmarkSuite.load(str(path))
+    names = final.get_benchmark_names()
+    assert sorted(names) == sorted(SER)  # every case, each once
+    assert len({len(b.get_runs()) for b in final.get_benchmarks()}) == 1  # none added twice
+    again = run_bench("run", *SELECTION, "--resume", "-o", str(path))
+    assert again.returncode == 0 and shown_cases(again.stderr) == []
+
+
+def test_shards_merged_equal_one_run_of_the_same_selection(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.json"
+    assert run_bench("run", *SELECTION, "-o", str(whole)).returncode == 0
+    parts = []
+    for k in (1, 2, 3):
+        part = tmp_path / f"shard-{k}.json"
+        done = run_bench("run", *SELECTION, "--shard", f"{k}/3", "--costs", str(whole),
+                         "-o", str(part))
+        assert done.returncode == 0, done.stderr
+        parts.append(str(part))
+    merged = tmp_path / "merged.json"
+    done = run_bench("merge", *parts, "-o", str(merged))
+    assert done.returncode == 0, done.stderr
+    one, joined = read_results(whole), read_results(merged)
+    assert [b.get_name() for b in joined.benchmarks] == [b.get_name() for b in one.benchmarks]
+    for a, b in zip(one.benchmarks, joined.benchmarks):
+        meta_a, meta_b = a.get_metadata(), b.get_metadata()
+        assert {k: meta_a.get(k) for k in CASE_KEYS} == {k: meta_b.get(k) for k in CASE_KEYS}
+        assert len(a.get_runs()) == len(b.get_runs())
+        assert a.get_nvalue() == b.get_nvalue()
+    assert run_part(joined.setup) == run_part(one.setup)
+    stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(merged)],
+                           capture_output=True, text=True)
+    assert stats.returncode == 0 and f"Number of benchmarks: {len(SER)}" in stats.stdout
