@@ -134,10 +134,18 @@ def op_cells(row: Any) -> list[Any]:
 
 
 def speed_cells(row: Any, reference: float | None) -> list[Any]:
-    """[MB/s, % of memcpy] of one serializer op (dashes when unknown)."""
+    """[MB/s, % of memcpy] of one serializer op (dashes when unknown).
+
+    A zero-copy serializer (its registry entry says so) copies nothing, so it gets a note
+    instead of a share of memcpy.
+    """
     if row is None or pd.isna(row["shape_nbytes"]):
         return [None, None]
     speed = float(row["shape_nbytes"]) / float(row["mean"])
+    entry = SERIALIZERS.get(str(row["subject"]))
+    if reference and entry is not None and entry.zero_copy:
+        return [format_rate(speed), Cell("zero-copy", "", "large buffers travel out of band: "
+                                         "nothing is copied, so no share of memcpy")]
     return [format_rate(speed), format_percent(speed / reference, 1) if reference else None]
 
 
