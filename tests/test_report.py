@@ -506,8 +506,8 @@ def test_two_runs_read_older_as_base_and_name_a_regression(tmp_path: Path) -> No
     new = write_cases(tmp_path / "new.json", slow)
     for path, day in ((old, "2026-01-01"), (new, "2026-01-02")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        for bench in data["benchmarks"]:
-            for run in bench["runs"]:
+        for entry in data["benchmarks"]:
+            for run in entry["runs"]:
                 run.setdefault("metadata", {})["date"] = f"{day}T10:00:00"
         path.write_text(json.dumps(data), encoding="utf-8")
     page = build_report([new, old])  # the newer file first: the base is still the older run

@@ -7,6 +7,7 @@ checked against `bench compare --format json`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -28,7 +29,7 @@ from bench.report.blocks import (
     slugify,
 )
 from bench.report.findings import RunComparisons
-from bench.text import VERDICTS, format_quantity, verdict_label
+from bench.text import VERDICTS, format_quantity, format_ratio, verdict_label
 
 MOVED_TOGETHER = 0.8  # share of cases moving the same way that suggests the machine moved
 TOP = 10  # regressions and improvements named in the section
@@ -94,6 +95,11 @@ def shared_move(cmp: Comparison) -> str | None:
 
     Most: at least MOVED_TOGETHER of 10 or more cases with a ratio on the same side of 1.
     """
+    shift = math.exp(cmp.pooling.run_shift)
+    if abs(cmp.pooling.run_shift) > math.log1p(cmp.threshold):
+        return (f"every case moved together by {format_ratio(shift)} (the shift the gate "
+                "measured between the runs and set apart from each case's ratio): when "
+                "most cases move together the machine or its load probably moved, not the code.")
     ratios = cmp.cases["ratio"].dropna()
     if len(ratios) < 10:
         return None

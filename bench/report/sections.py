@@ -200,10 +200,12 @@ def pareto_blocks(rows: pd.DataFrame) -> list[Any]:
                                                   "loads and payload_bytes.")]
     fronts = [f"{shape}: " + ", ".join(group.loc[group["front"], "subject"])
               for shape, group in points.groupby("shape", sort=False)]
-    return [Heading("Size vs speed (Pareto front)"),
-            make_figure(plots.plot_pareto(points), "Payload size against round-trip time "
-                        "(dumps + loads means); no serializer is both smaller and faster than "
-                        "a point on the front."), Text("On the Pareto front:"), Bullets(fronts)]
+    return [Heading("Size vs speed (Pareto front)"), Text("On the Pareto front:"),
+            Bullets(fronts),
+            Details("Payload size against round-trip time (figure)", [make_figure(
+                plots.plot_pareto(points), "Payload size against round-trip time (dumps + "
+                "loads means); no serializer is both smaller and faster than a point on the "
+                "front.")])]
 
 
 def sink_blocks(sinks: pd.DataFrame) -> list[Any]:
