@@ -45,7 +45,8 @@ class Serializer:
     value; has_file_form: has dump/load on a file object, so it gets the sink cases;
     color and marker: its plot style (Okabe-Ito colour, matplotlib marker), a pair no
     other serializer or fold style has; legacy: an older format kept as a reference (the quick
-    profile times it on two shapes only, every other serializer on every shape).
+    profile times it on two shapes only, every other serializer on every shape); zero_copy:
+    large buffers travel out of band and are not copied, so a share of memcpy means nothing.
     """
 
     name: str
@@ -59,6 +60,7 @@ class Serializer:
     color: str = ""
     marker: str = ""
     legacy: bool = False
+    zero_copy: bool = False
 
     def codec(self) -> Codec:
         """Import the library and return its codec."""
@@ -224,7 +226,7 @@ SERIALIZERS: dict[str, Serializer] = {
         Serializer("pickle-5-oob", "pickle", "protocol 5 with buffer_callback: large buffers "
                    "travel out of band, zero-copy on load", _pickle_oob_codec,
                    call="pickle.dumps(obj, protocol=5, buffer_callback=...)",
-                   has_file_form=False, color="#0072B2", marker="s"),
+                   has_file_form=False, color="#0072B2", marker="s", zero_copy=True),
         Serializer("marshal", "marshal", "CPython-only; its format changes between Python "
                    "versions; core types only", _marshal_codec, call="marshal.dumps(obj)",
                    color="#000000", marker="o"),

@@ -40,7 +40,27 @@ VERDICTS: dict[str, str] = {
     "missing": "measured in the base only",
     "new": "measured in the head only",
 }
+# How a page for readers words a verdict: "uncertain" reads "cannot tell" (the CI is too wide
+# to say same, slower or faster); the other verdicts keep their names.
+VERDICT_LABELS: dict[str, str] = {"uncertain": "cannot tell"}
+# The answer to a claim the report puts to the data -> what it means. Order: the legend's.
+ANSWERS: dict[str, str] = {
+    "true": "the measurements support the claim",
+    "false": "the measurements contradict the claim",
+    "mixed": "true for some cases, false for others",
+    "cannot tell": "measured, but the confidence intervals are too wide to decide",
+    "not measured in this run": "this run has none of the cases the claim needs",
+}
 FORMATS = ("text", "md", "json")
+
+
+def verdict_label(verdict: str) -> str:
+    """The reader's word for a gate verdict.
+
+    >>> verdict_label("uncertain"), verdict_label("same")
+    ('cannot tell', 'same')
+    """
+    return VERDICT_LABELS.get(verdict, verdict)
 
 
 # ---------------------------------------------------------------- numbers

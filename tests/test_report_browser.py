@@ -33,6 +33,23 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--hide-scrollbars",
                   "--remote-debugging-pipe"]
 TIMEOUT = 60.0
+WIDTH = 1400  # CSS pixels: the page must fit this width
+MAX_HEIGHT = 12_000  # CSS pixels, every <details> closed
+MAX_BYTES = 1_200_000
+LAYOUT = """JSON.stringify({height: document.documentElement.scrollHeight,
+    width: document.documentElement.scrollWidth,
+    boxes: Array.from(document.querySelectorAll('.scroll.box')).map(
+        b => [b.getBoundingClientRect().right, b.clientHeight, b.scrollHeight])})"""
+HIDDEN_HEADINGS = """(() => { const hidden = [];
+    const nav = document.querySelector('nav');
+    for (const h of document.querySelectorAll('h2, h3')) {
+        if (!h.id && !h.parentElement.id) { hidden.push('no id: ' + h.textContent); continue; }
+        if (h.closest('details')) continue;
+        (h.id ? h : h.parentElement).scrollIntoView();  // an anchor jump (scroll-margin-top)
+        const top = h.getBoundingClientRect().top, below = nav.getBoundingClientRect().bottom;
+        if (top < below - 1) hidden.push(h.textContent + ': ' + top + ' < ' + below);
+    }
+    return JSON.stringify(hidden); })()"""
 FIGURE_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure svg')).map(
     s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; }))"""
 
@@ -101,7 +118,7 @@ class DevTools:
                                  flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+        self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900,
                   deviceScaleFactor=1, mobile=False)
         self.send("Page.navigate", url=url)
         self.wait(lambda m: m.get("method") == "Page.loadEventFired")
@@ -158,21 +175,30 @@ def save_screenshot(devtools: DevTools, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
+def evaluate(devtools: DevTools, expression: str) -> Any:
+    """The JSON value of a JavaScript expression that returns JSON text."""
+    return json.loads(devtools.send("Runtime.evaluate", expression=expression,
+                                    returnByValue=True)["result"]["value"])
+
+
 @pytest.mark.browser
-def test_report_renders_in_chromium(tmp_path: Path) -> None:
+@pytest.mark.parametrize("files", [FIXTURES[:1], FIXTURES], ids=["one-run", "runs"])
+def test_report_renders_in_chromium(tmp_path: Path, files: list[Path]) -> None:
     chromium = find_chromium()
     if chromium is None:
         if not os.environ.get("CI"):
             pytest.skip("Chromium not found (install Debian's chromium); set CI=true to fail")
         pytest.fail("CI is set but Chromium is not installed")
     report = tmp_path / "index.html"
-    page = build_report(FIXTURES, DATA / "capabilities.json")
+    page = build_report(files, DATA / "capabilities.json")
     report.write_text(page, encoding="utf-8")
     devtools = DevTools(chromium, tmp_path / "profile")
     try:
         devtools.open_page(report.as_uri())
         sizes = json.loads(devtools.send("Runtime.evaluate", expression=FIGURE_SIZES,
                                          returnByValue=True)["result"]["value"])
+        layout = evaluate(devtools, LAYOUT)
+        hidden = evaluate(devtools, HIDDEN_HEADINGS)
         save_screenshot(devtools, tmp_path / "report.png")
     finally:
         devtools.close()
@@ -181,3 +207,8 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     assert len(sizes) == page.count("<figure>") > 0
     assert all(width > 100 and height > 100 for width, height in sizes), sizes
     assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert layout["width"] <= WIDTH, "horizontal overflow"
+    assert layout["height"] <= MAX_HEIGHT and len(page.encode()) <= MAX_BYTES
+    assert layout["boxes"] and all(right <= WIDTH and height <= 900
+                                   for right, height, _ in layout["boxes"]), layout["boxes"]
+    assert hidden == [], hidden

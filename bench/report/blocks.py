@@ -6,23 +6,25 @@ renderer (its `table` macro), used by every section.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from markupsafe import Markup
 
-from bench.text import MISSING, format_interval, format_ratio, is_missing
+from bench.text import MISSING, format_interval, format_ratio, is_missing, verdict_label
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One table cell: text, an optional CSS class, hover title and data-* attributes."""
+    """One table cell: text, an optional CSS class, hover title, data-* attributes, a link."""
 
     text: str
     cls: str = ""
     title: str = ""
     data: tuple[tuple[str, str], ...] = ()
+    href: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Table:
     heading: str = ""
     row_classes: Sequence[str] = ()
     collapsible: bool = True
+    sortable: bool = False  # a header click sorts, a box above filters rows (inline script)
+    cls: str = ""  # CSS classes of its scroll box: "box" caps its height (the header sticks)
     kind: str = "table"
 
 
@@ -48,10 +52,25 @@ class Text:
 
 @dataclass(frozen=True)
 class Heading:
-    """A sub-heading block (h3)."""
+    """A sub-heading block (h3) with an anchor id (default: made from its text)."""
 
     text: str
+    id: str = ""
     kind: str = "heading"
+
+    @property
+    def anchor(self) -> str:
+        """The id of the heading: the given one, else a slug of its text."""
+        return self.id or slugify(self.text)
+
+
+@dataclass(frozen=True)
+class Details:
+    """Blocks folded under a one-line summary (<details>), for evidence a reader may skip."""
+
+    summary: str
+    blocks: Sequence[Any]
+    kind: str = "details"
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,15 @@ class Section:
     blocks: list[Any] = field(default_factory=list)
 
 
+def slugify(text: str) -> str:
+    """An HTML id from a text: lower-case words joined by hyphens.
+
+    >>> slugify("“Use reduce whenever speed is required.”")
+    'use-reduce-whenever-speed-is-required'
+    """
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "section"
+
+
 def make_cell(value: Any) -> Cell:
     """A Cell from a Cell, a string, a number or a missing value.
 
@@ -92,13 +120,27 @@ def make_cell(value: Any) -> Cell:
 
 
 def make_table(columns: Sequence[Any], rows: Iterable[Sequence[Any]], heading: str = "",
-               row_classes: Sequence[str] = (), collapsible: bool = True) -> Table:
+               row_classes: Sequence[str] = (), collapsible: bool = True,
+               sortable: bool = False) -> Table:
     """A Table block from plain values (strings, numbers, None or Cells).
 
     A collapsible table of more than 40 rows renders folded (<details>).
     """
     return Table([make_cell(c) for c in columns], [[make_cell(v) for v in row] for row in rows],
-                 heading, list(row_classes), collapsible)
+                 heading, list(row_classes), collapsible, sortable)
+
+
+def drop_empty_columns(table: Table) -> Table:
+    """The table without the columns whose every cell is empty or a dash.
+
+    >>> t = drop_empty_columns(make_table(["a", "b"], [[1, None], [2, None]]))
+    >>> [c.text for c in t.columns], [[c.text for c in row] for row in t.rows]
+    (['a'], [['1'], ['2']])
+    """
+    keep = [i for i in range(len(table.columns))
+            if not table.rows or any(row[i].text not in ("", MISSING) for row in table.rows)]
+    return replace(table, columns=[table.columns[i] for i in keep],
+                   rows=[[row[i] for i in keep] for row in table.rows])
 
 
 def make_figure(svg: str, caption: str) -> Figure:
@@ -124,4 +166,4 @@ def describe_ratio(value: Any, low: Any, high: Any) -> str:
 def ratio_cell(row: Any) -> Cell:
     """A table cell of a ratio row (ratio, ratio_low, ratio_high, verdict), coloured by verdict."""
     return Cell(describe_ratio(row["ratio"], row["ratio_low"], row["ratio_high"]),
-                f"verdict-{row['verdict']}", row["verdict"])
+                f"verdict-{row['verdict']}", verdict_label(row["verdict"]))

@@ -29,7 +29,7 @@ from bench.frame import (
     ratio_interval,
     summarize,
 )
-from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, compare_runs
+from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, classify, compare_runs
 from bench.text import format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
@@ -80,27 +80,44 @@ def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
 # ---------------------------------------------------------------- ratios within a run
 
 def ratio_verdict(low: Any, high: Any, threshold: float | None = None) -> str:
-    """The gate's word for a time ratio's 95% CI, without a multiple-comparison correction.
+    """The gate's verdict (bench.gate.rule.classify) of a time ratio's 95% CI, uncorrected.
 
-    slower/faster: the CI excludes 1 and reaches past the threshold; same: the whole CI lies
-    within it; uncertain otherwise, or without a CI. The threshold defaults to the gate's
-    for times.
+    Significant means the CI excludes 1 (no multiple-comparison correction within a run);
+    slower/faster: significant and the CI reaches past the threshold; same: the whole CI
+    lies within it; uncertain ("cannot tell") otherwise, or without a CI. The threshold
+    defaults to the gate's for times.
 
     >>> ratio_verdict(1.1, 1.3), ratio_verdict(0.5, 0.9), ratio_verdict(0.99, 1.02)
     ('slower', 'faster', 'same')
     >>> ratio_verdict(0.9, 1.2), ratio_verdict(1.01, 1.03), ratio_verdict(float("nan"), 1)
     ('uncertain', 'same', 'uncertain')
+    >>> ratio_verdict(0.711, 1.92)
+    'uncertain'
     """
     if is_missing(low) or is_missing(high):
         return "uncertain"
-    band = 1 + (DEFAULT_THRESHOLD if threshold is None else threshold)
-    if low >= 1 / band and high <= band:
-        return "same"
-    if low > 1:
-        return "slower"
-    if high < 1:
-        return "faster"
-    return "uncertain"
+    low, high = float(low), float(high)
+    significant = 0.0 if low > 1 or high < 1 else 1.0
+    verdict = classify(np.array([math.sqrt(low * high)]), np.array([low]), np.array([high]),
+                       np.array([significant]),
+                       DEFAULT_THRESHOLD if threshold is None else threshold)
+    return str(verdict[0])
+
+
+def growth_class(k: Any, low: Any, high: Any) -> str:
+    """How a fitted exponent k (with its 95% CI) may be called.
+
+    superlinear: k > SUPERLINEAR and the whole CI lies above 1; possibly superlinear: k >
+    SUPERLINEAR but the CI reaches 1 or is unknown (too few sizes); "" otherwise.
+
+    >>> growth_class(1.98, 1.95, 2.01), growth_class(1.6, 0.44, 2.79), growth_class(1.0, 0.9, 1.1)
+    ('superlinear', 'possibly superlinear', '')
+    >>> growth_class(2.0, float("nan"), float("nan"))
+    'possibly superlinear'
+    """
+    if is_missing(k) or k <= SUPERLINEAR:
+        return ""
+    return "superlinear" if not is_missing(low) and low > 1 else "possibly superlinear"
 
 
 def ratios_against(data: ReportData, rows: pd.DataFrame, groups: Sequence[str], column: str,
@@ -358,7 +375,7 @@ class Findings:
     versus_pickle: pd.DataFrame  # serializers relative to the pickle baseline
     baseline: str | None
     warnings: pd.DataFrame  # check_cases of every case
-    exponents: pd.DataFrame  # fit_exponents of every run
+    exponents: pd.DataFrame  # fit_exponents of every run, with its growth_class as "growth"
     runs: RunComparisons | None  # None with one run
 
 
@@ -374,6 +391,9 @@ def find_all(data: ReportData, base: str | None = None) -> Findings:
     runs = None
     if len(data.runs) > 1 or base is not None:
         runs = compare_to_base(data.frame, data.runs, base, data.threshold)
+    exponents = fit_exponents(data.summary)
+    exponents["growth"] = [growth_class(k, low, high) for k, low, high
+                           in zip(exponents["k"], exponents["low"], exponents["high"], strict=True)]
     return Findings(ser_ops, folds, headline, reduce_answers(data, headline),
                     sink_ratios(data), versus, baseline, check_cases(data.summary),
-                    fit_exponents(data.summary), runs)
+                    exponents, runs)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bench.capabilities import OUTCOMES
-from bench.report.blocks import Bullets, Cell, Heading, Section, Table, Text, make_table, missing
+from bench.report.blocks import Cell, Section, Table, Text, make_table, missing
 from bench.text import format_quantity
 
 
@@ -42,7 +43,11 @@ def capability_table(caps: dict[str, Any], kinds: Sequence[dict[str, Any]] | Non
              *(capability_cell(cells.get((k.get("name"), s.get("name")))) for s in entries)]
             for k in (caps["kinds"] if kinds is None else kinds)]
     columns = [Cell("object kind"), Cell("group"), *(serializer_header(s) for s in entries)]
-    return make_table(columns, body, collapsible=False)
+    totals = [Cell("round-trips (ok)"), Cell(""), *(
+        Cell(str(sum(c["outcome"] == "ok" for key, c in cells.items() if key[1] == s.get("name")
+                     and (kinds is None or key[0] in {k.get("name") for k in kinds}))))
+        for s in entries)]
+    return replace(make_table(columns, [*body, totals], collapsible=False), cls="box matrix")
 
 
 def capabilities_section(caps: dict[str, Any] | None) -> Section:
@@ -54,9 +59,10 @@ def capabilities_section(caps: dict[str, Any] | None) -> Section:
         return section
     legend = [f"{outcome.label}: {outcome.meaning}" for outcome in OUTCOMES.values()]
     section.blocks += [Text(f"Python {caps.get('python', '?')}. Hover a cell for the error "
-                            "text and the payload size; hover a header for the version."),
-                       capability_table(caps),
-                       Heading("Legend"), Bullets(legend)]
+                            "text and the payload size; hover a header for the version. "
+                            "The last row counts each serializer's round-trips."),
+                       Text("Legend: " + "; ".join(legend) + "."),
+                       capability_table(caps)]
     return section
 
 

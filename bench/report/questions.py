@@ -12,12 +12,24 @@ from typing import Any
 import pandas as pd
 
 from bench.capability_kinds import KINDS
-from bench.report.blocks import Bullets, Heading, Section, Text, describe_ratio, missing
+from bench.report import plots
+from bench.report.answers import NOT_MEASURED as NOT_MEASURED_VERDICT
+from bench.report.answers import Answer, answer_blocks, answers_table, fold_long, judge, not_measured
+from bench.report.blocks import (
+    Bullets,
+    Details,
+    Section,
+    Text,
+    describe_ratio,
+    make_figure,
+    make_table,
+    ratio_cell,
+)
 from bench.report.findings import SUPERLINEAR, Findings, ReportData, is_reduce_style, pickle_baseline
 from bench.report.matrix import capability_table, describe_mapping
-from bench.report.sections import NOT_MEASURED, call_of
+from bench.report.sections import call_of
 from bench.serializers import SERIALIZERS
-from bench.text import format_factor, format_interval, format_quantity
+from bench.text import format_factor, format_interval, format_quantity, verdict_label
 
 CODE_KIND = next(k.name for k in KINDS if k.sends == "code")
 DATA_KIND = next(k.name for k in KINDS if k.sends == "data")
@@ -50,7 +62,7 @@ def reduce_line(answer: Any) -> str:
         return f"{where}: {words[answer['winner']]}."
     if answer["verdict"] == "same":
         return f"{where}: the same (within the threshold): {versus}."
-    return f"{where}: no clear difference: {versus} (uncertain)."
+    return f"{where}: {verdict_label('uncertain')}: {versus}."
 
 
 def fold_answers(found: Findings) -> list[str]:
@@ -65,137 +77,206 @@ def growth_line(row: Any) -> str:
            f"n^{row['k']:.2f}{ci}"
 
 
-def answer_reduce_claim(data: ReportData, found: Findings) -> list[Any]:
+def worst_row(rows: pd.DataFrame) -> Any:
+    """The row with the highest ratio (the case least in favour of the faster side)."""
+    return rows.loc[rows["ratio"].idxmax()]
+
+
+def answer_reduce_claim(data: ReportData, found: Findings) -> Answer:
     """"Use reduce whenever speed is required": per task answers and steep reduce folds."""
+    claim = "“Use reduce whenever speed is required.”"
     if found.reduce.empty:
-        return [missing(f"{NOT_MEASURED}: no fold cases with a loop reference.")]
-    wins = int((found.reduce["winner"] == "reduce").sum())
+        return not_measured(claim, "no fold cases with a loop reference.")
+    measured = found.reduce.dropna(subset=["verdict"])
+    wins = int((measured["winner"] == "reduce").sum())
+    losses = int(((measured["winner"] == "other") | (measured["verdict"] == "same")).sum())
     exps = found.exponents
     steep = exps[(exps["run"] == data.run_of("fold")) & exps["subject"].map(is_reduce_style)
-                 & (exps["k"] > SUPERLINEAR)]
-    growth = [growth_line(r) for _, r in steep.iterrows()]
-    lead = (f"A reduce style was clearly the fastest in {wins} of {len(found.reduce)} tasks "
-            "measured." + (f" {len(growth)} reduce folds are superlinear (quadratic):"
-                           if growth else ""))
-    return [Text(lead), Bullets(growth), Bullets(fold_answers(found))]
+                 & (exps["growth"] != "")]
+    growth = [f"{growth_line(r)}: {r['growth']}" for _, r in steep.iterrows()]
+    key = "-"
+    if not measured.empty:
+        worst = worst_row(measured)
+        key = f"reduce fastest in {wins} of {len(measured)} tasks; worst: {worst['task']} {ratio_of(worst)}"
+    sentence = (f"a reduce style was clearly the fastest in {wins} of {len(measured)} tasks "
+                "measured" + (f"; {len(growth)} reduce fold(s) grow faster than n^{SUPERLINEAR}"
+                              if growth else "") + ".")
+    return Answer(claim, judge(wins, losses, len(measured)), key, sentence,
+                  [*fold_long([Bullets(fold_answers(found))], "Per task"),
+                   *fold_long([Bullets(growth)], "Steep reduce folds")])
 
 
-def answer_toolz_claim(found: Findings) -> list[Any]:
+def answer_toolz_claim(found: Findings) -> Answer:
     """toolz/cytoolz idiomatic calls against the loop and the builtin, per task."""
+    claim = "toolz and cytoolz make functional code fast"
     rows = found.headline
     libs = rows[rows["subject"].isin(["toolz", "cytoolz"])] if not rows.empty else rows
     if libs.empty:
-        return [missing(f"{NOT_MEASURED}: no toolz or cytoolz fold case with a plain-loop "
-                        "reference at the same task, input and size.")]
-    lines = []
-    for task, group in rows[rows["op"].isin(libs["op"])].groupby("op", sort=False):
-        parts = [f"{call_of(r['subject'], task)} {ratio_of(r)}" for _, r in group.iterrows()
-                 if r["subject"] in ("toolz", "cytoolz", "builtin")]
-        lines.append(f"{task} (n={group['size'].iloc[0]}), time / loop: " + "; ".join(parts))
-    faster = {lib: f"{(g['verdict'] == 'faster').sum()} of {len(g)}"
-              for lib, g in libs.groupby("subject", sort=False)}
-    lead = ("Faster than the plain loop in: "
-            + ", ".join(f"{lib} {count} tasks" for lib, count in faster.items())
-            + ". Note toolz.reduce is functools.reduce, so the reduce answer covers "
-              "toolz-style reduce code.")
-    return [Text(lead), Bullets(lines)]
+        return not_measured(claim, "no toolz or cytoolz fold case with a plain-loop reference "
+                            "at the same task, input and size.")
+    body = [[task, g["size"].iloc[0], *(
+        ratio_cell(g[g["subject"] == lib].iloc[0]) if (g["subject"] == lib).any() else None
+        for lib in ("toolz", "cytoolz", "builtin"))]
+        for task, g in rows[rows["op"].isin(libs["op"])].groupby("op", sort=False)]
+    table = make_table(["task", "n", "toolz / loop", "cytoolz / loop", "builtin / loop"], body)
+    faster = int((libs["verdict"] == "faster").sum())
+    against = int(libs["verdict"].isin(["slower", "same"]).sum())
+    worst = worst_row(libs)
+    key = (f"faster than the loop in {faster} of {len(libs)}; worst: {worst['subject']} "
+           f"{worst['op']} {ratio_of(worst)}")
+    sentence = (f"toolz/cytoolz calls were faster than the plain loop in {faster} of "
+                f"{len(libs)} task(s), slower or the same in {against}. toolz.reduce is "
+                "functools.reduce, so the reduce answer covers toolz-style reduce code.")
+    return Answer(claim, judge(faster, against, len(libs)), key, sentence,
+                  fold_long([table], "Time / loop per task"))
 
 
 # ---------------------------------------------------------------- serializers
 
-def answer_sinks_claim(found: Findings) -> list[Any]:
+def answer_sinks_claim(found: Findings) -> Answer:
     """BytesIO and real files run the same code: what each costs relative to bytes."""
+    claim = "io.BytesIO acts like a file, so code for files runs without a filesystem"
     if found.sinks.empty:
-        return [missing(f"{NOT_MEASURED}: no dumps-bytesio / dumps-file sink cases.")]
+        return not_measured(claim, "no dumps-bytesio / dumps-file sink cases.")
     first = found.sinks.drop_duplicates(["subject", "op"])
-    lines = [f"{r['subject']} {r['op']} ({r['shape']}, n={r['size']}) against {r['direction']} "
-             + ("to bytes" if r["direction"] == "dumps" else "from bytes") + f": {ratio_of(r)}"
-             for _, r in first.iterrows()]
-    lead = (f"Yes for {first['subject'].nunique()} serializer(s): the same dump/load calls ran "
-            "on io.BytesIO and on a real file opened with `with`, each checked to round-trip "
-            "before it was timed. What the file-like sink costs relative to bytes:")
-    return [Text(lead), Bullets(lines)]
+    body = [[r["subject"], r["op"], r["shape"], r["size"], ratio_cell(r)]
+            for _, r in first.iterrows()]
+    table = make_table(["serializer", "sink op", "shape", "n", "sink / bytes"], body)
+    bytesio = first[first["op"].str.endswith("bytesio")]
+    key = (f"BytesIO / bytes {format_factor(bytesio['ratio'].min())}x - "
+           f"{format_factor(bytesio['ratio'].max())}x" if not bytesio.empty else "-")
+    sentence = (f"the same dump/load calls ran on io.BytesIO and on a real file for "
+                f"{first['subject'].nunique()} serializer(s), each checked to round-trip "
+                "before it was timed.")
+    return Answer(claim, "true", key, sentence, fold_long([table], "What each sink costs"))
 
 
-def pickle_lines(found: Findings, subjects: Sequence[str]) -> list[str]:
-    """"shape (n) op: subject against the baseline: ratio (verdict)" lines."""
+def versus_rows(found: Findings, subjects: Sequence[str]) -> pd.DataFrame:
+    """The rows of versus_pickle of some serializers (empty when there are none)."""
     rows = found.versus_pickle
-    rows = rows[rows["subject"].isin(subjects)] if not rows.empty else rows
-    return [f"{r['shape']} (n={r['size']}) {r['op']}: {r['subject']} against {found.baseline}: "
-            f"{ratio_of(r)} ({r['verdict']})" for _, r in rows.iterrows()]
+    return rows[rows["subject"].isin(subjects)] if not rows.empty else rows
 
 
-def ok_counts(caps: dict[str, Any] | None, serializers: Sequence[str],
-              kinds: set[str] | None = None) -> str:
-    """"name: ok of total kinds" for some serializers of the capability matrix."""
-    if caps is None:
-        return ""
-    cells = [c for c in caps["cells"] if kinds is None or c["kind"] in kinds]
-    parts = [f"{name} {sum(c['outcome'] == 'ok' for c in cells if c['serializer'] == name)} of "
-             f"{sum(c['serializer'] == name for c in cells)}" for name in serializers]
-    return "Round-trips (ok) in the capability matrix: " + ", ".join(parts) + "."
+def forest_blocks(found: Findings, rows: pd.DataFrame, title: str) -> list[Any]:
+    """A forest plot (one panel per op, a dot and CI per shape and serializer) and a table."""
+    panels = rows.assign(panel=rows["op"], ci_low=rows["ratio_low"], ci_high=rows["ratio_high"],
+                         subject=rows["subject"] + " " + rows["shape"])
+    svg = plots.plot_ratios(panels, title, f"time / {found.baseline} time (log)")
+    body = [[r["shape"], r["size"], r["op"], r["subject"], ratio_cell(r)]
+            for _, r in rows.iterrows()]
+    table = make_table(["shape", "n", "op", "serializer", f"time / {found.baseline}"], body)
+    return [make_figure(svg, f"Time relative to {found.baseline}: dots are ratios, bars their "
+                             "95% CI, the line at 1 is no difference; grey words in the table "
+                             "are cases we cannot tell."),
+            Details(f"Every case ({len(rows)})", [table])]
 
 
-def answer_marshal_claim(data: ReportData, found: Findings) -> list[Any]:
+def answer_marshal_claim(data: ReportData, found: Findings) -> Answer:
     """marshal vs pickle speed, its capability gaps and its version-specific format."""
+    claim = "pickle is the default; marshal is faster but CPython-only and version-specific"
     pythons = ", ".join(sorted({str(p) for p in data.runs["python"].dropna()}))
     note = Text("marshal's format is CPython-specific and may change between Python versions "
                 f"(the marshal docs say so): do not store it. Pythons in these results: "
                 f"{pythons or 'unknown'}.")
-    lines = pickle_lines(found, ["marshal"])
-    if not lines:
-        return [missing(f"{NOT_MEASURED}: no marshal and pickle cases."), note]
+    rows = versus_rows(found, ["marshal"])
+    if rows.empty:
+        return not_measured(claim, "no marshal and pickle cases.")
+    faster = int((rows["verdict"] == "faster").sum())
+    against = int(rows["verdict"].isin(["slower", "same"]).sum())
+    unclear = int((rows["verdict"] == "uncertain").sum())
+    median = rows.iloc[(rows["ratio"] - rows["ratio"].median()).abs().argsort().iloc[0]]
+    key = (f"faster in {faster} of {len(rows)} cases; median case {median['shape']} "
+           f"{median['op']}: {ratio_of(median)}")
     caps = ok_counts(data.capabilities, ["marshal", found.baseline or "pickle-5"])
-    return [Text(f"marshal against {found.baseline}. {caps}"), Bullets(lines), note]
+    sentence = (f"marshal was faster than {found.baseline} in {faster} of {len(rows)} cases, "
+                f"slower or the same in {against}, cannot tell in {unclear}. {caps}")
+    return Answer(claim, judge(faster, against, len(rows)), key, sentence,
+                  [*forest_blocks(found, rows, f"marshal against {found.baseline}"), note])
 
 
-def answer_generality_claim(found: Findings) -> list[Any]:
+def answer_generality_claim(found: Findings) -> Answer:
     """dill and cloudpickle against pickle on plain data, per shape, with CIs."""
+    claim = "What does generality cost? (dill and cloudpickle are slower on plain data)"
     general = general_picklers()
-    lines = pickle_lines(found, general)
-    if not lines:
-        return [missing(f"{NOT_MEASURED}: no {'/'.join(general)} and pickle cases.")]
-    rows = found.versus_pickle[found.versus_pickle["subject"].isin(general)]
+    rows = versus_rows(found, general)
+    if rows.empty:
+        return not_measured(claim, f"no {'/'.join(general)} and pickle cases.")
+    slower = int((rows["verdict"] == "slower").sum())
+    against = int(rows["verdict"].isin(["faster", "same"]).sum())
     spans = [f"{name} {format_factor(g['ratio'].min())}x-{format_factor(g['ratio'].max())}x"
              for name, g in rows.groupby("subject", sort=False)]
-    return [Text(f"Time relative to {found.baseline} on plain data, across shapes and dumps/"
-                 f"loads: {', '.join(spans)}. Per case, with 95% CI:"), Bullets(lines)]
+    sentence = (f"slower than {found.baseline} in {slower} of {len(rows)} cases, faster or the "
+                f"same in {against}; time relative to {found.baseline}: {', '.join(spans)}.")
+    worst = worst_row(rows)
+    key = (f"slower in {slower} of {len(rows)}; worst: {worst['subject']} {worst['shape']} "
+           f"{worst['op']} {ratio_of(worst)}")
+    return Answer(claim, judge(slower, against, len(rows)), key, sentence,
+                  forest_blocks(found, rows, f"General picklers against {found.baseline}"))
 
 
 # ---------------------------------------------------------------- capabilities
 
-def answer_functions_claim(caps: dict[str, Any] | None) -> list[Any]:
+def ok_counts(caps: dict[str, Any] | None, serializers: Sequence[str]) -> str:
+    """"Round-trips (ok) in the capability matrix: name ok of total, ..." (empty without one)."""
+    if caps is None:
+        return ""
+    every = {c["kind"] for c in caps["cells"]}
+    parts = [f"{name} {ok_count(caps, name, every)} of "
+             f"{sum(c['serializer'] == name for c in caps['cells'])}" for name in serializers]
+    return "Round-trips (ok) in the capability matrix: " + ", ".join(parts) + "."
+
+
+def ok_count(caps: dict[str, Any], serializer: str, kinds: set[str]) -> int:
+    """How many of some kinds a serializer round-trips (ok) in the capability matrix."""
+    return sum(c["outcome"] == "ok" for c in caps["cells"]
+               if c["serializer"] == serializer and c["kind"] in kinds)
+
+
+def answer_functions_claim(caps: dict[str, Any] | None) -> Answer:
     """Which of pickle and the general picklers round-trip functions."""
+    claim = "Functions are tricky to pickle; use dill"
     kinds = [k for k in caps["kinds"] if k.get("name") in FUNCTION_KINDS] if caps else []
     if not caps or not kinds:
-        return [missing(f"{NOT_MEASURED}: no capability matrix with function kinds "
-                        "(pass --capabilities).")]
+        return not_measured(claim, "no capability matrix with function kinds (pass "
+                            "--capabilities).")
     present = [s["name"] for s in caps["serializers"]]
-    names = [name for name in present
-             if name == pickle_baseline(present) or name in general_picklers()]
-    counts = ok_counts(caps, names, {k["name"] for k in kinds})
-    return [Text(f"{counts} Each outcome was proven by loading in a fresh process."),
-            capability_table(caps, kinds, names)]
+    base = pickle_baseline(present)
+    names = [name for name in present if name == base or name in general_picklers()]
+    kind_names = {k["name"] for k in kinds}
+    counts = {name: ok_count(caps, name, kind_names) for name in names}
+    dill, pickled = counts.get("dill"), counts.get(base or "", 0)
+    verdict = NOT_MEASURED_VERDICT if dill is None else ("true" if dill > pickled else "false")
+    key = ", ".join(f"{name} {n} of {len(kinds)}" for name, n in counts.items())
+    sentence = (f"round-trips of {len(kinds)} function kinds, each proven by loading in a "
+                f"fresh process: {key}.")
+    return Answer(claim, verdict, key, sentence,
+                  fold_long([capability_table(caps, kinds, names)], "Function kinds"))
 
 
-def answer_extend_claim(caps: dict[str, Any] | None) -> list[Any]:
+def answer_extend_claim(caps: dict[str, Any] | None) -> Answer:
     """What importing dill changes in pickle and what dill.extend(False) undoes."""
+    claim = "`dill.extend(False)` restores normal pickling"
     extend = caps.get("dill_extend") if caps else None
     if not isinstance(extend, dict) or extend.get("import_dill_changes_pickle_dispatch") is None:
         reason = extend.get("error") if isinstance(extend, dict) else None
-        return [missing(f"{NOT_MEASURED}: the capability matrix has no dill_extend "
-                        f"measurement{f' ({reason})' if reason else ''}.")]
+        return not_measured(claim, "the capability matrix has no dill_extend measurement"
+                            f"{f' ({reason})' if reason else ''}.")
     changed = "changes" if extend["import_dill_changes_pickle_dispatch"] else "does not change"
-    restores = "restores it" if extend.get("extend_false_restores") else "does NOT restore it"
+    restored = bool(extend.get("extend_false_restores"))
     added = extend.get("added_types") or []
-    return [Text(f"import dill {changed} pickle._Pickler.dispatch ({len(added)} types added, "
-                 f"{len(extend.get('replaced_types') or [])} replaced); dill.extend(False) "
-                 f"{restores}. Measured in a fresh process by the capability run."),
-            Bullets(describe_mapping(extend))]
+    replaced = extend.get("replaced_types") or []
+    key = f"{len(added)} types added, {len(replaced)} replaced; " + (
+        "restored" if restored else "not restored")
+    sentence = (f"import dill {changed} pickle._Pickler.dispatch; dill.extend(False) "
+                f"{'restores' if restored else 'does NOT restore'} it (measured in a fresh "
+                "process by the capability run).")
+    return Answer(claim, "true" if restored else "false", key, sentence,
+                  fold_long([Bullets(describe_mapping(extend))], "What the run recorded"))
 
 
-def answer_code_claim(caps: dict[str, Any] | None) -> list[Any]:
+def answer_code_claim(caps: dict[str, Any] | None) -> Answer:
     """Payload of code that builds data against the data itself (the kinds marked `sends`)."""
+    claim = "Send code, not data: code is much smaller"
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     for cell in (caps or {}).get("cells", []):
         if cell["kind"] in (CODE_KIND, DATA_KIND):
@@ -203,43 +284,45 @@ def answer_code_claim(caps: dict[str, Any] | None) -> list[Any]:
     pairs = {name: c for name, c in cells.items() if len(c) == 2
              and c[DATA_KIND].get("payload_bytes") and c[CODE_KIND].get("payload_bytes")}
     if not pairs:
-        return [missing(f"{NOT_MEASURED}: no {CODE_KIND} and {DATA_KIND} payload sizes in the "
-                        "capability matrix (a later suite measures the round trip across "
-                        "processes).")]
-    return [Text(f"Payload of {CODE_KIND} (code that builds the data) against {DATA_KIND} "
-                 "(the data itself), from the capability matrix; exact byte counts, so no CI. "
-                 "Code only counts as sent when it loads and works in a fresh process (ok):"),
-            Bullets([code_line(name, c[CODE_KIND], c[DATA_KIND]) for name, c in pairs.items()])]
-
-
-def code_line(serializer: str, code: dict[str, Any], data: dict[str, Any]) -> str:
-    """One serializer's code-vs-data payload sentence."""
-    sizes = (f"code {format_quantity(code['payload_bytes'], 'byte')}, data "
-             f"{format_quantity(data['payload_bytes'], 'byte')}")
-    if code["outcome"] != "ok":
-        return (f"{serializer}: {sizes}, but the code does not work in a fresh process "
-                f"({code['outcome']}): it was sent by reference, not as code")
-    factor = format_factor(data["payload_bytes"] / code["payload_bytes"])
-    return f"{serializer}: {sizes}: the code is {factor}x smaller"
+        return not_measured(claim, f"no {CODE_KIND} and {DATA_KIND} payload sizes in the "
+                            "capability matrix.")
+    body = [[name, format_quantity(c[CODE_KIND]["payload_bytes"], "byte"),
+             format_quantity(c[DATA_KIND]["payload_bytes"], "byte"),
+             format_factor(c[DATA_KIND]["payload_bytes"] / c[CODE_KIND]["payload_bytes"]) + "x",
+             "yes" if c[CODE_KIND]["outcome"] == "ok" else f"no ({c[CODE_KIND]['outcome']})"]
+            for name, c in pairs.items()]
+    works = {name: c for name, c in pairs.items() if c[CODE_KIND]["outcome"] == "ok"}
+    smaller = [n for n, c in works.items()
+               if c[CODE_KIND]["payload_bytes"] < c[DATA_KIND]["payload_bytes"]]
+    factors = {name: c[DATA_KIND]["payload_bytes"] / c[CODE_KIND]["payload_bytes"]
+               for name, c in works.items()}
+    best = max(factors, key=factors.__getitem__, default=None)
+    key = "-" if best is None else f"{best}: code {format_factor(factors[best])}x smaller"
+    sentence = (f"code that builds the data ({CODE_KIND}) was smaller than the data "
+                f"({DATA_KIND}) and worked in a fresh process for {len(smaller)} of "
+                f"{len(pairs)} serializers; exact byte counts, so no CI. Code that does not "
+                "load in a fresh process was sent by reference, not as code.")
+    table = make_table(["serializer", "code", "data", "data / code", "works in a fresh process"],
+                       body)
+    return Answer(claim, judge(len(smaller), len(works) - len(smaller), len(pairs)), key,
+                  sentence, fold_long([table], "Code and data payloads"))
 
 
 # ---------------------------------------------------------------- the section
 
-def questions_section(data: ReportData, found: Findings) -> Section:
-    """Each claim with the answer the data gives."""
+def find_answers(data: ReportData, found: Findings) -> list[Answer]:
+    """Every claim the report puts to the data, with its answer, in page order."""
     caps = data.capabilities
-    claims = [
-        ("“Use reduce whenever speed is required.”", answer_reduce_claim(data, found)),
-        ("toolz and cytoolz make functional code fast", answer_toolz_claim(found)),
-        ("io.BytesIO acts like a file, so code for files runs without a filesystem",
-         answer_sinks_claim(found)),
-        ("pickle is the default; marshal is faster but CPython-only and version-specific",
-         answer_marshal_claim(data, found)),
-        ("Functions are tricky to pickle; use dill", answer_functions_claim(caps)),
-        ("`dill.extend(False)` restores normal pickling", answer_extend_claim(caps)),
-        ("Send code, not data: code is much smaller", answer_code_claim(caps)),
-        ("What does generality cost?", answer_generality_claim(found))]
-    blocks: list[Any] = []
-    for claim, answer in claims:
-        blocks += [Heading(claim), *answer]
-    return Section("questions", "Questions", blocks)
+    return [answer_reduce_claim(data, found), answer_toolz_claim(found),
+            answer_sinks_claim(found), answer_marshal_claim(data, found),
+            answer_functions_claim(caps), answer_extend_claim(caps), answer_code_claim(caps),
+            answer_generality_claim(found)]
+
+
+def questions_section(data: ReportData, found: Findings) -> Section:
+    """The answers first (one row per claim), then each claim's one-sentence answer and evidence."""
+    answers = find_answers(data, found)
+    blocks: list[Any] = [answers_table(answers)]
+    for answer in answers:
+        blocks += answer_blocks(answer)
+    return Section("questions", "Answers", blocks)

@@ -24,7 +24,7 @@ from bench.report.history import history_section
 from bench.report.matrix import capabilities_section
 from bench.report.metrics import metrics_section
 from bench.report.questions import fold_answers, questions_section
-from bench.report.runs import runs_section
+from bench.report.runs import headline_lines, runs_section
 from bench.report.sections import (
     environment_section,
     folds_section,
@@ -67,9 +67,16 @@ def build_sections(data: ReportData, found: Findings, history: History | None = 
     return [questions_section(data, found), environment_section(data, found),
             serializers_section(data, found), scaling_section(data, found), ship_section(data),
             folds_section(data, found, fold_answers(found)),
-            capabilities_section(data.capabilities), runs_section(found.runs), *extra,
+            capabilities_section(data.capabilities), runs_section(found.runs, data.runs), *extra,
             metrics_section(data.summary),
             table_section(data, found), Section("methods", "Methods", [Bullets(METHODS)])]
+
+
+def banner_lines(data: ReportData, found: Findings) -> list[str]:
+    """The lines under the title: each run's noise of the day, then the runs' headline."""
+    noise = [f"Noise of the day, {row['run']}: {row['noise']}" for _, row in data.runs.iterrows()
+             if isinstance(row.get("noise"), str)]
+    return noise + (headline_lines(found.runs, data.runs) if found.runs is not None else [])
 
 
 def template_environment() -> jinja2.Environment:
@@ -90,9 +97,11 @@ def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
     points of bench.gate.history, shown in a History section.
     """
     data = prepare_data(frame, runs, capabilities, failures, threshold)
-    sections = build_sections(data, find_all(data, base), history)
+    found = find_all(data, base)
+    sections = build_sections(data, found, history)
     template = template_environment().get_template("report.html.j2")
     return template.render(sections=sections, runs=list(data.runs["run"]),
+                           banners=banner_lines(data, found),
                            n_cases=len(data.summary), version=__version__,
                            confidence=f"{CONFIDENCE:.0%}")
 

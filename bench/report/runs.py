@@ -7,6 +7,7 @@ checked against `bench compare --format json`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -17,6 +18,7 @@ from bench.report import plots
 from bench.report.blocks import (
     Bullets,
     Cell,
+    Heading,
     Section,
     Table,
     Text,
@@ -24,17 +26,23 @@ from bench.report.blocks import (
     make_figure,
     make_table,
     missing,
+    slugify,
 )
 from bench.report.findings import RunComparisons
-from bench.text import VERDICTS, format_quantity
+from bench.text import VERDICTS, format_quantity, format_ratio, verdict_label
+
+MOVED_TOGETHER = 0.8  # share of cases moving the same way that suggests the machine moved
+TOP = 10  # regressions and improvements named in the section
+ENVIRONMENT_FIELDS = ("host", "python", "implementation", "cpu", "cpu_count", "platform",
+                      "profile", "bench_version", "gc", "pyperf_version")
 
 
 def verdict_cell(run: str, row: Any) -> Cell:
     """The verdict of one case of one run, coloured, its reason on hover, machine-readable."""
     verdict = str(row["verdict"])
     data = (("case", str(row["benchmark"])), ("run", run), ("verdict", verdict))
-    return Cell(verdict, f"verdict-{verdict}", str(row["reason"] or VERDICTS.get(verdict, "")),
-                data)
+    return Cell(verdict_label(verdict), f"verdict-{verdict}",
+                str(row["reason"] or VERDICTS.get(verdict, "")), data)
 
 
 def case_cells(run: str, row: Any | None) -> list[Any]:
@@ -65,13 +73,80 @@ def comparison_table(found: RunComparisons) -> Table:
             for case in cases]
     columns = ["case", found.base, *(c for run in by_run
                                       for c in (run, f"{run} / {found.base}", "verdict"))]
-    return make_table(columns, body, "Every case")
+    return make_table(columns, body, "Every case", sortable=True)
 
 
 def headline(run: str, cmp: Comparison) -> str:
     """Counts per verdict and the geometric mean of one run against the base."""
     return (f"{run}: {summarize_counts(cmp.counts())}; {describe_geomean(cmp.geomean)} "
             f"({describe_rule(cmp)})")
+
+
+def short_headline(run: str, base: str, cmp: Comparison) -> str:
+    """'head against base (head / base): geomean ...; 3 regressed, 1 improved, 9 cannot tell'."""
+    counts = cmp.counts()
+    return (f"{run} against {base} ({run} / {base}): {describe_geomean(cmp.geomean)}; "
+            f"{counts['slower']} regressed, {counts['faster']} improved, {counts['same']} same, "
+            f"{counts['uncertain']} {verdict_label('uncertain')}")
+
+
+def shared_move(cmp: Comparison) -> str | None:
+    """A warning when most cases moved the same way (the machine moved, not the code), else None.
+
+    Most: at least MOVED_TOGETHER of 10 or more cases with a ratio on the same side of 1.
+    """
+    shift = math.exp(cmp.pooling.run_shift)
+    if abs(cmp.pooling.run_shift) > math.log1p(cmp.threshold):
+        return (f"every case moved together by {format_ratio(shift)} (the shift the gate "
+                "measured between the runs and set apart from each case's ratio): when "
+                "most cases move together the machine or its load probably moved, not the code.")
+    ratios = cmp.cases["ratio"].dropna()
+    if len(ratios) < 10:
+        return None
+    up, down = int((ratios > 1).sum()), int((ratios < 1).sum())
+    moved, way = max((up, "slower"), (down, "faster"))
+    if moved < MOVED_TOGETHER * len(ratios):
+        return None
+    return (f"{moved} of {len(ratios)} cases moved the same way ({way}): when most cases move "
+            "together the machine or its load probably moved, not the code; read single "
+            "cases against the geometric mean.")
+
+
+def environment_differences(runs: pd.DataFrame | None, base: str) -> list[str]:
+    """'pyperf_version: 2.10.0 (base) vs 2.11.0 (head)' for every field the runs disagree on."""
+    if runs is None or len(runs) < 2:
+        return []
+    lines = []
+    for column in ENVIRONMENT_FIELDS:
+        if column not in runs:
+            continue
+        values = {str(run): value for run, value in zip(runs["run"], runs[column], strict=True)}
+        if len({str(v) for v in values.values()}) > 1:
+            lines.append(f"{column}: " + " vs ".join(
+                f"{value} ({run}{', base' if run == base else ''})" for run, value in values.items()))
+    return lines
+
+
+def headline_lines(found: RunComparisons, runs: pd.DataFrame | None = None) -> list[str]:
+    """The banner lines of a comparison: each run's headline, shared moves, environment."""
+    lines = []
+    for run, cmp in found.comparisons.items():
+        lines.append(short_headline(run, found.base, cmp))
+        moved = shared_move(cmp)
+        if moved:
+            lines.append(f"{run}: {moved}")
+    differences = environment_differences(runs, found.base)
+    if differences:
+        lines.append("The runs differ in: " + "; ".join(differences))
+    return lines
+
+
+def top_cases(cmp: Comparison, verdict: str, limit: int = TOP) -> list[str]:
+    """The `limit` cases of one verdict that moved most, named, with ratio and CI."""
+    rows = cmp.cases[cmp.cases["verdict"] == verdict].dropna(subset=["ratio"])
+    rows = rows.sort_values("ratio", ascending=verdict == "faster", kind="stable").head(limit)
+    return [f"{r['benchmark']}: {describe_ratio(r['ratio'], r['ci_low'], r['ci_high'])}"
+            for _, r in rows.iterrows()]
 
 
 def ratio_rows(found: RunComparisons) -> pd.DataFrame:
@@ -90,8 +165,8 @@ def threshold_words(found: RunComparisons) -> str:
     return "threshold " + (" or ".join(f"{t:.0%}" for t in chosen) or "by unit")
 
 
-def runs_section(found: RunComparisons | None) -> Section:
-    """Each run against the base run, by the rule of `bench compare`."""
+def runs_section(found: RunComparisons | None, runs: pd.DataFrame | None = None) -> Section:
+    """Each run against the base run, by the rule of `bench compare`; runs: describe_runs."""
     section = Section("runs", "Runs side by side")
     if found is None:
         section.blocks.append(missing("One result file given: pass several (e.g. Python 3.11 "
@@ -108,8 +183,14 @@ def runs_section(found: RunComparisons | None) -> Section:
         return section
     notes = [f"{run}: {note}" for run, cmp in found.comparisons.items() for note in cmp.notes]
     rows = ratio_rows(found)
-    section.blocks += [Bullets([headline(run, cmp) for run, cmp in found.comparisons.items()]),
+    section.blocks += [Text("; ".join(headline_lines(found, runs)), "answer"),
+                       Bullets([headline(run, cmp) for run, cmp in found.comparisons.items()]),
                        *problems, Bullets(notes)]
+    for run, cmp in found.comparisons.items():
+        for verdict, title in (("slower", "regressions"), ("faster", "improvements")):
+            named = top_cases(cmp, verdict)
+            section.blocks += [Heading(f"{run}: top {title}", f"runs-{slugify(run)}-{title}"),
+                               Bullets(named) if named else Text(f"No case {verdict}.")]
     if not rows.empty:
         section.blocks.append(make_figure(plots.plot_run_ratios(rows, found.base),
                                           "Time ratio of each common case to the base run, "

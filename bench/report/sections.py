@@ -16,10 +16,12 @@ from bench.report import plots
 from bench.report.blocks import (
     Bullets,
     Cell,
+    Details,
     Heading,
     Section,
     Table,
     Text,
+    drop_empty_columns,
     make_figure,
     make_table,
     missing,
@@ -132,10 +134,18 @@ def op_cells(row: Any) -> list[Any]:
 
 
 def speed_cells(row: Any, reference: float | None) -> list[Any]:
-    """[MB/s, % of memcpy] of one serializer op (dashes when unknown)."""
+    """[MB/s, % of memcpy] of one serializer op (dashes when unknown).
+
+    A zero-copy serializer (its registry entry says so) copies nothing, so it gets a note
+    instead of a share of memcpy.
+    """
     if row is None or pd.isna(row["shape_nbytes"]):
         return [None, None]
     speed = float(row["shape_nbytes"]) / float(row["mean"])
+    entry = SERIALIZERS.get(str(row["subject"]))
+    if reference and entry is not None and entry.zero_copy:
+        return [format_rate(speed), Cell("zero-copy", "", "large buffers travel out of band: "
+                                         "nothing is copied, so no share of memcpy")]
     return [format_rate(speed), format_percent(speed / reference, 1) if reference else None]
 
 
@@ -172,10 +182,14 @@ def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame) -> list[Any]:
     about = (f", about {format_quantity(nbytes.iloc[0], 'byte')} in memory"
              if not nbytes.empty else "")
     svg = plots.plot_serializer_shape(rows, f"{shape}, n={size}: dumps, loads and payload")
-    return [Heading(f"{shape} (n={size}{about})"),
-            make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, fastest "
-                             "round trip at the top; payload size (bytes on the wire)."),
-            serializer_table(data, run, rows, order)]
+    payloads = rows.dropna(subset=["payload_bytes"])
+    smallest = (f"; smallest payload: {payloads.loc[payloads['payload_bytes'].idxmin(), 'subject']}"
+                if not payloads.empty else "")
+    summary = (f"{shape} (n={size}{about}): lowest mean dumps + loads: {order[0]}{smallest}")
+    return [Details(summary, [
+                make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, lowest "
+                                 "mean round trip at the top; payload size (bytes on the wire)."),
+                drop_empty_columns(serializer_table(data, run, rows, order))])]
 
 
 def pareto_blocks(rows: pd.DataFrame) -> list[Any]:
@@ -186,10 +200,12 @@ def pareto_blocks(rows: pd.DataFrame) -> list[Any]:
                                                   "loads and payload_bytes.")]
     fronts = [f"{shape}: " + ", ".join(group.loc[group["front"], "subject"])
               for shape, group in points.groupby("shape", sort=False)]
-    return [Heading("Size vs speed (Pareto front)"),
-            make_figure(plots.plot_pareto(points), "Payload size against round-trip time "
-                        "(dumps + loads means); no serializer is both smaller and faster than "
-                        "a point on the front."), Text("On the Pareto front:"), Bullets(fronts)]
+    return [Heading("Size vs speed (Pareto front)"), Text("On the Pareto front:"),
+            Bullets(fronts),
+            Details("Payload size against round-trip time (figure)", [make_figure(
+                plots.plot_pareto(points), "Payload size against round-trip time (dumps + "
+                "loads means); no serializer is both smaller and faster than a point on the "
+                "front.")])]
 
 
 def sink_blocks(sinks: pd.DataFrame) -> list[Any]:
@@ -231,12 +247,12 @@ def exponent_table(exponents: pd.DataFrame, heading: str) -> Table:
     rows = exponents.sort_values("k", ascending=False, kind="stable")
     body, classes = [], []
     for _, r in rows.iterrows():
-        steep = r["k"] > SUPERLINEAR
         ci = "unknown (2 sizes)" if pd.isna(r["low"]) else format_interval(r["low"], r["high"])
+        flag = {"superlinear": "superlinear: k's CI lies above 1",
+                "possibly superlinear": "possibly superlinear: needs more sizes"}.get(r["growth"], "")
         body.append([r["suite"], r["subject"], r["op"], r["shape"], f"{r['k']:.2f}", ci,
-                     f"{r['n']} ({r['min_size']} – {r['max_size']})",
-                     f"superlinear (k > {SUPERLINEAR})" if steep else ""])
-        classes.append("superlinear" if steep else "")
+                     f"{r['n']} ({r['min_size']} – {r['max_size']})", flag])
+        classes.append(r["growth"].replace(" ", "-"))
     columns = ["suite", "subject", "op", "shape", "k", "k 95% CI", "sizes (range)", "flag"]
     return make_table(columns, body, heading, classes)
 
@@ -287,9 +303,13 @@ def scaling_section(data: ReportData, found: Findings) -> Section:
     section.blocks.append(Text(f"Shown: {runs}. A straight line of slope k on log-log axes "
                                f"means cost ~ n^k; k near 2 is quadratic."))
     exponents = pd.concat([e for _, _, e in parts])
-    steep = exponents[exponents["k"] > SUPERLINEAR]
+    steep = exponents[exponents["growth"] != ""]
+    sure = int((steep["growth"] == "superlinear").sum())
     section.blocks += [
-        exponent_table(steep, f"Superlinear: k > {SUPERLINEAR}") if not steep.empty
+        Text(f"{sure} case(s) superlinear (k > {SUPERLINEAR}, its 95% CI above 1); "
+             f"{len(steep) - sure} possibly superlinear (k > {SUPERLINEAR} but its CI reaches 1: "
+             "needs more sizes).", "answer"),
+        exponent_table(steep, f"k > {SUPERLINEAR}") if not steep.empty
         else Text(f"No case grows faster than n^{SUPERLINEAR}."),
         exponent_table(exponents, "Fitted exponents of every case: cost ~ n^k")]
     for suite, _, exps in parts:
@@ -344,11 +364,12 @@ def full_table(data: ReportData, found: Findings) -> Table:
         classes.append("warn" if (r.run, r.benchmark) in flagged else "")
     columns = ["run", "case", "median", "mean", "95% CI", "CI ±", "stdev/mean", "processes",
                "values", "payload", "peak alloc", "version"]
-    return make_table(columns, body, "", classes, collapsible=False)
+    return make_table(columns, body, "", classes, collapsible=False, sortable=True)
 
 
 def table_section(data: ReportData, found: Findings) -> Section:
     """Every case with median, CI, payload and peak memory; rows with warnings tinted."""
     return Section("table", "Table", [
         Text("Every case of every run. Tinted rows have pyperf-check warnings (see "
-             "Environment)."), full_table(data, found)])
+             "Environment); click a header to sort, type in the box to filter."),
+        Details(f"Every case ({len(data.summary)} rows)", [full_table(data, found)])])

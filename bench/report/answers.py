@@ -1,0 +1,75 @@
+"""An answer to a claim: its verdict, key number and evidence, and the table that lists them.
+
+The verdict words are bench.text.ANSWERS; `judge` turns counts of cases that support and
+contradict a claim into one of them, so every claim is judged by the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.report.blocks import Cell, Details, Heading, Table, Text, make_table, slugify
+from bench.text import ANSWERS
+
+NOT_MEASURED = "not measured in this run"
+LONG = 6  # lists and tables longer than this fold under <details>
+
+
+@dataclass
+class Answer:
+    """A claim and what the data says: verdict (a key of ANSWERS), key number, one sentence."""
+
+    claim: str
+    verdict: str
+    key: str
+    sentence: str
+    evidence: list[Any] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        """The id of the claim's heading."""
+        return "q-" + slugify(self.claim)
+
+
+def judge(supporting: int, contradicting: int, measured: int) -> str:
+    """The verdict of a claim from how many measured cases support and contradict it.
+
+    >>> judge(3, 0, 3), judge(0, 2, 4), judge(1, 1, 2), judge(0, 0, 5), judge(0, 0, 0)
+    ('true', 'false', 'mixed', 'cannot tell', 'not measured in this run')
+    """
+    if measured == 0:
+        return NOT_MEASURED
+    if supporting and contradicting:
+        return "mixed"
+    if supporting:
+        return "true"
+    return "false" if contradicting else "cannot tell"
+
+
+def not_measured(claim: str, why: str) -> Answer:
+    """The answer to a claim this run has no cases for."""
+    return Answer(claim, NOT_MEASURED, "-", f"Not measured in this run: {why}",
+                  [Text(f"Not measured in this run: {why}", "missing")])
+
+
+def fold_long(blocks: Sequence[Any], summary: str) -> list[Any]:
+    """The blocks, under one <details> when a table or list in them is longer than LONG."""
+    size = max((len(getattr(b, "rows", getattr(b, "items", ()))) for b in blocks), default=0)
+    return [Details(summary, list(blocks))] if size > LONG else list(blocks)
+
+
+def answers_table(answers: Sequence[Answer]) -> Table:
+    """One row per claim: the claim (a link to its evidence), the verdict, the key number."""
+    rows = [[Cell(a.claim, href=f"#{a.anchor}"),
+             Cell(a.verdict, "answer-" + slugify(a.verdict), ANSWERS.get(a.verdict, "")),
+             a.key] for a in answers]
+    return make_table(["claim", "answer", "key number (95% CI)"], rows, collapsible=False)
+
+
+def answer_blocks(answer: Answer) -> list[Any]:
+    """The claim's heading, its one-sentence answer, then its evidence."""
+    return [Heading(answer.claim, answer.anchor),
+            Text(f"{answer.verdict.capitalize()}: {answer.sentence}", "answer"),
+            *answer.evidence]
