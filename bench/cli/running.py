@@ -156,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                  f"{plan.budget:.0f} s" if plan.target else ""), file=sys.stderr)
     with contextlib.closing(make_results(selected)) as results:
         done, stopped = run_with_progress(({"": result} for result in results), total,
-                                          {"": output}, on_saved=note_noise(output, plan))
+                                          {"": output}, on_saved=note_noise(output, plan) if plan else None)
     report_failures(output.failures)
     if stopped:
         saved = len({b.get_name() for b in output.benchmarks} | set(output.failures))
@@ -188,13 +188,12 @@ def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Cas
                      target, budget)
 
 
-def note_noise(output: Results, plan: Scheduler | None) -> Callable[[], None]:
+def note_noise(output: Results, plan: Scheduler) -> Callable[[], None]:
     """Before each save: the run's noise and precision so far, into the results file."""
     from bench.schedule import measure_noise
 
     def update() -> None:
-        if plan is not None:
-            output.noise = {**measure_noise(output.benchmarks), **plan.summary()}
+        output.noise = {**measure_noise(output.benchmarks), **plan.summary()}
     return update
 
 
