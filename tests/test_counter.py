@@ -94,6 +94,20 @@ def test_the_parent_makes_values_from_the_dumps_a_counting_process_names(tmp_pat
     assert read_values({"case": "c", "error": "check failed"}) == {"case": "c", "error": "check failed"}
 
 
+def test_the_first_count_of_a_case_is_its_warm_up_value(tmp_path):
+    total = read_dump(DUMP.read_text())[1]["Ir"]
+    for n in (1, 2, 3):
+        (tmp_path / f"callgrind.out.{n}").write_text(DUMP.read_text())
+    empty, *dumps = ([str(tmp_path / f"callgrind.out.{n}"), "fixture 2000 calls"] for n in (1, 2, 3))
+    line = read_values({"case": "c", "loops": 2, "metadata": {}, "empty": empty,
+                        "counted": [total + 50], "dumps": dumps, "warmups": 1})
+    assert line["warmups"] == [25.0] and line["values"] == [0.0, 0.0]
+    line = {**line, "values": [100.0, 101.0]}
+    bench = make_benchmark(Case("ser", "pickle-5", "dumps", "ints", 10), line, {})
+    assert bench.get_values() == (100.0, 101.0)  # the warm-up value is not a value
+    assert [run.warmups for run in bench.get_runs()] == [((2, 25.0),), ()]
+
+
 # ---------------------------------------------------------------- arithmetic and grouping
 
 def test_one_call_is_the_difference_of_two_loop_counts():
@@ -292,6 +306,14 @@ def test_two_runs_count_the_same_within_one_percent(counted_twice):
     for name, values in first.items():
         a, b = sum(values) / len(values), sum(second[name]) / len(second[name])
         assert abs(b / a - 1) < 0.01, (name, values, second[name])
+
+
+@pytest.mark.slow
+def test_the_gate_calls_every_case_of_two_count_runs_the_same(counted_twice, run_bench):
+    proc = run_bench("compare", *map(str, counted_twice), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    verdicts = {case["benchmark"]: case["verdict"] for case in json.loads(proc.stdout)["cases"]}
+    assert len(verdicts) >= 6 and set(verdicts.values()) == {"same"}, verdicts
 
 
 @pytest.mark.slow
