@@ -96,9 +96,7 @@ def format_results(results: Results) -> str:
     The keys are appended to pyperf's text rather than parsed and dumped again: a results
     file is saved after every case and is large by the end of a run.
     """
-    buffer = io.StringIO()
-    results.suite().dump(buffer, compact=True)
-    text = buffer.getvalue().rstrip()
+    text = dump_suite(results.suite()).rstrip()
     if not text.endswith("}"):
         raise ValueError("pyperf's JSON does not end with an object")
     failures = [{"name": name, "reason": reason} for name, reason in results.failures.items()]
@@ -110,6 +108,22 @@ def format_results(results: Results) -> str:
         keys[SETUP_KEY] = results.setup
     ours = json.dumps(keys, separators=(",", ":"), allow_nan=False)
     return f"{text[:-1]},{ours[1:]}\n"
+
+
+def dump_suite(suite: pyperf.BenchmarkSuite) -> str:
+    """pyperf's compact JSON of `suite`, the text `suite.dump(file, compact=True)` writes.
+
+    pyperf's dump goes through `json.dump`, which never uses the C encoder; a run saves its
+    file after every case, and by the end of a `quick` run that took 60 ms a save. The same
+    document through `json.dumps` takes a quarter of it. Where pyperf lacks the document
+    builder, its own dump is used.
+    """
+    as_json = getattr(suite, "_as_json", None)
+    if as_json is None:
+        buffer = io.StringIO()
+        suite.dump(buffer, compact=True)
+        return buffer.getvalue()
+    return json.dumps(as_json(), sort_keys=True, separators=(",", ":")) + "\n"
 
 
 def write_results(results: Results) -> None:

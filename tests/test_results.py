@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import doctest
 import gzip
+import io
 import json
 import math
 import os
@@ -24,6 +25,7 @@ from bench.results import (
     FORMAT_KEY,
     FORMAT_VERSION,
     Results,
+    dump_suite,
     read_results,
     read_runs,
     write_atomic,
@@ -64,6 +66,17 @@ def test_written_file_reads_back_and_pyperf_reads_it(tmp_path: Path) -> None:
     assert data[FORMAT_KEY] == FORMAT_VERSION
     assert data[FAILURES_KEY] == [{"name": "c/d", "reason": "check failed: x"}]
     assert pyperf.BenchmarkSuite.load(results.path).get_benchmark_names() == ["a/b"]
+
+
+def test_the_suite_text_is_pyperfs_own_dump_to_the_byte() -> None:
+    suite = pyperf.BenchmarkSuite.load(str(REPORT))
+    with_warmups = pyperf.Benchmark([pyperf.Run([2.0], warmups=[(3, 1.5)],
+                                                metadata={"name": "w/x", "loops": 3, "unit": "integer"},
+                                                collect_metadata=False)])
+    for case in (suite, pyperf.BenchmarkSuite([make_benchmark("a/b", 1.0, 2.0), with_warmups])):
+        buffer = io.StringIO()
+        case.dump(buffer, compact=True)
+        assert dump_suite(case) == buffer.getvalue()
 
 
 def test_a_gz_name_is_written_gzip_compressed(tmp_path: Path) -> None:
