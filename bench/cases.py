@@ -218,8 +218,21 @@ def quick_cases() -> Iterator[Case]:
     yield from fold_cases([FOLD_SIZE])
     yield from fold_cases([FOLD_SIZE // 10, FOLD_SIZE * 10], ["list"], ["concat"])
     yield from ref_cases(around("bytes"))
-    yield from ship_suite_cases(["pickle-5", "msgpack", "orjson", "msgspec-msgpack"],
-                                [100, 10_000, 1_000_000], [64, 512], ["cloudpickle", "dill"])
+    yield from quick_ship_cases()
+
+
+def quick_ship_cases() -> Iterator[Case]:
+    """A glimpse of the ship suite that fits the quick profile's minutes: each kind of
+    transport's fixed cost, data against code at two sizes, one grid on one and two workers.
+
+    dask starts a LocalCluster in every worker process (~2 s), so quick times only its empty
+    round trip; the pickle pool's code case, which fails by design (the capability matrix
+    shows why), is left to the `ship` profile.
+    """
+    yield from ship_cases(["process-pool", "loky", "dask", "socket-pickle-5"], ["empty"], [0])
+    yield from ship_cases(["process-pool", "loky", "socket-pickle-5"], ["data"], [100, 100_000])
+    yield from ship_cases(["loky", "socket-cloudpickle"], ["code"], [100, 100_000])
+    yield from ship_cases(["pipes"], SCALE_OPS, [512])
 
 
 def ship_smoke_cases() -> Iterator[Case]:

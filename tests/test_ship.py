@@ -35,7 +35,8 @@ def test_doctests_pass() -> None:
 
 def test_quick_has_at_most_60_ship_cases_over_every_kind_of_transport() -> None:
     found = ship_of("quick")
-    assert 30 <= len(found) <= 60
+    assert 12 <= len(found) <= 60
+    assert not [c for c in found if c.subject == "process-pool" and c.op == "code"]  # fails by design
     subjects = {c.subject for c in found}
     assert {"process-pool", "loky", "dask", "pipes"} <= subjects
     assert any(s.startswith("socket-") for s in subjects)
