@@ -18,6 +18,7 @@ import bench.report.matrix
 import bench.report.plots
 import bench.report.questions
 import bench.report.sections
+import bench.report.svg
 from bench.capabilities import load_capabilities
 from bench.cli import main
 from bench.errors import InputError
@@ -266,8 +267,37 @@ def test_pareto_front() -> None:
 
 def test_doctests_of_report_modules() -> None:
     for module in (bench.report.blocks, bench.report.findings, bench.report.matrix,
-                   bench.report.plots, bench.report.sections):
+                   bench.report.plots, bench.report.sections, bench.report.svg):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_compact_svg_keeps_every_text_and_shape() -> None:
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(bench.report.plots.RC):  # text stays text
+        fig, ax = plt.subplots(layout="constrained")
+        ax.errorbar([1, 2, 3], [0.123456, 2.5, 40.0], yerr=[0.01, 0.2, 3.0], marker="o")
+        ax.set(yscale="log", title="ratio 0.123456 <&>", xlabel="n")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+        plt.close(fig)
+    raw = buffer.getvalue()[buffer.getvalue().index("<svg"):]
+    small = bench.report.svg.compact_svg(raw)
+
+    def texts(svg: str) -> list[str]:
+        return [t.strip() for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)]
+
+    def shapes(svg: str) -> list[str]:
+        return re.findall(r"<(path|use|rect|circle|clipPath)\b", svg)
+
+    assert texts(small) == texts(raw) and "ratio 0.123456 &lt;&amp;&gt;" in texts(small)
+    assert shapes(small) == shapes(raw)
+    assert len(small) < 0.7 * len(raw)
+    referenced = re.findall(r'(?:url\(#|href="#)([^")]+)', small)
+    assert referenced and all(f'id="{name}"' in small for name in referenced)
 
 
 # ---------------------------------------------------------------- the CLI end to end

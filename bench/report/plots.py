@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import re
 import textwrap
 import zlib
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 from bench.folds import STYLES, Style  # noqa: E402
 from bench.report.findings import SUPERLINEAR  # noqa: E402
+from bench.report.svg import clean_svg  # noqa: E402
 from bench.serializers import SERIALIZERS, Serializer  # noqa: E402
 from bench.ship import TRANSPORTS, Transport  # noqa: E402
 from bench.text import choose_unit  # noqa: E402
@@ -46,7 +46,7 @@ MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 REFERENCE_STYLES = {"memcpy": ("#0072B2", "D")}  # reference cases: in no registry
 RC: dict[Any, Any] = {
     "svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
-    "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
+    "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
     "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
 MIN_WIDTH = 5.0  # inches: room for a suptitle above a single panel
@@ -92,14 +92,6 @@ def spans_decades(values: Sequence[float] | pd.Series, limit: float = 20.0) -> b
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data) & (data > 0)]
     return len(data) > 1 and float(data.max() / data.min()) > limit
-
-
-def clean_svg(text: str, prefix: str) -> str:
-    """Drop the XML prologue and metadata, and prefix ids so many SVGs share one page."""
-    text = text[text.index("<svg"):]
-    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
-    text = re.sub(r'(\bid="|url\(#|href="#)', lambda m: f"{m.group(1)}{prefix}-", text)
-    return text.replace("<svg ", '<svg class="plot" ', 1)
 
 
 def styled(plot: Callable[..., str]) -> Callable[..., str]:
