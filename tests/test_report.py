@@ -491,6 +491,40 @@ def test_plot_styles_are_the_registry_entries() -> None:
     assert bench.report.sections.bytes_heavy_shapes() == ["bytes", "ndarray"]
 
 
+def test_every_subject_has_a_colour_of_its_own() -> None:
+    import colorsys
+
+    from bench.folds import STYLES
+    from bench.serializers import SERIALIZERS
+
+    subjects = {e.name: e.color.lower() for e in [*SERIALIZERS.values(), *STYLES.values()]}
+    subjects["memcpy"] = bench.report.plots.style_of("memcpy")[0].lower()
+    by_colour: dict[str, list[str]] = {}
+    for name, colour in subjects.items():
+        by_colour.setdefault(colour, []).append(name)
+    assert {c: n for c, n in by_colour.items() if len(n) > 1} == {}
+    hls = [colorsys.rgb_to_hls(*(int(SERIALIZERS[f"pickle-{p}"].color[i:i + 2], 16) / 255
+                                 for i in (1, 3, 5))) for p in range(6)]
+    hues = [h for h, _, _ in hls]
+    assert max(hues) - min(hues) < 0.05  # one hue: within 18 degrees (ColorBrewer Blues)
+    assert [light for _, light, _ in hls] == sorted((light for _, light, _ in hls), reverse=True)
+
+
+def test_forest_plot_colours_a_row_by_its_serializer() -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    rows = pd.DataFrame({"subject": ["dill ints", "dill text", "json ints"],
+                         "identity": ["dill", "dill", "json"], "ratio": [2.0, 3.0, 1.5],
+                         "ci_low": [1.9, 2.8, 1.4], "ci_high": [2.1, 3.2, 1.6]})
+    fig, ax = plt.subplots()
+    bench.report.plots.draw_dots(ax, rows, "ratio", 1.0)
+    lines = [to_hex(c) for c in ax.collections[0].get_colors()]
+    plt.close(fig)
+    style = bench.report.plots.style_of
+    assert lines == [style("dill")[0].lower()] * 2 + [style("json")[0].lower()]
+
+
 def test_a_case_that_faults_on_every_call_is_explained(tmp_path):
     from bench.frame import load_results, summarize
     from bench.report.findings import check_cases

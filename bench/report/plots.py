@@ -1,9 +1,9 @@
 """matplotlib figures of the report, each returned as an inline SVG string.
 
 Every function takes a small prepared DataFrame and returns SVG text; nothing
-is written to disk. Colours are the Okabe-Ito colour-blind-safe palette
-(yellow left out: too pale on white), and every subject also gets its own
-marker, so series stay apart in grey-scale too. Text stays text in the SVG
+is written to disk. Colour is identity: every serializer and fold style has a
+colour of its own in every figure (the pickle protocols a ramp of one hue), and a
+marker per family, so series stay apart in grey-scale too. Text stays text in the SVG
 (`svg.fonttype = none`), mathtext is off (names are data, not formulas), and
 figures are closed after saving. A subject's colour and marker are facts of its registry
 entry (bench.serializers, bench.folds); the memcpy reference, the one subject outside the
@@ -43,7 +43,7 @@ from bench.text import choose_unit  # noqa: E402
 # Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
-REFERENCE_STYLES = {"memcpy": ("#0072B2", "D")}  # reference cases: in no registry
+REFERENCE_STYLES = {"memcpy": ("#7f7f7f", "D")}  # reference cases: in no registry
 RC: dict[Any, Any] = {
     "svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
     "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10,
@@ -67,7 +67,7 @@ def style_of(subject: str) -> tuple[str, str]:
     """The (colour, marker) of a serializer, fold style or reference; a stable one for others.
 
     >>> style_of("pickle-5"), style_of("loop")
-    (('#0072B2', 'o'), ('#000000', 's'))
+    (('#08306b', 'o'), ('#000000', 's'))
     """
     known = registry_styles().get(subject)
     if known:
@@ -151,10 +151,15 @@ def error_columns(rows: pd.DataFrame, value: str = "mean", scale: float = 1.0) -
 
 
 def draw_dots(ax: Axes, rows: pd.DataFrame, value: str, scale: float) -> None:
-    """Horizontal dot plot with CI lines: one row per subject, in the order given."""
+    """Horizontal dot plot with CI lines: one row per subject, in the order given.
+
+    A row labelled other than its subject (e.g. "dill ints") names the subject whose colour
+    it takes in an `identity` column.
+    """
     y = np.arange(len(rows))
     subjects = [str(s) for s in rows["subject"]]
-    styles = [style_of(s) for s in subjects]
+    identities = rows["identity"] if "identity" in rows else rows["subject"]
+    styles = [style_of(str(s)) for s in identities]
     centre = rows[value].to_numpy(float) / scale
     errors = error_columns(rows, value, scale)
     ax.hlines(y, centre - errors[0], centre + errors[1], colors=[c for c, _ in styles],
@@ -314,7 +319,8 @@ def plot_scaling(lines: pd.DataFrame, title: str, legend_title: str) -> str:
 def plot_ratios(rows: pd.DataFrame, title: str, xlabel: str) -> str:
     """Ratio dot plots with CI bars, one panel per `panel`, a reference line at 1.
 
-    rows: panel, subject, ratio, ci_low, ci_high.
+    rows: panel, subject, ratio, ci_low, ci_high (and identity: the subject whose colour a
+    row takes, when its label is not a subject).
     """
     panels = list(dict.fromkeys(rows["panel"]))
     fig, axes = make_grid(len(panels), 3, 3.2, 0.8 + 0.22 * rows.groupby("panel").size().max())

@@ -160,7 +160,7 @@ def versus_rows(found: Findings, subjects: Sequence[str]) -> pd.DataFrame:
 def forest_blocks(found: Findings, rows: pd.DataFrame, title: str) -> list[Any]:
     """A forest plot (one panel per op, a dot and CI per shape and serializer) and a table."""
     panels = rows.assign(panel=rows["op"], ci_low=rows["ratio_low"], ci_high=rows["ratio_high"],
-                         subject=rows["subject"] + " " + rows["shape"])
+                         identity=rows["subject"], subject=rows["subject"] + " " + rows["shape"])
     svg = plots.plot_ratios(panels, title, f"time / {found.baseline} time (log)")
     body = [[r["shape"], r["size"], r["op"], r["subject"], ratio_cell(r)]
             for _, r in rows.iterrows()]

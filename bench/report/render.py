@@ -55,8 +55,8 @@ METHODS = [
     "Warnings follow pyperf check: stdev >= 10% of the mean, minimum or maximum >= 50% away "
     f"from the mean, shortest raw value (value x loops) under 1 ms, and fewer than "
     f"{MIN_PROCESSES} processes.",
-    "Colours: the Okabe-Ito colour-blind-safe palette (without yellow); every series also has "
-    "its own marker.",
+    "Colours: every serializer and fold style has its own colour in every figure (the pickle "
+    "protocols 0-5 a ramp of blue from light to dark), and each family its own marker.",
 ]
 
 
