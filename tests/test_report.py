@@ -581,3 +581,29 @@ def test_two_runs_read_older_as_base_and_name_a_regression(tmp_path: Path) -> No
     top = runs[runs.index("new: top regressions"):runs.index("new: top improvements")]
     assert "ser/json/dumps/ints/10: 1.20x slower" in top
     assert "ser/json/dumps/ints/20" not in top
+
+
+# ---------------------------------------------------------------- noise where numbers are read
+
+def test_noisy_numbers_carry_the_mark(tmp_path: Path) -> None:
+    steady = [1.0, 1.01, 0.99, 1.0, 1.005]
+    means = {"ser/pickle-5/dumps/ints/100": steady, "ser/pickle-5/loads/ints/100": steady,
+             "ser/marshal/dumps/ints/100": [0.5, 0.9, 0.3, 0.7, 0.4],  # CI about +-45%
+             "ser/marshal/loads/ints/100": [0.5 * v for v in steady],
+             "fold/loop/sum/list/100": steady, "fold/builtin/sum/list/100": [0.5 * v for v in steady],
+             "fold/reduce-operator/sum/list/100": [2.0, 3.5, 1.2, 2.8, 1.6]}
+    path = write_cases(tmp_path / "noisy.json", {k: [v * 1e-6 for v in vs] for k, vs in means.items()},
+                       payload_bytes=100)
+    page = build_report([path])
+    serializers = section_of(page, "serializers")
+    marked = re.findall(r'<td class="noisy" title="([^"]*)">([^<]*)</td>', serializers)
+    assert len(marked) == 1 and marked[0][1].endswith(" ⚠"), marked  # marshal dumps only
+    assert marked[0][0].startswith("unstable: the stdev is") and "wide CI: ±" in marked[0][0]
+    questions = section_of(page, "questions")
+    key = re.search(r'<td class="noisy" title="([^"]*)">(reduce fastest[^<]*)</td>', questions)
+    assert key and "reduce-operator: unstable" in key.group(1) and key.group(2).endswith("⚠")
+    assert "sum (list of 100): no: builtin sum is faster" in questions
+    ratios = re.findall(r'<td class="verdict-\w+ noisy" title="([^"]*)">', page)
+    assert ratios and all("unstable" in t or "wide CI" in t for t in ratios)
+    steady_rows = re.findall(r"<tr><td>sum</td>.*?</tr>", section_of(page, "folds"))
+    assert [("⚠" in row) for row in steady_rows] == [False, False, True]  # loop, builtin, reduce

@@ -29,15 +29,16 @@ from bench.frame import (
     ratio_interval,
     summarize,
 )
-from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, classify, compare_runs
-from bench.text import format_quantity, is_missing
+from bench.gate.rule import COUNT_THRESHOLD, DEFAULT_THRESHOLD, Comparison, classify, compare_runs
+from bench.text import format_percent, format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
 OUTLIER_LIMIT = 0.50  # pyperf check: min or max 50% away from the mean
 FAULTS_LIMIT = 10      # minor page faults per call that make a case time the kernel too
 MIN_RAW_SECONDS = 1e-3  # pyperf check: shortest raw value under 1 ms
 SUPERLINEAR = 1.5  # a fitted exponent above this is flagged (quadratic folds have k near 2)
-RATIO_COLUMNS = ["reference_mean", "ratio", "ratio_low", "ratio_high", "verdict"]
+RATIO_COLUMNS = ["reference_mean", "reference_ci_low", "reference_ci_high", "reference_noise", "ratio",
+                 "ratio_low", "ratio_high", "verdict"]
 
 
 @dataclass
@@ -71,10 +72,43 @@ def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                  threshold: float | None = None) -> ReportData:
     """Summaries and process-mean arrays of a tidy frame (threshold None: the gate's default)."""
     summary = summarize(frame)
+    summary["noise"] = [noise_reason(row.rel_stdev, row.rel_half_width,
+                                     threshold_of(row.unit, threshold))
+                        for row in summary.itertuples(index=False)]
     if runs is None:
         runs = summary.drop_duplicates("run")[["run", "file", "host", "python"]]
     return ReportData(frame, summary, runs.reset_index(drop=True), process_mean_arrays(frame),
                       capabilities, failures, threshold)
+
+
+def threshold_of(unit: Any, threshold: float | None) -> float:
+    """The threshold a case is read against: the one given, else the gate's for its unit.
+
+    >>> threshold_of("second", None), threshold_of("integer", None), threshold_of("second", 0.1)
+    (0.05, 0.01, 0.1)
+    """
+    if threshold is not None:
+        return threshold
+    return COUNT_THRESHOLD if unit == "integer" else DEFAULT_THRESHOLD
+
+
+def noise_reason(rel_stdev: Any, rel_half_width: Any, threshold: float) -> str:
+    """Why a case's numbers are to be read with care, or "" when they are steady.
+
+    Unstable: pyperf check's stdev >= REL_STDEV_LIMIT of the mean; wide CI: a 95% CI half-width
+    over the threshold, so the number cannot resolve a change the gate would call.
+
+    >>> noise_reason(0.23, 0.02, 0.05), noise_reason(0.01, 0.12, 0.05)
+    ('unstable: the stdev is 23% of the mean', 'wide CI: ±12% of the mean')
+    >>> noise_reason(0.01, 0.02, 0.05), noise_reason(0.01, float("nan"), 0.05)
+    ('', '')
+    """
+    reasons = []
+    if not is_missing(rel_stdev) and rel_stdev >= REL_STDEV_LIMIT:
+        reasons.append(f"unstable: the stdev is {format_percent(rel_stdev)} of the mean")
+    if not is_missing(rel_half_width) and rel_half_width > threshold:
+        reasons.append(f"wide CI: ±{format_percent(rel_half_width)} of the mean")
+    return "; ".join(reasons)
 
 
 # ---------------------------------------------------------------- ratios within a run
@@ -133,6 +167,9 @@ def ratios_against(data: ReportData, rows: pd.DataFrame, groups: Sequence[str], 
             ratio = (Interval(1.0, 1.0, 1.0) if index == base.index[0] else
                      ratio_interval(data.arrays[(row["run"], row["benchmark"])], base_arrays))
             out.append({**row.to_dict(), "reference_mean": base["mean"].iloc[0],
+                        "reference_ci_low": base["ci_low"].iloc[0],
+                        "reference_ci_high": base["ci_high"].iloc[0],
+                        "reference_noise": "" if index == base.index[0] else base["noise"].iloc[0],
                         "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high,
                         "verdict": ratio_verdict(ratio.low, ratio.high, data.threshold)})
     return pd.DataFrame(out, columns=[*rows.columns, *RATIO_COLUMNS])
@@ -265,7 +302,8 @@ def reduce_answer(data: ReportData, rows: pd.DataFrame) -> dict[str, Any]:
     answer: dict[str, Any] = {"task": rows["op"].iloc[0], "shape": rows["shape"].iloc[0],
                               "size": rows["size"].iloc[0], "reduce": None, "other": None,
                               "ratio": math.nan, "ratio_low": math.nan,
-                              "ratio_high": math.nan, "verdict": None, "winner": None}
+                              "ratio_high": math.nan, "verdict": None, "winner": None,
+                              "noise": ""}
     is_reduce = rows["subject"].map(is_reduce_style).astype(bool)
     if not is_reduce.any() or is_reduce.all():
         return answer
@@ -276,14 +314,16 @@ def reduce_answer(data: ReportData, rows: pd.DataFrame) -> dict[str, Any]:
     winner = {"faster": "reduce", "slower": "other"}.get(verdict)
     return {**answer, "reduce": best_reduce["subject"], "other": best_other["subject"],
             "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high,
-            "verdict": verdict, "winner": winner}
+            "verdict": verdict, "winner": winner,
+            "noise": "; ".join(f"{r['subject']}: {r['noise']}" for r in (best_reduce, best_other)
+                               if r["noise"])}
 
 
 def reduce_answers(data: ReportData, headline: pd.DataFrame) -> pd.DataFrame:
     """One reduce_answer row per task of the headline fold rows."""
     rows = [reduce_answer(data, group) for _, group in headline.groupby("op", sort=False)]
     return pd.DataFrame(rows, columns=["task", "shape", "size", "reduce", "other", "ratio",
-                                       "ratio_low", "ratio_high", "verdict", "winner"])
+                                       "ratio_low", "ratio_high", "verdict", "winner", "noise"])
 
 
 # ---------------------------------------------------------------- sinks

@@ -24,6 +24,7 @@ from bench.report.blocks import (
     drop_empty_columns,
     make_figure,
     make_table,
+    mark_noise,
     missing,
     ratio_cell,
 )
@@ -38,7 +39,15 @@ from bench.report.findings import (
 )
 from bench.serializers import SERIALIZERS
 from bench.shapes import SHAPES
-from bench.text import MISSING, format_interval, format_percent, format_quantity, format_rate
+from bench.text import (
+    MISSING,
+    NOISE_MARK,
+    NOISE_MEANING,
+    format_interval,
+    format_percent,
+    format_quantity,
+    format_rate,
+)
 
 NOT_MEASURED = "Not measured in this run"
 
@@ -130,7 +139,9 @@ def environment_section(data: ReportData, found: Findings) -> Section:
 
 def op_cells(row: Any) -> list[Any]:
     """[mean, CI] cells of a summary row, or two dashes."""
-    return [None, None] if row is None else [seconds(row["mean"]), time_interval(row)]
+    if row is None:
+        return [None, None]
+    return [mark_noise(seconds(row["mean"]), row["noise"]), time_interval(row)]
 
 
 def speed_cells(row: Any, reference: float | None) -> list[Any]:
@@ -213,9 +224,13 @@ def sink_blocks(sinks: pd.DataFrame) -> list[Any]:
     head = Heading("Sinks: bytes vs BytesIO vs a real file")
     if sinks.empty:
         return [head, missing(f"{NOT_MEASURED}: no dumps-bytesio / dumps-file cases.")]
-    body = [[r["subject"], r["shape"], r["size"], r["op"], seconds(r["reference_mean"]),
-             seconds(r["mean"]), ratio_cell(r)] for _, r in sinks.iterrows()]
-    columns = ["serializer", "shape", "n", "sink op", "to bytes", "to sink", "sink / bytes"]
+    body = [[r["subject"], r["shape"], r["size"], r["op"],
+             mark_noise(seconds(r["reference_mean"]), r["reference_noise"]),
+             format_interval(r["reference_ci_low"], r["reference_ci_high"], "second"),
+             mark_noise(seconds(r["mean"]), r["noise"]), time_interval(r), ratio_cell(r)]
+            for _, r in sinks.iterrows()]
+    columns = ["serializer", "shape", "n", "sink op", "to bytes", "95% CI", "to sink", "95% CI",
+               "sink / bytes (95% CI)"]
     return [head, make_table(columns, body)]
 
 
@@ -233,7 +248,7 @@ def serializers_section(data: ReportData, found: Findings) -> Section:
                                f"MB/s is the shape's in-memory size per second; % memcpy "
                                f"(bytes-heavy shapes: {', '.join(bytes_heavy_shapes())}) "
                                f"compares it with copying a bytes buffer of about that size."
-                               f"{note}"))
+                               f"{note} {NOISE_MARK}: {NOISE_MEANING} (hover it for the reason)."))
     for _, group in rows.groupby("shape", sort=False):
         section.blocks += shape_blocks(data, run, group)
     section.blocks += pareto_blocks(rows) + sink_blocks(found.sinks)
@@ -322,8 +337,9 @@ def scaling_section(data: ReportData, found: Findings) -> Section:
 def fold_table(folds: pd.DataFrame) -> Table:
     """Every fold case with its time and its ratio to the loop."""
     body = [[r["op"], r["shape"], r["size"], r["subject"], call_of(r["subject"], r["op"]),
-             seconds(r["mean"]), time_interval(r), ratio_cell(r)] for _, r in folds.iterrows()]
-    columns = ["task", "input", "n", "style", "call", "time", "95% CI", "time / loop"]
+             mark_noise(seconds(r["mean"]), r["noise"]), time_interval(r), ratio_cell(r)]
+            for _, r in folds.iterrows()]
+    columns = ["task", "input", "n", "style", "call", "time", "95% CI", "time / loop (95% CI)"]
     return make_table(columns, body, "Every fold case")
 
 
@@ -342,7 +358,7 @@ def folds_section(data: ReportData, found: Findings, answers: list[str]) -> Sect
                             "faster)", "time / loop time (log)")
     section.blocks += [
         Text(f"Run {data.run_of('fold')}. Below 1: faster than the loop. Bars: 95% CI of the "
-             "ratio."), Heading("Is reduce faster here?"), Bullets(answers),
+             f"ratio. {NOISE_MARK}: {NOISE_MEANING}."), Heading("Is reduce faster here?"), Bullets(answers),
         make_figure(svg, "Each fold style's time divided by the plain loop's, per task, at "
                          "the largest n (list input when measured)."), fold_table(found.folds)]
     return section
@@ -356,7 +372,8 @@ def full_table(data: ReportData, found: Findings) -> Table:
     body, classes = [], []
     for r in data.summary.itertuples(index=False):
         body.append([r.run, r.benchmark, format_quantity(r.median, r.unit),
-                     format_quantity(r.mean, r.unit), format_interval(r.ci_low, r.ci_high, r.unit),
+                     mark_noise(format_quantity(r.mean, r.unit), r.noise),
+                     format_interval(r.ci_low, r.ci_high, r.unit),
                      MISSING if pd.isna(r.rel_half_width) else f"±{format_percent(r.rel_half_width, 1)}",
                      format_percent(r.rel_stdev, 1), r.n_processes, r.n_values,
                      format_quantity(r.payload_bytes, "byte"),
@@ -371,5 +388,6 @@ def table_section(data: ReportData, found: Findings) -> Section:
     """Every case with median, CI, payload and peak memory; rows with warnings tinted."""
     return Section("table", "Table", [
         Text("Every case of every run. Tinted rows have pyperf-check warnings (see "
-             "Environment); click a header to sort, type in the box to filter."),
+             f"Environment); {NOISE_MARK}: {NOISE_MEANING}. Click a header to sort, type in "
+             "the box to filter."),
         Details(f"Every case ({len(data.summary)} rows)", [full_table(data, found)])])
