@@ -3,10 +3,10 @@
 Chromium runs with `--remote-debugging-pipe` (commands on fd 3, replies on fd 4, JSON
 messages ending in NUL), so no extra package is needed. The test opens the report from
 file://, records console errors, uncaught exceptions, log errors and every network request,
-measures each figure, and saves a full-page screenshot into the test's tmp dir. Besides the
-small fixtures it opens the quick-start pages: results/baseline.json (343 cases) alone and
-against a copy 10% slower, with this machine's capability matrix; each must stay within
-MAX_HEIGHT and MAX_BYTES.
+measures each figure, clicks a capability cell to read its error, and saves a full-page
+screenshot into the test's tmp dir. Besides the small fixtures it opens the quick-start
+pages: results/baseline.json (343 cases) alone and against a copy 10% slower, with this
+machine's capability matrix; each must stay within MAX_HEIGHT and MAX_BYTES.
 
 Skips only when Chromium is absent and CI is unset; under CI it must run.
 """
@@ -54,6 +54,14 @@ HIDDEN_HEADINGS = """(() => { const hidden = [];
         if (top < below - 1) hidden.push(h.textContent + ': ' + top + ' < ' + below);
     }
     return JSON.stringify(hidden); })()"""
+MATRIX_CLICK = """(() => { const matrix = document.querySelector('#capabilities .matrix table');
+    const cell = Array.from(matrix.querySelectorAll('td.cap-error[title], td[class^="cap-"][title]'))
+        .find(c => c.title.includes('Error'));
+    const before = document.querySelectorAll('#capabilities .cap-detail').length;
+    cell.click();
+    return JSON.stringify({title: cell.title, before: before,
+        after: document.querySelector('#capabilities .cap-detail').textContent,
+        images: document.querySelectorAll('img').length}); })()"""
 FIGURE_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure svg')).map(
     s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; }))"""
 
@@ -239,6 +247,7 @@ def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.F
                                          returnByValue=True)["result"]["value"])
         layout = evaluate(devtools, LAYOUT)
         hidden = evaluate(devtools, HIDDEN_HEADINGS)
+        clicked = evaluate(devtools, MATRIX_CLICK)
         save_screenshot(devtools, tmp_path / "report.png")
     finally:
         devtools.close()
@@ -253,3 +262,7 @@ def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.F
     assert layout["boxes"] and all(right <= WIDTH and height <= 900
                                    for right, height, _ in layout["boxes"]), layout["boxes"]
     assert hidden == [], hidden
+    assert clicked["before"] == 0 and clicked["images"] == 0  # no detail before a click
+    assert clicked["after"].endswith(" — " + clicked["title"]), clicked  # the exact error text
+    if name in ("one-run", "runs"):
+        assert "<img src=x onerror=alert(1)>" in clicked["after"]  # shown as text, not markup
