@@ -151,7 +151,7 @@ def test_page_is_self_contained(fixture_html: str) -> None:
     for needle in ("<script", "<link", "<iframe", "<img", "@import", ' src="', "url(http"):
         assert needle not in lowered, needle
     hrefs = re.findall(r'href="([^"]*)"', fixture_html)
-    assert hrefs and all(h.startswith("#") for h in hrefs), hrefs
+    assert hrefs and all(h.startswith("#") for h in hrefs), hrefs  # no CSV link unless named
 
 
 def test_figures_are_inline_svg_and_bounded(fixture_html: str) -> None:
@@ -311,6 +311,20 @@ def test_cli_report_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert page.startswith("<!DOCTYPE html>") and '<section id="capabilities">' in page
     assert f"wrote {out}" in capsys.readouterr().err
     assert main(args) == 0  # regenerating overwrites
+
+
+def test_cli_report_writes_the_csv_beside_the_page(tmp_path: Path) -> None:
+    page_path, exported = tmp_path / "reports" / "my page.html", tmp_path / "export.csv"
+    files = [str(DATA / "py311.json"), str(DATA / "foreign.json")]
+    assert main(["report", *files, "-o", str(page_path)]) == 0
+    assert main(["export", *files, "--csv", str(exported)]) == 0
+    beside = tmp_path / "reports" / "my page.csv"
+    assert beside.read_bytes() == exported.read_bytes()  # bench export's rows and columns
+    page = page_path.read_text(encoding="utf-8")
+    table = section_of(page, "table")
+    assert '<a href="my%20page.csv" download>Every case as CSV (my page.csv' in table
+    rows = re.findall(r"<tr(?: class=\"[^\"]*\")?><td>", table)
+    assert len(pd.read_csv(beside)) == len(rows) == 82
 
 
 def test_cli_export_writes_summary_csv(tmp_path: Path) -> None:

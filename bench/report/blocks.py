@@ -58,6 +58,15 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A paragraph that is one link to a file beside the page (e.g. its CSV)."""
+
+    text: str
+    href: str
+    kind: str = "link"
+
+
+@dataclass(frozen=True)
 class Heading:
     """A sub-heading block (h3) with an anchor id (default: made from its text)."""
 

@@ -7,6 +7,7 @@ and says which.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from bench.report.blocks import (
     Cell,
     Details,
     Heading,
+    Link,
     Section,
     Table,
     Text,
@@ -384,9 +386,12 @@ def full_table(data: ReportData, found: Findings) -> Table:
     return make_table(columns, body, "", classes, collapsible=False, sortable=True)
 
 
-def table_section(data: ReportData, found: Findings) -> Section:
-    """Every case with median, CI, payload and peak memory; rows with warnings tinted."""
-    return Section("table", "Table", [
+def table_section(data: ReportData, found: Findings, csv_name: str | None = None) -> Section:
+    """Every case with median, CI, payload and peak memory; rows with warnings tinted; a link
+    to csv_name, the same cases as CSV beside the page, when given."""
+    link = [Link(f"Every case as CSV ({csv_name}, the columns of bench export)", quote(csv_name))
+            ] if csv_name else []
+    return Section("table", "Table", [*link,
         Text("Every case of every run. Tinted rows have pyperf-check warnings (see "
              f"Environment); {NOISE_MARK}: {NOISE_MEANING}. Click a header to sort, type in "
              "the box to filter."),
