@@ -621,3 +621,25 @@ def test_noisy_numbers_carry_the_mark(tmp_path: Path) -> None:
     assert ratios and all("unstable" in t or "wide CI" in t for t in ratios)
     steady_rows = re.findall(r"<tr><td>sum</td>.*?</tr>", section_of(page, "folds"))
     assert [("⚠" in row) for row in steady_rows] == [False, False, True]  # loop, builtin, reduce
+
+
+# ---------------------------------------------------------------- no ranking of ties
+
+def test_serializers_the_gate_cannot_tell_apart_share_a_rank(tmp_path: Path) -> None:
+    steady = [1.0, 1.01, 0.99, 1.0, 1.005]
+    means = {"ser/json/dumps/ints/100": steady, "ser/json/loads/ints/100": steady,
+             "ser/orjson/dumps/ints/100": [0.8, 1.3, 0.9, 1.2, 1.1],  # mean 1.06, CI wide
+             "ser/orjson/loads/ints/100": [1.0, 1.02, 0.98, 1.01, 0.99],
+             "ser/cbor2/dumps/ints/100": [2.0 * v for v in steady],  # clearly slower
+             "ser/cbor2/loads/ints/100": [2.0 * v for v in steady]}
+    path = write_cases(tmp_path / "ties.json", {k: [v * 1e-6 for v in vs] for k, vs in means.items()},
+                       payload_bytes=100)
+    data = prepare_data(load_results([path]))
+    ranks = find_all(data).ranks
+    assert list(zip(ranks["subject"], ranks["rank"], ranks["tied"], strict=True)) == [
+        ("json", 1, ""), ("orjson", 1, "json"), ("cbor2", 3, "")]
+    page = build_report([path])
+    serializers = section_of(page, "serializers")
+    assert "fastest round trip: json, tied with orjson" in serializers
+    assert re.findall(r"<tr><td[^>]*>(=?\d)</td><td[^>]*>(\w+)</td>", serializers) == [
+        ("1", "json"), ("=1", "orjson"), ("3", "cbor2")]

@@ -233,6 +233,36 @@ def pareto_points(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
+def is_clearly_slower(data: ReportData, ops: dict[tuple[str, str], Any], subject: str,
+                      leader: str) -> bool:
+    """True when the gate's rule calls some op of `subject` slower than `leader`'s, none faster."""
+    verdicts = []
+    for op in ("dumps", "loads"):
+        if (subject, op) in ops and (leader, op) in ops:
+            ratio = ratio_between(data, ops[(subject, op)], ops[(leader, op)])
+            verdicts.append(ratio_verdict(ratio.low, ratio.high, data.threshold))
+    return "slower" in verdicts and "faster" not in verdicts
+
+
+def rank_round_trips(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per subject of one shape and size: its rank by mean dumps + loads, ties sharing a rank.
+
+    Subjects go in order of their mean round trip; each shares the rank of the first subject
+    of the group above it unless it is clearly slower than that subject (is_clearly_slower),
+    so subjects the gate cannot tell apart are never ranked as if different. Columns:
+    subject, rank, tied (the first subject of its group when it shares a rank, else "").
+    """
+    order = rows.groupby("subject", sort=False)["mean"].sum().sort_values(kind="stable").index
+    ops = {(str(r["subject"]), str(r["op"])): r for _, r in rows.iterrows()}
+    out: list[dict[str, Any]] = []
+    leader, rank = "", 0
+    for position, subject in enumerate(map(str, order), 1):
+        if not leader or is_clearly_slower(data, ops, subject, leader):
+            leader, rank = subject, position
+        out.append({"subject": subject, "rank": rank, "tied": "" if leader == subject else leader})
+    return pd.DataFrame(out, columns=["subject", "rank", "tied"])
+
+
 def memcpy_speed(data: ReportData, run: str, nbytes: float) -> float | None:
     """Bytes/s of the memcpy reference case whose size is closest to nbytes, or None."""
     refs = data.cases("ref", run)
@@ -417,6 +447,7 @@ class Findings:
     warnings: pd.DataFrame  # check_cases of every case
     exponents: pd.DataFrame  # fit_exponents of every run, with its growth_class as "growth"
     runs: RunComparisons | None  # None with one run
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)  # shape, size + rank_round_trips
 
 
 def find_all(data: ReportData, base: str | None = None) -> Findings:
@@ -434,6 +465,10 @@ def find_all(data: ReportData, base: str | None = None) -> Findings:
     exponents = fit_exponents(data.summary)
     exponents["growth"] = [growth_class(k, low, high) for k, low, high
                            in zip(exponents["k"], exponents["low"], exponents["high"], strict=True)]
+    shown = at_representative_size(ser_ops)
+    ranks = [rank_round_trips(data, group).assign(shape=shape, size=size)
+             for (shape, size), group in shown.groupby(["shape", "size"], sort=False)]
     return Findings(ser_ops, folds, headline, reduce_answers(data, headline),
                     sink_ratios(data), versus, baseline, check_cases(data.summary),
-                    exponents, runs)
+                    exponents, runs, pd.concat(ranks, ignore_index=True) if ranks
+                    else pd.DataFrame(columns=["subject", "rank", "tied", "shape", "size"]))

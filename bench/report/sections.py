@@ -168,29 +168,55 @@ def serializer_cell(subject: str) -> Cell:
     return Cell(subject, "", entry.call if entry else "")
 
 
-def serializer_table(data: ReportData, run: str, rows: pd.DataFrame, order: list[str]) -> Table:
-    """Per serializer: dumps/loads mean and CI, payload, MB/s and % of memcpy."""
+def rank_cell(rank: Any) -> Cell:
+    """A rank of rank_round_trips: "=2" with the subject it ties with on hover, when tied.
+
+    >>> rank_cell({"rank": 2, "tied": "json"})
+    Cell(text='=2', cls='', title='tied with json: the gate cannot tell them apart', data=(), href='')
+    >>> rank_cell({"rank": 1, "tied": ""}).text
+    '1'
+    """
+    if rank["tied"]:
+        return Cell(f"={rank['rank']}", "", f"tied with {rank['tied']}: the gate cannot tell "
+                                            "them apart")
+    return Cell(str(rank["rank"]))
+
+
+def serializer_table(data: ReportData, run: str, rows: pd.DataFrame,
+                     ranks: pd.DataFrame) -> Table:
+    """Per serializer, in rank order: dumps/loads mean and CI, payload, MB/s and % of memcpy."""
     shape = str(rows["shape"].iloc[0])
     nbytes = rows["shape_nbytes"].dropna()
     reference = (memcpy_speed(data, run, nbytes.iloc[0])
                  if shape in bytes_heavy_shapes() and not nbytes.empty else None)
     body = []
-    for subject in order:
+    for _, rank in ranks.iterrows():
+        subject = rank["subject"]
         ops = {r["op"]: r for _, r in rows[rows["subject"] == subject].iterrows()}
         dumps, loads = ops.get("dumps"), ops.get("loads")
         payload = next((r["payload_bytes"] for r in ops.values()), None)
-        body.append([serializer_cell(subject), *op_cells(dumps), *op_cells(loads),
+        body.append([rank_cell(rank), serializer_cell(subject), *op_cells(dumps), *op_cells(loads),
                      format_quantity(payload, "byte"), *speed_cells(dumps, reference),
                      *speed_cells(loads, reference)])
-    columns = ["serializer", "dumps", "dumps 95% CI", "loads", "loads 95% CI", "payload",
+    columns = ["rank", "serializer", "dumps", "dumps 95% CI", "loads", "loads 95% CI", "payload",
                "dumps MB/s", "dumps % memcpy", "loads MB/s", "loads % memcpy"]
     return make_table(columns, body)
 
 
-def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame) -> list[Any]:
+def fastest_words(ranks: pd.DataFrame) -> str:
+    """'json' or 'json, tied with orjson and cbor2' for the subjects of rank 1.
+
+    >>> fastest_words(pd.DataFrame({"subject": ["a", "b", "c"], "rank": [1, 1, 3]}))
+    'a, tied with b'
+    """
+    first = list(ranks.loc[ranks["rank"] == ranks["rank"].min(), "subject"])
+    return first[0] + (f", tied with {' and '.join(first[1:])}" if len(first) > 1 else "")
+
+
+def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame, ranks: pd.DataFrame
+                 ) -> list[Any]:
     """Heading, figure and table of one shape at its representative size."""
     shape, size = rows["shape"].iloc[0], rows["size"].iloc[0]
-    order = rows.groupby("subject", sort=False)["mean"].sum().sort_values().index.tolist()
     nbytes = rows["shape_nbytes"].dropna()
     about = (f", about {format_quantity(nbytes.iloc[0], 'byte')} in memory"
              if not nbytes.empty else "")
@@ -198,11 +224,12 @@ def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame) -> list[Any]:
     payloads = rows.dropna(subset=["payload_bytes"])
     smallest = (f"; smallest payload: {payloads.loc[payloads['payload_bytes'].idxmin(), 'subject']}"
                 if not payloads.empty else "")
-    summary = (f"{shape} (n={size}{about}): lowest mean dumps + loads: {order[0]}{smallest}")
+    summary = (f"{shape} (n={size}{about}): fastest round trip: {fastest_words(ranks)}"
+               f"{smallest}")
     return [Details(summary, [
                 make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, lowest "
                                  "mean round trip at the top; payload size (bytes on the wire)."),
-                drop_empty_columns(serializer_table(data, run, rows, order))])]
+                drop_empty_columns(serializer_table(data, run, rows, ranks))])]
 
 
 def pareto_blocks(rows: pd.DataFrame) -> list[Any]:
@@ -246,13 +273,16 @@ def serializers_section(data: ReportData, found: Findings) -> Section:
     rows = at_representative_size(found.ser_ops)
     note = ("" if not data.cases("ref", run).empty
             else " No memcpy reference (ref/memcpy/...) in this run, so no % of memcpy.")
-    section.blocks.append(Text(f"Run {run}. Per shape, the size with the most cases. "
+    section.blocks.append(Text(f"Run {run}. Per shape, the size with the most cases. Rank: by "
+                               "mean dumps + loads; a shared rank (=2) means the gate's rule "
+                               "cannot tell the serializer from the first of that rank. "
                                f"MB/s is the shape's in-memory size per second; % memcpy "
                                f"(bytes-heavy shapes: {', '.join(bytes_heavy_shapes())}) "
                                f"compares it with copying a bytes buffer of about that size."
                                f"{note} {NOISE_MARK}: {NOISE_MEANING} (hover it for the reason)."))
-    for _, group in rows.groupby("shape", sort=False):
-        section.blocks += shape_blocks(data, run, group)
+    for (shape, size), group in rows.groupby(["shape", "size"], sort=False):
+        ranks = found.ranks[(found.ranks["shape"] == shape) & (found.ranks["size"] == size)]
+        section.blocks += shape_blocks(data, run, group, ranks)
     section.blocks += pareto_blocks(rows) + sink_blocks(found.sinks)
     return section
 
