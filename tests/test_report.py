@@ -643,3 +643,46 @@ def test_serializers_the_gate_cannot_tell_apart_share_a_rank(tmp_path: Path) -> 
     assert "fastest round trip: json, tied with orjson" in serializers
     assert re.findall(r"<tr><td[^>]*>(=?\d)</td><td[^>]*>(\w+)</td>", serializers) == [
         ("1", "json"), ("=1", "orjson"), ("3", "cbor2")]
+
+
+# ---------------------------------------------------------------- figures
+
+def test_pareto_points_carry_the_ci_of_the_round_trip() -> None:
+    rows = pd.DataFrame({"shape": "ints", "size": 10, "subject": ["a", "a", "b", "b"],
+                         "op": ["dumps", "loads"] * 2, "mean": [10.0, 20.0, 5.0, 5.0],
+                         "ci_low": [9.0, 17.0, 4.0, 4.0], "ci_high": [11.0, 23.0, 6.0, 6.0],
+                         "payload_bytes": [100.0, 100.0, 300.0, 300.0]})
+    points = bench.report.findings.pareto_points(rows).set_index("subject")
+    half = 10 ** 0.5  # sqrt(1 + 9)
+    assert points.loc["a", "time"] == 30.0
+    assert points.loc["a", ["time_low", "time_high"]].tolist() == pytest.approx([30 - half, 30 + half])
+    assert points["front"].tolist() == [True, True]
+
+
+def test_figures_have_no_offset_ticks_and_show_pareto_cis() -> None:
+    points = pd.DataFrame({"shape": "bytes", "size": 100000, "subject": ["pickle-5", "json", "dill"],
+                           "payload_bytes": [100005.0, 100007.0, 100009.0],
+                           "time": [4e-6, 6e-6, 13e-6], "time_low": [3.5e-6, 5e-6, 12e-6],
+                           "time_high": [4.5e-6, 7e-6, 14e-6], "front": [True, False, False]})
+    svg = bench.report.plots.plot_pareto(points)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert texts and not any(t.startswith(("+", "−", "-")) or "e+" in t or "1e" in t
+                             for t in texts), texts
+    json_colour = bench.report.plots.style_of("json")[0].lower()
+    assert f"stroke: {json_colour}; stroke-width: 1.2" in svg.lower()  # its CI bar
+
+
+def test_legend_fits_the_figure() -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from bench.folds import STYLES
+
+    with matplotlib.rc_context(bench.report.plots.RC):
+        fig, _ = bench.report.plots.make_grid(1, 3, 3.2, 2.6)
+        bench.report.plots.add_legend(fig, list(STYLES), "fold style")
+        fig.canvas.draw()
+        box = fig.legends[0].get_window_extent()
+        width = fig.get_figwidth() * fig.dpi
+        plt.close(fig)
+    assert box.x0 >= 0 and box.x1 <= width, (box, width)

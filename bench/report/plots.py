@@ -31,7 +31,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E402
 
 from bench.folds import STYLES, Style  # noqa: E402
 from bench.report.findings import SUPERLINEAR  # noqa: E402
@@ -48,7 +48,8 @@ RC: dict[Any, Any] = {
     "svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
     "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-    "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
+    "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8,
+    "axes.formatter.useoffset": False, "axes.formatter.limits": (-5, 6)}  # no offset, no 1e-5
 MIN_WIDTH = 5.0  # inches: room for a suptitle above a single panel
 MIN_PANEL_HEIGHT = 2.0  # inches: room for titles and labels around a one-row dot plot
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -139,7 +140,18 @@ def add_legend(fig: Figure, subjects: Sequence[str], title: str) -> None:
                       label=s) for s in in_registry_order(subjects)]
     if handles:
         fig.legend(handles=handles, title=title, loc="outside lower center",
-                   ncols=min(len(handles), 7), frameon=False)
+                   ncols=legend_columns(fig.get_figwidth(), [str(h.get_label()) for h in handles]),
+                   frameon=False)
+
+
+def legend_columns(width: float, labels: Sequence[str]) -> int:
+    """How many legend columns fit a figure `width` inches wide (8 pt labels), at most 7.
+
+    >>> legend_columns(5.0, ["reduce-operator"] * 8), legend_columns(10.0, ["a", "b"])
+    (3, 2)
+    """
+    column = 0.55 + 0.065 * max((len(label) for label in labels), default=1)  # inches
+    return max(1, min(len(labels), 7, int(width * 0.95 // column)))
 
 
 def error_columns(rows: pd.DataFrame, value: str = "mean", scale: float = 1.0) -> np.ndarray:
@@ -174,17 +186,21 @@ def draw_dots(ax: Axes, rows: pd.DataFrame, value: str, scale: float) -> None:
 
 
 def format_tick(value: float, _position: object = None) -> str:
-    """A log-axis tick without mathtext: powers of ten as 10 with a superscript.
+    """A log-axis tick without mathtext: a plain number from 0.001 to 99999, else a power of ten.
 
     >>> format_tick(1000.0), format_tick(0.01), format_tick(5.0), format_tick(20000.0)
-    ('10³', '10⁻²', '5', '20000')
+    ('1000', '0.01', '5', '20000')
+    >>> format_tick(1e6), format_tick(2e5), format_tick(1e-4)
+    ('10⁶', '2×10⁵', '10⁻⁴')
     """
     if value <= 0 or not math.isfinite(value):
         return ""
-    exponent = round(math.log10(value))
-    if abs(value - 10.0**exponent) <= 1e-9 * value and abs(exponent) >= 2:
-        return "10" + str(exponent).translate(SUPERSCRIPTS)
-    return f"{value:g}"
+    if 1e-3 <= value < 1e5:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = f"{value / 10.0**exponent:.3g}"
+    power = "10" + str(exponent).translate(SUPERSCRIPTS)
+    return power if mantissa == "1" else f"{mantissa}×{power}"
 
 
 def set_scales(ax: Axes, x: Sequence[float] | None = None, y: Sequence[float] | None = None,
@@ -235,7 +251,7 @@ def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
 
 
 def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
-    """Scatter payload vs round-trip time, the Pareto front joined by a step line.
+    """Scatter payload vs round-trip time with its 95% CI, the Pareto front joined by a step line.
 
     Returns the payload unit used on the x axis.
     """
@@ -244,6 +260,9 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
     x = points["payload_bytes"].to_numpy(float) / byte_scale
     y = points["time"].to_numpy(float) / scale
     edges = ["black" if front else "none" for front in points["front"]]
+    low = np.nan_to_num(y - points["time_low"].to_numpy(float) / scale, nan=0.0).clip(min=0)
+    high = np.nan_to_num(points["time_high"].to_numpy(float) / scale - y, nan=0.0).clip(min=0)
+    ax.vlines(x, y - low, y + high, colors=[c for c, _ in styles], linewidth=1.2, zorder=2)
     for marker in dict.fromkeys(m for _, m in styles):
         index = [i for i, (_, m) in enumerate(styles) if m == marker]
         ax.scatter(x[index], y[index], marker=marker, c=[styles[i][0] for i in index],
@@ -255,6 +274,9 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
         ax.annotate(str(points["subject"].iloc[i]), (x[i], y[i]), textcoords="offset points",
                     xytext=(5, 4 if rank % 2 == 0 else -10), fontsize=7)
     set_scales(ax, x, y)
+    if ax.get_xscale() == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # long payload ticks stay apart
+    ax.margins(x=0.12, y=0.1)  # room for the labels of points at the edges
     return byte_name
 
 
@@ -262,7 +284,8 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
 def plot_pareto(points: pd.DataFrame) -> str:
     """Size-vs-speed scatter per shape with the Pareto front (smaller and faster is better).
 
-    points: shape, size, subject, payload_bytes, time (dumps + loads), front (bool).
+    points: shape, size, subject, payload_bytes, time (dumps + loads), time_low, time_high
+    (its 95% CI), front (bool).
     """
     shapes = list(dict.fromkeys(points["shape"]))
     scale, unit = choose_unit(points["time"])
@@ -273,12 +296,14 @@ def plot_pareto(points: pd.DataFrame) -> str:
         ax.set(title=f"{shape} (n={part['size'].iloc[0]})", xlabel=f"payload ({byte_name})",
                ylabel=f"dumps + loads ({unit})")
     add_legend(fig, list(dict.fromkeys(points["subject"])), "serializer")
-    set_title(fig, "Size vs speed: black-edged points form the Pareto front (dashed)")
+    set_title(fig, "Size vs speed: black-edged points form the Pareto front (dashed); "
+                   "bars: 95% CI of dumps + loads")
     return figure_svg(fig)
 
 
 def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
     """One log-log line per subject (dashed for generator input); superlinear ones bold."""
+    bold_count = 0
     for (subject, kind), line in part.groupby(["subject", "kind"], sort=False):
         colour, marker = style_of(str(subject))
         line = line.sort_values("size")
@@ -289,10 +314,11 @@ def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
                 linestyle="--" if kind == "generator" else "-")
         errors = error_columns(line, "mean", scale)
         ax.vlines(x, y - errors[0], y + errors[1], colors=colour, linewidth=1)
-        if bold:
+        if bold:  # one label under the other, so two steep lines' labels never overlap
             ax.annotate(f"{subject}: k={k:.2f}", (x[-1], y[-1]), fontsize=7, color=colour,
-                        fontweight="bold", textcoords="offset points", xytext=(-6, -2),
-                        ha="right", va="top")
+                        fontweight="bold", textcoords="offset points",
+                        xytext=(-6, -2 - 9 * bold_count), ha="right", va="top")
+            bold_count += 1
     ax.set_xscale("log")
     ax.set_yscale("log")
     quiet_minor_labels(ax)
