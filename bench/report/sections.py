@@ -6,6 +6,7 @@ and says which.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -127,13 +128,21 @@ def failure_blocks(failures: pd.DataFrame | None) -> list[Any]:
             make_table(["run", "case", "reason"], rows)]
 
 
+def folded(block: Table | Text) -> list[Any]:
+    """A reference table folded under <details> named by its heading and row count (text as is)."""
+    if not isinstance(block, Table):
+        return [block]
+    return [Details(f"{block.heading} ({len(block.rows)} rows)",
+                    [replace(block, heading="", collapsible=False)])]
+
+
 def environment_section(data: ReportData, found: Findings) -> Section:
     """Where and how the results were measured, and the warnings about them."""
     noise = [f"{row['run']}: {row['noise']}" for _, row in data.runs.iterrows()
              if isinstance(row.get("noise"), str)]
     return Section("environment", "Environment", [
         *([Heading("Noise of the day"), Bullets(noise)] if noise else []),
-        runs_table(data.runs), versions_table(data.summary), Heading("Warnings"),
+        runs_table(data.runs), *folded(versions_table(data.summary)), Heading("Warnings"),
         *warning_blocks(data.summary, found.warnings), *failure_blocks(data.failures)])
 
 
@@ -260,7 +269,7 @@ def sink_blocks(sinks: pd.DataFrame) -> list[Any]:
             for _, r in sinks.iterrows()]
     columns = ["serializer", "shape", "n", "sink op", "to bytes", "95% CI", "to sink", "95% CI",
                "sink / bytes (95% CI)"]
-    return [head, make_table(columns, body)]
+    return [head, *folded(make_table(columns, body, "Every sink case"))]
 
 
 def serializers_section(data: ReportData, found: Findings) -> Section:
