@@ -26,6 +26,7 @@ from bench.frame import load_results, summarize
 from bench.report.findings import find_all, pareto_front, prepare_data
 from bench.report.questions import CODE_KIND, DATA_KIND, answer_code_claim, fold_answers
 from bench.report.render import build_report, render_report
+from bench.text import format_interval, format_quantity
 
 DATA = Path(__file__).parent / "data" / "report"
 FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]
@@ -595,6 +596,14 @@ def test_two_runs_read_older_as_base_and_name_a_regression(tmp_path: Path) -> No
     top = runs[runs.index("new: top regressions"):runs.index("new: top improvements")]
     assert "ser/json/dumps/ints/10: 1.20x slower" in top
     assert "ser/json/dumps/ints/20" not in top
+    summary = summarize(load_results([old, new])).set_index(["run", "benchmark"])
+    row = re.search(r"<tr><td>ser/json/dumps/ints/10</td>(.*?)</tr>", runs).group(1)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    for run, (mean, ci) in (("old", cells[0:2]), ("new", cells[2:4])):
+        case = summary.loc[(run, "ser/json/dumps/ints/10")]
+        assert mean == format_quantity(case["mean"], "second")
+        assert ci == format_interval(case["ci_low"], case["ci_high"], "second")
+    assert cells[4].startswith("1.20x slower [")
 
 
 # ---------------------------------------------------------------- noise where numbers are read

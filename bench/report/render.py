@@ -68,7 +68,8 @@ def build_sections(data: ReportData, found: Findings, history: History | None = 
     return [questions_section(data, found), environment_section(data, found),
             serializers_section(data, found), scaling_section(data, found), ship_section(data),
             folds_section(data, found, fold_answers(found)),
-            capabilities_section(data.capabilities), runs_section(found.runs, data.runs), *extra,
+            capabilities_section(data.capabilities), runs_section(found.runs, data.runs, data.summary),
+            *extra,
             metrics_section(data.summary),
             table_section(data, found, csv_name), Section("methods", "Methods", [Bullets(METHODS)])]
 
