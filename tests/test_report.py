@@ -299,6 +299,13 @@ def test_compact_svg_keeps_every_text_and_shape() -> None:
     assert len(small) < 0.7 * len(raw)
     referenced = re.findall(r'(?:url\(#|href="#)([^")]+)', small)
     assert referenced and all(f'id="{name}"' in small for name in referenced)
+    page_ready = bench.report.svg.clean_svg(raw, "f9")
+    classes = re.findall(r' class="(f9-s\d+)"', page_ready)
+    rules = dict(re.findall(r"\.(f9-s\d+)\{([^}]*)\}", page_ready))
+    assert classes and set(classes) == set(rules)  # every class used is defined, in the figure
+    assert page_ready.count(' style="') + len(classes) == raw.count(' style="')
+    assert not re.search(r'<[a-z]+ [^>]*class="[^"]*"[^>]*class=', page_ready)
+    assert texts(page_ready) == texts(raw) and len(page_ready) < 0.5 * len(raw)
 
 
 # ---------------------------------------------------------------- the CLI end to end

@@ -4,7 +4,8 @@ matplotlib writes verbose SVG: an id on every group, six decimals on every coord
 indented line per element. `clean_svg` drops the prologue and metadata and prefixes the
 ids that are referenced; `compact_svg` removes what a browser does not need (unreferenced
 ids, groups without attributes, whitespace between tags, digits below 0.01 pt) and leaves
-every drawn element and every text as it was.
+every drawn element and every text as it was; `share_styles` turns repeated style attributes
+into classes of the figure's own stylesheet.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ LONG_DECIMAL = re.compile(r"(-?\d+\.\d\d)\d+")
 TAG_GAP = re.compile(r">\s+<")
 PATH_BREAK = re.compile(r"\s*\n\s*")
 GROUP_TAG = re.compile(r"<g>|<g\s[^>]*>|</g>")
+STYLE_ATTRIBUTE = re.compile(r'style="([^"{}]*)"')
 
 
 def clean_svg(text: str, prefix: str) -> str:
@@ -25,7 +27,31 @@ def clean_svg(text: str, prefix: str) -> str:
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = compact_svg(text)
     text = re.sub(r'(\bid="|url\(#|href="#)', lambda m: f"{m.group(1)}{prefix}-", text)
+    text = share_styles(text, prefix)
     return text.replace("<svg ", '<svg class="plot" ', 1)
+
+
+def share_styles(text: str, prefix: str, least: int = 3) -> str:
+    """Style attributes used `least` times or more become classes `PREFIX-sN`, defined once.
+
+    The rules go into the figure's own <style> element, so the figure stays self-contained;
+    the prefix keeps the class names of the figures of one page apart.
+
+    >>> share_styles('<svg><defs><style>*{}</style></defs>' + '<path style="fill: red"/>' * 3,
+    ...              "f1")[:80]
+    '<svg><defs><style>*{}.f1-s0{fill: red}</style></defs><path class="f1-s0"/><path '
+    """
+    counts: dict[str, int] = {}
+    for style in STYLE_ATTRIBUTE.findall(text):
+        counts[style] = counts.get(style, 0) + 1
+    shared = {style: f"{prefix}-s{index}" for index, style in
+              enumerate(s for s, n in counts.items() if n >= least)}
+    if not shared or "</style>" not in text:
+        return text
+    text = STYLE_ATTRIBUTE.sub(lambda m: f'class="{shared[m.group(1)]}"' if m.group(1) in shared
+                               else m.group(0), text)
+    rules = "".join(f".{name}{{{style}}}" for style, name in shared.items())
+    return text.replace("</style>", rules + "</style>", 1)
 
 
 def round_coordinates(text: str) -> str:
