@@ -62,6 +62,15 @@ MATRIX_CLICK = """(() => { const matrix = document.querySelector('#capabilities 
     return JSON.stringify({title: cell.title, before: before,
         after: document.querySelector('#capabilities .cap-detail').textContent,
         images: document.querySelectorAll('img').length}); })()"""
+CLIPPED_TEXTS = """(() => { document.querySelectorAll('details').forEach(d => { d.open = true; });
+    const clipped = [];
+    document.querySelectorAll('figure svg').forEach((svg, index) => {
+        const box = svg.getBoundingClientRect();
+        svg.querySelectorAll('text').forEach(t => { const r = t.getBoundingClientRect();
+            if (r.width && (r.left < box.left - 1 || r.right > box.right + 1
+                            || r.top < box.top - 1 || r.bottom > box.bottom + 1))
+                clipped.push(index + ': ' + t.textContent); }); });
+    return JSON.stringify(clipped); })()"""
 FIGURE_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure svg')).map(
     s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; }))"""
 
@@ -249,6 +258,7 @@ def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.F
         hidden = evaluate(devtools, HIDDEN_HEADINGS)
         clicked = evaluate(devtools, MATRIX_CLICK)
         save_screenshot(devtools, tmp_path / "report.png")
+        clipped = evaluate(devtools, CLIPPED_TEXTS)  # opens every <details>: measured last
     finally:
         devtools.close()
     print(f"screenshot: {tmp_path / 'report.png'}")
@@ -262,6 +272,7 @@ def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.F
     assert layout["boxes"] and all(right <= WIDTH and height <= 900
                                    for right, height, _ in layout["boxes"]), layout["boxes"]
     assert hidden == [], hidden
+    assert clipped == [], clipped  # every figure text inside its figure
     assert clicked["before"] == 0 and clicked["images"] == 0  # no detail before a click
     assert clicked["after"].endswith(" — " + clicked["title"]), clicked  # the exact error text
     if name in ("one-run", "runs"):
