@@ -15,6 +15,7 @@ import pytest
 import bench.report.blocks
 import bench.report.findings
 import bench.report.matrix
+import bench.report.pareto
 import bench.report.plots
 import bench.report.questions
 import bench.report.sections
@@ -23,7 +24,8 @@ from bench.capabilities import load_capabilities
 from bench.cli import main
 from bench.errors import InputError
 from bench.frame import load_results, summarize
-from bench.report.findings import find_all, pareto_front, prepare_data
+from bench.report.findings import find_all, prepare_data
+from bench.report.pareto import pareto_front, pareto_points
 from bench.report.questions import CODE_KIND, DATA_KIND, answer_code_claim, fold_answers
 from bench.report.render import build_report, render_report
 from bench.text import format_interval, format_quantity
@@ -268,7 +270,8 @@ def test_pareto_front() -> None:
 
 def test_doctests_of_report_modules() -> None:
     for module in (bench.report.blocks, bench.report.findings, bench.report.matrix,
-                   bench.report.plots, bench.report.sections, bench.report.svg):
+                   bench.report.plots, bench.report.sections, bench.report.svg,
+                   bench.report.pareto):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -659,6 +662,8 @@ def test_serializers_the_gate_cannot_tell_apart_share_a_rank(tmp_path: Path) -> 
     assert "fastest round trip: json, tied with orjson" in serializers
     assert re.findall(r"<tr><td[^>]*>(=?\d)</td><td[^>]*>(\w+)</td>", serializers) == [
         ("1", "json"), ("=1", "orjson"), ("3", "cbor2")]
+    labels = re.findall(r"<text[^>]*>(=?\d \w+)</text>", serializers)
+    assert labels[:3] == ["1 json", "=1 orjson", "3 cbor2"]  # the dumps panel's axis
 
 
 # ---------------------------------------------------------------- figures
@@ -668,7 +673,7 @@ def test_pareto_points_carry_the_ci_of_the_round_trip() -> None:
                          "op": ["dumps", "loads"] * 2, "mean": [10.0, 20.0, 5.0, 5.0],
                          "ci_low": [9.0, 17.0, 4.0, 4.0], "ci_high": [11.0, 23.0, 6.0, 6.0],
                          "payload_bytes": [100.0, 100.0, 300.0, 300.0]})
-    points = bench.report.findings.pareto_points(rows).set_index("subject")
+    points = pareto_points(rows).set_index("subject")
     half = 10 ** 0.5  # sqrt(1 + 9)
     assert points.loc["a", "time"] == 30.0
     assert points.loc["a", ["time_low", "time_high"]].tolist() == pytest.approx([30 - half, 30 + half])
@@ -702,3 +707,17 @@ def test_legend_fits_the_figure() -> None:
         width = fig.get_figwidth() * fig.dpi
         plt.close(fig)
     assert box.x0 >= 0 and box.x1 <= width, (box, width)
+
+
+def test_a_round_trip_clearly_slower_ranks_below_even_with_one_op_faster() -> None:
+    from bench.report.findings import is_clearly_slower
+
+    def op(mean: float, half: float) -> dict[str, float]:
+        return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+    ops = {("marshal", "dumps"): op(1.2, 0.02), ("marshal", "loads"): op(3.5, 0.05),
+           ("msgpack", "dumps"): op(5.0, 0.05), ("msgpack", "loads"): op(3.3, 0.05),
+           ("json", "dumps"): op(1.3, 0.4), ("json", "loads"): op(3.5, 0.4)}
+    assert is_clearly_slower(ops, "msgpack", "marshal")  # 8.3 against 4.7, loads faster
+    assert not is_clearly_slower(ops, "json", "marshal")  # 4.8 +- 0.57: cannot tell
+    assert not is_clearly_slower(ops, "marshal", "msgpack")

@@ -207,57 +207,37 @@ def pickle_baseline(subjects: Iterable[str]) -> str | None:
     return protocols[-1] if protocols else None
 
 
-def pareto_front(x: Sequence[float], y: Sequence[float]) -> list[bool]:
-    """Which points no other point beats on both x and y (lower is better).
+def round_trip(ops: dict[tuple[str, str], Any], subject: str, names: Sequence[str]
+               ) -> tuple[float, float]:
+    """The sum of a subject's op means and the half-width of its 95% CI (halves in quadrature)."""
+    rows = [ops[(subject, op)] for op in names]
+    halves = [(float(r["ci_high"]) - float(r["ci_low"])) / 2 for r in rows]
+    return sum(float(r["mean"]) for r in rows), math.sqrt(sum(h * h for h in halves))
 
-    >>> pareto_front([1, 2, 3, 2], [3, 1, 2, 4])
-    [True, True, False, False]
+
+def is_clearly_slower(ops: dict[tuple[str, str], Any], subject: str, leader: str,
+                      threshold: float | None = None) -> bool:
+    """True when the gate's rule (ratio_verdict) calls subject's round trip slower than leader's.
+
+    The round trip is the sum of the ops both have; the 95% CI of the ratio of the sums is
+    ratio x exp(±d), d the two sums' relative half-widths in quadrature (no CI: not slower).
     """
-    points = list(zip(x, y, strict=True))
-    return [not any((a <= px and b <= py) and (a < px or b < py) for a, b in points)
-            for px, py in points]
-
-
-def pareto_points(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per shape and serializer: payload, dumps + loads time with its 95% CI, Pareto-front membership.
-
-    The CI of the sum of two independent means: half-width sqrt(h_dumps² + h_loads²).
-    """
-    out = []
-    for (shape, size), group in rows.groupby(["shape", "size"], sort=False):
-        wide = group.pivot_table(index="subject", columns="op", values="mean", sort=False)
-        halves = group.assign(half=(group["ci_high"] - group["ci_low"]) / 2).pivot_table(
-            index="subject", columns="op", values="half", sort=False, dropna=False)
-        payload = group.dropna(subset=["payload_bytes"]).groupby("subject")["payload_bytes"].first()
-        if not {"dumps", "loads"} <= set(wide.columns):
-            continue
-        half = np.sqrt(halves.reindex(columns=["dumps", "loads"]).pow(2).sum(axis=1, min_count=2))
-        time = wide["dumps"] + wide["loads"]
-        points = pd.DataFrame({"time": time, "time_low": time - half.reindex(time.index),
-                               "time_high": time + half.reindex(time.index)})
-        points = points.join(payload.astype(float)).dropna(subset=["time", "payload_bytes"])
-        points = points.reset_index()
-        points["front"] = pareto_front(points["payload_bytes"], points["time"])
-        out.append(points.assign(shape=shape, size=size))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-
-
-def is_clearly_slower(data: ReportData, ops: dict[tuple[str, str], Any], subject: str,
-                      leader: str) -> bool:
-    """True when the gate's rule calls some op of `subject` slower than `leader`'s, none faster."""
-    verdicts = []
-    for op in ("dumps", "loads"):
-        if (subject, op) in ops and (leader, op) in ops:
-            ratio = ratio_between(data, ops[(subject, op)], ops[(leader, op)])
-            verdicts.append(ratio_verdict(ratio.low, ratio.high, data.threshold))
-    return "slower" in verdicts and "faster" not in verdicts
+    common = [op for op in ("dumps", "loads") if (subject, op) in ops and (leader, op) in ops]
+    if not common:
+        return False
+    (slow, slow_half), (fast, fast_half) = (round_trip(ops, name, common)
+                                            for name in (subject, leader))
+    ratio, spread = slow / fast, math.hypot(slow_half / slow, fast_half / fast)
+    if is_missing(spread):
+        return False
+    return ratio_verdict(ratio * math.exp(-spread), ratio * math.exp(spread), threshold) == "slower"
 
 
 def rank_round_trips(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
     """Per subject of one shape and size: its rank by mean dumps + loads, ties sharing a rank.
 
     Subjects go in order of their mean round trip; each shares the rank of the first subject
-    of the group above it unless it is clearly slower than that subject (is_clearly_slower),
+    of the group above it unless its round trip is clearly slower (is_clearly_slower),
     so subjects the gate cannot tell apart are never ranked as if different. Columns:
     subject, rank, tied (the first subject of its group when it shares a rank, else "").
     """
@@ -266,7 +246,7 @@ def rank_round_trips(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
     out: list[dict[str, Any]] = []
     leader, rank = "", 0
     for position, subject in enumerate(map(str, order), 1):
-        if not leader or is_clearly_slower(data, ops, subject, leader):
+        if not leader or is_clearly_slower(ops, subject, leader, data.threshold):
             leader, rank = subject, position
         out.append({"subject": subject, "rank": rank, "tied": "" if leader == subject else leader})
     return pd.DataFrame(out, columns=["subject", "rank", "tied"])

@@ -226,24 +226,29 @@ def quiet_minor_labels(ax: Axes) -> None:
 
 
 @styled
-def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
+def plot_serializer_shape(rows: pd.DataFrame, title: str,
+                          ranks: dict[str, str] | None = None) -> str:
     """dumps time, loads time and payload size per serializer for one shape and size.
 
-    rows: subject, op ("dumps"/"loads"), mean, ci_low, ci_high, payload_bytes.
+    rows: subject, op ("dumps"/"loads"), mean, ci_low, ci_high, payload_bytes; ranks: subject
+    -> its rank as the tables write it ("1", "=1"), put before its name on the axes.
     """
     order = rows.groupby("subject", sort=False)["mean"].sum().sort_values().index.tolist()
+    names = {s: f"{ranks[s]} {s}" if ranks and s in ranks else str(s) for s in order}
     scale, unit = choose_unit(rows["mean"])
     fig, axes = make_grid(3, 3, 3.3, 0.6 + 0.24 * len(order))
     for ax, op in zip(axes[:2], ["dumps", "loads"], strict=True):
         part = rows[rows["op"] == op].set_index("subject").reindex(order).reset_index()
-        draw_dots(ax, part.dropna(subset=["mean"]), "mean", scale)
+        part = part.dropna(subset=["mean"])
+        draw_dots(ax, part, "mean", scale)
+        ax.set_yticks(np.arange(len(part)), [names[s] for s in part["subject"]])
         ax.set(title=f"{op} (mean, 95% CI)", xlabel=f"time per call ({unit})")
     sizes = rows.dropna(subset=["payload_bytes"]).drop_duplicates("subject")
     sizes = sizes.set_index("subject").reindex(order).dropna(subset=["payload_bytes"])
     byte_scale, byte_name = choose_unit(sizes["payload_bytes"].astype(float), "byte")
     axes[2].barh(np.arange(len(sizes)), sizes["payload_bytes"].astype(float) / byte_scale,
                  color=[style_of(str(s))[0] for s in sizes.index])
-    axes[2].set_yticks(np.arange(len(sizes)), [str(s) for s in sizes.index])
+    axes[2].set_yticks(np.arange(len(sizes)), [names[s] for s in sizes.index])
     axes[2].set_ylim(len(sizes) - 0.5, -0.5)
     axes[2].set(title="payload size", xlabel=f"payload ({byte_name})")
     set_title(fig, title)

@@ -38,8 +38,8 @@ from bench.report.findings import (
     ReportData,
     at_representative_size,
     memcpy_speed,
-    pareto_points,
 )
+from bench.report.pareto import pareto_points
 from bench.serializers import SERIALIZERS
 from bench.shapes import SHAPES
 from bench.text import (
@@ -229,15 +229,17 @@ def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame, ranks: pd.DataF
     nbytes = rows["shape_nbytes"].dropna()
     about = (f", about {format_quantity(nbytes.iloc[0], 'byte')} in memory"
              if not nbytes.empty else "")
-    svg = plots.plot_serializer_shape(rows, f"{shape}, n={size}: dumps, loads and payload")
+    svg = plots.plot_serializer_shape(rows, f"{shape}, n={size}: dumps, loads and payload",
+                                      {r["subject"]: rank_cell(r).text for _, r in ranks.iterrows()})
     payloads = rows.dropna(subset=["payload_bytes"])
     smallest = (f"; smallest payload: {payloads.loc[payloads['payload_bytes'].idxmin(), 'subject']}"
                 if not payloads.empty else "")
     summary = (f"{shape} (n={size}{about}): fastest round trip: {fastest_words(ranks)}"
                f"{smallest}")
     return [Details(summary, [
-                make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, lowest "
-                                 "mean round trip at the top; payload size (bytes on the wire)."),
+                make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, by rank "
+                                 "of the mean round trip (=N: tied by the gate's rule); payload "
+                                 "size (bytes on the wire)."),
                 drop_empty_columns(serializer_table(data, run, rows, ranks))])]
 
 
