@@ -721,3 +721,22 @@ def test_a_round_trip_clearly_slower_ranks_below_even_with_one_op_faster() -> No
     assert is_clearly_slower(ops, "msgpack", "marshal")  # 8.3 against 4.7, loads faster
     assert not is_clearly_slower(ops, "json", "marshal")  # 4.8 +- 0.57: cannot tell
     assert not is_clearly_slower(ops, "marshal", "msgpack")
+
+
+def test_ship_tables_give_every_time_its_ci(tmp_path: Path) -> None:
+    steady = [1.0, 1.01, 0.99, 1.0, 1.005]
+    means = {"ship/process-pool/empty/none/1": steady,
+             "ship/process-pool/data/ints/1000": [3.0 * v for v in steady],
+             "ship/process-pool/code/ints/1000": [2.0, 2.6, 1.5, 2.2, 1.7],  # noisy
+             "ship/pipes/stencil-x1/grid/64": [4.0 * v for v in steady],
+             "ship/pipes/stencil-x2/grid/64": [2.5 * v for v in steady]}
+    path = write_cases(tmp_path / "ship.json", {k: [v * 1e-3 for v in vs] for k, vs in means.items()},
+                       payload_bytes=100, comm_share=0.2)
+    summary = summarize(load_results([path])).set_index("benchmark")
+    ship = section_of(build_report([path]), "ship")
+    for case in means:
+        row = summary.loc[case]
+        assert format_interval(row["ci_low"], row["ci_high"], "second") in ship, case
+    code = format_quantity(summary.loc["ship/process-pool/code/ints/1000", "mean"], "second")
+    assert re.search(rf'<td class="noisy" title="unstable[^"]*">{code} ⚠</td>', ship)
+    assert ship.count("⚠") == 1
