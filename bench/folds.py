@@ -46,8 +46,8 @@ class Style:
     """A fold style: the tasks it supports, a lazy factory of its fold functions, and its facts.
 
     call: what the style calls, as reports say it; calls: the same per task where it differs;
-    is_reduce: a functools.reduce style; color and marker: its plot style (Okabe-Ito colour,
-    matplotlib marker), a pair no other fold style or serializer has.
+    is_reduce: a functools.reduce style; color and marker: its plot style (a colour no other
+    fold style or serializer has, a matplotlib marker).
     """
 
     name: str
@@ -245,7 +245,7 @@ STYLES: dict[str, Style] = {s.name: s for s in [
           call="itertools.accumulate", color="#56B4E9", marker="^"),
     Style("numpy", "numpy.fromiter then sum/prod/max (numeric tasks only)",
           ("sum", "product", "max"), _numpy_functions, "numpy",
-          call="numpy.fromiter + reduction", color="#000000", marker="^"),
+          call="numpy.fromiter + reduction", color="#8c564b", marker="^"),
 ]}
 
 

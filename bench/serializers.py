@@ -43,9 +43,10 @@ class Serializer:
 
     call: the dumps call as reports show it; general: ships code (functions, classes) by
     value; has_file_form: has dump/load on a file object, so it gets the sink cases;
-    color and marker: its plot style (Okabe-Ito colour, matplotlib marker), a pair no
-    other serializer or fold style has; legacy: an older format kept as a reference (the quick
-    profile times it on two shapes only, every other serializer on every shape); zero_copy:
+    color and marker: its plot style (a colour no other serializer or fold style has, the
+    pickle protocols a ramp of one hue from light to dark; a matplotlib marker); legacy: an
+    older format kept as a reference (the quick profile times it on two shapes only, every
+    other serializer on every shape); zero_copy:
     large buffers travel out of band and are not copied, so a share of memcpy means nothing.
     """
 
@@ -209,7 +210,7 @@ def _cbor2_codec() -> Codec:
     return Codec(dumps=cbor2.dumps, loads=cbor2.loads, dump=cbor2.dump, load=cbor2.load)
 
 
-PICKLE_COLORS = ("#56B4E9", "#CC79A7", "#D55E00", "#009E73", "#E69F00", "#0072B2")  # by protocol
+PICKLE_COLORS = ("#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")  # light to dark
 
 
 def _pickle_entry(protocol: int) -> Serializer:
@@ -226,48 +227,48 @@ SERIALIZERS: dict[str, Serializer] = {
         Serializer("pickle-5-oob", "pickle", "protocol 5 with buffer_callback: large buffers "
                    "travel out of band, zero-copy on load", _pickle_oob_codec,
                    call="pickle.dumps(obj, protocol=5, buffer_callback=...)",
-                   has_file_form=False, color="#0072B2", marker="s", zero_copy=True),
+                   has_file_form=False, color="#6a51a3", marker="s", zero_copy=True),
         Serializer("marshal", "marshal", "CPython-only; its format changes between Python "
                    "versions; core types only", _marshal_codec, call="marshal.dumps(obj)",
-                   color="#000000", marker="o"),
+                   color="#525252", marker="o"),
         Serializer("dill", "dill", "pure-Python pickler subclass that ships code; protocol=5, "
                    "default settings", functools.partial(_dill_codec, False), "dill",
-                   call="dill.dumps(obj, protocol=5)", general=True, color="#E69F00",
+                   call="dill.dumps(obj, protocol=5)", general=True, color="#f28e2b",
                    marker="s"),
         Serializer("dill-recurse", "dill", "dill with recurse=True: pickles only the globals "
                    "a function uses", functools.partial(_dill_codec, True), "dill",
                    call="dill.dumps(obj, protocol=5, recurse=True)", general=True,
-                   color="#009E73", marker="s"),
+                   color="#ffbe7d", marker="s"),
         Serializer("cloudpickle", "cloudpickle", "pickles functions and classes by value; "
                    "protocol=5; loads with plain pickle", _cloudpickle_codec, "cloudpickle",
-                   call="cloudpickle.dumps(obj, protocol=5)", general=True, color="#D55E00",
+                   call="cloudpickle.dumps(obj, protocol=5)", general=True, color="#e15759",
                    marker="s"),
         Serializer("msgpack", "msgpack", "binary JSON-like; use_bin_type=True, raw=False, "
                    "strict_map_key=False; tuples come back as lists", _msgpack_codec, "msgpack",
-                   call="msgpack.packb(obj, use_bin_type=True)", color="#CC79A7", marker="s"),
+                   call="msgpack.packb(obj, use_bin_type=True)", color="#ff9da7", marker="s"),
         Serializer("json", "json", "stdlib json, a text-format reference", _json_codec,
-                   call="json.dumps(obj).encode()", color="#56B4E9", marker="s"),
+                   call="json.dumps(obj).encode()", color="#59a14f", marker="s"),
         Serializer("msgspec-msgpack", "msgspec", "msgspec's MessagePack Encoder/Decoder, no "
                    "type given: tuples, sets and dataclasses come back as lists and dicts; "
                    "no numpy, no ints beyond 64 bits", functools.partial(_msgspec_codec, "msgpack"),
                    "msgspec", call="msgspec.msgpack.Encoder().encode(obj)", has_file_form=False,
-                   color="#E69F00", marker="D"),
+                   color="#b07aa1", marker="D"),
         Serializer("msgspec-json", "msgspec", "msgspec's JSON Encoder/Decoder, no type given: "
                    "also bytes (base64) and datetimes come back as str, int keys as str keys",
                    functools.partial(_msgspec_codec, "json"), "msgspec",
                    call="msgspec.json.Encoder().encode(obj)", has_file_form=False,
-                   color="#56B4E9", marker="D"),
+                   color="#8cd17d", marker="D"),
         Serializer("orjson", "orjson", "Rust JSON, default options: no bytes, sets, numpy or "
                    "non-str keys; tuples, dataclasses and datetimes come back as lists, dicts, str",
                    _orjson_codec, "orjson", call="orjson.dumps(obj)", has_file_form=False,
-                   color="#009E73", marker="D"),
+                   color="#1b7837", marker="D"),
         Serializer("ormsgpack", "ormsgpack", "Rust MessagePack, default options: no sets, numpy "
                    "or non-str keys; tuples, dataclasses and datetimes come back as lists, "
                    "dicts, str", _ormsgpack_codec, "ormsgpack", call="ormsgpack.packb(obj)",
-                   has_file_form=False, color="#D55E00", marker="D"),
+                   has_file_form=False, color="#9c755f", marker="D"),
         Serializer("cbor2", "cbor2", "CBOR (RFC 8949) with its standard tags: sets, datetimes, "
                    "Decimal and big ints survive; tuples come back as lists; no dataclasses "
-                   "or numpy", _cbor2_codec, "cbor2", call="cbor2.dumps(obj)", color="#CC79A7",
+                   "or numpy", _cbor2_codec, "cbor2", call="cbor2.dumps(obj)", color="#bcbd22",
                    marker="D"),
     ]
 }

@@ -52,6 +52,9 @@ ANSWERS: dict[str, str] = {
     "not measured in this run": "this run has none of the cases the claim needs",
 }
 FORMATS = ("text", "md", "json")
+# The mark beside a number whose case is noisy (unstable, or a CI wider than the threshold).
+NOISE_MARK = "⚠"
+NOISE_MEANING = "read with care: the case is unstable or its 95% CI is wider than the threshold"
 
 
 def verdict_label(verdict: str) -> str:

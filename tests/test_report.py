@@ -15,16 +15,20 @@ import pytest
 import bench.report.blocks
 import bench.report.findings
 import bench.report.matrix
+import bench.report.pareto
 import bench.report.plots
 import bench.report.questions
 import bench.report.sections
+import bench.report.svg
 from bench.capabilities import load_capabilities
 from bench.cli import main
 from bench.errors import InputError
 from bench.frame import load_results, summarize
-from bench.report.findings import find_all, pareto_front, prepare_data
+from bench.report.findings import find_all, prepare_data
+from bench.report.pareto import pareto_front, pareto_points
 from bench.report.questions import CODE_KIND, DATA_KIND, answer_code_claim, fold_answers
 from bench.report.render import build_report, render_report
+from bench.text import format_interval, format_quantity
 
 DATA = Path(__file__).parent / "data" / "report"
 FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]
@@ -150,7 +154,7 @@ def test_page_is_self_contained(fixture_html: str) -> None:
     for needle in ("<script", "<link", "<iframe", "<img", "@import", ' src="', "url(http"):
         assert needle not in lowered, needle
     hrefs = re.findall(r'href="([^"]*)"', fixture_html)
-    assert hrefs and all(h.startswith("#") for h in hrefs), hrefs
+    assert hrefs and all(h.startswith("#") for h in hrefs), hrefs  # no CSV link unless named
 
 
 def test_figures_are_inline_svg_and_bounded(fixture_html: str) -> None:
@@ -266,8 +270,45 @@ def test_pareto_front() -> None:
 
 def test_doctests_of_report_modules() -> None:
     for module in (bench.report.blocks, bench.report.findings, bench.report.matrix,
-                   bench.report.plots, bench.report.sections):
+                   bench.report.plots, bench.report.sections, bench.report.svg,
+                   bench.report.pareto):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_compact_svg_keeps_every_text_and_shape() -> None:
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(bench.report.plots.RC):  # text stays text
+        fig, ax = plt.subplots(layout="constrained")
+        ax.errorbar([1, 2, 3], [0.123456, 2.5, 40.0], yerr=[0.01, 0.2, 3.0], marker="o")
+        ax.set(yscale="log", title="ratio 0.123456 <&>", xlabel="n")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+        plt.close(fig)
+    raw = buffer.getvalue()[buffer.getvalue().index("<svg"):]
+    small = bench.report.svg.compact_svg(raw)
+
+    def texts(svg: str) -> list[str]:
+        return [t.strip() for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)]
+
+    def shapes(svg: str) -> list[str]:
+        return re.findall(r"<(path|use|rect|circle|clipPath)\b", svg)
+
+    assert texts(small) == texts(raw) and "ratio 0.123456 &lt;&amp;&gt;" in texts(small)
+    assert shapes(small) == shapes(raw)
+    assert len(small) < 0.7 * len(raw)
+    referenced = re.findall(r'(?:url\(#|href="#)([^")]+)', small)
+    assert referenced and all(f'id="{name}"' in small for name in referenced)
+    page_ready = bench.report.svg.clean_svg(raw, "f9")
+    classes = re.findall(r' class="(f9-s\d+)"', page_ready)
+    rules = dict(re.findall(r"\.(f9-s\d+)\{([^}]*)\}", page_ready))
+    assert classes and set(classes) == set(rules)  # every class used is defined, in the figure
+    assert page_ready.count(' style="') + len(classes) == raw.count(' style="')
+    assert not re.search(r'<[a-z]+ [^>]*class="[^"]*"[^>]*class=', page_ready)
+    assert texts(page_ready) == texts(raw) and len(page_ready) < 0.5 * len(raw)
 
 
 # ---------------------------------------------------------------- the CLI end to end
@@ -281,6 +322,20 @@ def test_cli_report_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert page.startswith("<!DOCTYPE html>") and '<section id="capabilities">' in page
     assert f"wrote {out}" in capsys.readouterr().err
     assert main(args) == 0  # regenerating overwrites
+
+
+def test_cli_report_writes_the_csv_beside_the_page(tmp_path: Path) -> None:
+    page_path, exported = tmp_path / "reports" / "my page.html", tmp_path / "export.csv"
+    files = [str(DATA / "py311.json"), str(DATA / "foreign.json")]
+    assert main(["report", *files, "-o", str(page_path)]) == 0
+    assert main(["export", *files, "--csv", str(exported)]) == 0
+    beside = tmp_path / "reports" / "my page.csv"
+    assert beside.read_bytes() == exported.read_bytes()  # bench export's rows and columns
+    page = page_path.read_text(encoding="utf-8")
+    table = section_of(page, "table")
+    assert '<a href="my%20page.csv" download>Every case as CSV (my page.csv' in table
+    rows = re.findall(r"<tr(?: class=\"[^\"]*\")?><td>", table)
+    assert len(pd.read_csv(beside)) == len(rows) == 82
 
 
 def test_cli_export_writes_summary_csv(tmp_path: Path) -> None:
@@ -461,6 +516,40 @@ def test_plot_styles_are_the_registry_entries() -> None:
     assert bench.report.sections.bytes_heavy_shapes() == ["bytes", "ndarray"]
 
 
+def test_every_subject_has_a_colour_of_its_own() -> None:
+    import colorsys
+
+    from bench.folds import STYLES
+    from bench.serializers import SERIALIZERS
+
+    subjects = {e.name: e.color.lower() for e in [*SERIALIZERS.values(), *STYLES.values()]}
+    subjects["memcpy"] = bench.report.plots.style_of("memcpy")[0].lower()
+    by_colour: dict[str, list[str]] = {}
+    for name, colour in subjects.items():
+        by_colour.setdefault(colour, []).append(name)
+    assert {c: n for c, n in by_colour.items() if len(n) > 1} == {}
+    hls = [colorsys.rgb_to_hls(*(int(SERIALIZERS[f"pickle-{p}"].color[i:i + 2], 16) / 255
+                                 for i in (1, 3, 5))) for p in range(6)]
+    hues = [h for h, _, _ in hls]
+    assert max(hues) - min(hues) < 0.05  # one hue: within 18 degrees (ColorBrewer Blues)
+    assert [light for _, light, _ in hls] == sorted((light for _, light, _ in hls), reverse=True)
+
+
+def test_forest_plot_colours_a_row_by_its_serializer() -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    rows = pd.DataFrame({"subject": ["dill ints", "dill text", "json ints"],
+                         "identity": ["dill", "dill", "json"], "ratio": [2.0, 3.0, 1.5],
+                         "ci_low": [1.9, 2.8, 1.4], "ci_high": [2.1, 3.2, 1.6]})
+    fig, ax = plt.subplots()
+    bench.report.plots.draw_dots(ax, rows, "ratio", 1.0)
+    lines = [to_hex(c) for c in ax.collections[0].get_colors()]
+    plt.close(fig)
+    style = bench.report.plots.style_of
+    assert lines == [style("dill")[0].lower()] * 2 + [style("json")[0].lower()]
+
+
 def test_a_case_that_faults_on_every_call_is_explained(tmp_path):
     from bench.frame import load_results, summarize
     from bench.report.findings import check_cases
@@ -517,3 +606,137 @@ def test_two_runs_read_older_as_base_and_name_a_regression(tmp_path: Path) -> No
     top = runs[runs.index("new: top regressions"):runs.index("new: top improvements")]
     assert "ser/json/dumps/ints/10: 1.20x slower" in top
     assert "ser/json/dumps/ints/20" not in top
+    summary = summarize(load_results([old, new])).set_index(["run", "benchmark"])
+    row = re.search(r"<tr><td>ser/json/dumps/ints/10</td>(.*?)</tr>", runs).group(1)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    for run, (mean, ci) in (("old", cells[0:2]), ("new", cells[2:4])):
+        case = summary.loc[(run, "ser/json/dumps/ints/10")]
+        assert mean == format_quantity(case["mean"], "second")
+        assert ci == format_interval(case["ci_low"], case["ci_high"], "second")
+    assert cells[4].startswith("1.20x slower [")
+
+
+# ---------------------------------------------------------------- noise where numbers are read
+
+def test_noisy_numbers_carry_the_mark(tmp_path: Path) -> None:
+    steady = [1.0, 1.01, 0.99, 1.0, 1.005]
+    means = {"ser/pickle-5/dumps/ints/100": steady, "ser/pickle-5/loads/ints/100": steady,
+             "ser/marshal/dumps/ints/100": [0.5, 0.9, 0.3, 0.7, 0.4],  # CI about +-45%
+             "ser/marshal/loads/ints/100": [0.5 * v for v in steady],
+             "fold/loop/sum/list/100": steady, "fold/builtin/sum/list/100": [0.5 * v for v in steady],
+             "fold/reduce-operator/sum/list/100": [2.0, 3.5, 1.2, 2.8, 1.6]}
+    path = write_cases(tmp_path / "noisy.json", {k: [v * 1e-6 for v in vs] for k, vs in means.items()},
+                       payload_bytes=100)
+    page = build_report([path])
+    serializers = section_of(page, "serializers")
+    marked = re.findall(r'<td class="noisy" title="([^"]*)">([^<]*)</td>', serializers)
+    assert len(marked) == 1 and marked[0][1].endswith(" ⚠"), marked  # marshal dumps only
+    assert marked[0][0].startswith("unstable: the stdev is") and "wide CI: ±" in marked[0][0]
+    questions = section_of(page, "questions")
+    key = re.search(r'<td class="noisy" title="([^"]*)">(reduce fastest[^<]*)</td>', questions)
+    assert key and "reduce-operator: unstable" in key.group(1) and key.group(2).endswith("⚠")
+    assert "sum (list of 100): no: builtin sum is faster" in questions
+    ratios = re.findall(r'<td class="verdict-\w+ noisy" title="([^"]*)">', page)
+    assert ratios and all("unstable" in t or "wide CI" in t for t in ratios)
+    steady_rows = re.findall(r"<tr><td>sum</td>.*?</tr>", section_of(page, "folds"))
+    assert [("⚠" in row) for row in steady_rows] == [False, False, True]  # loop, builtin, reduce
+
+
+# ---------------------------------------------------------------- no ranking of ties
+
+def test_serializers_the_gate_cannot_tell_apart_share_a_rank(tmp_path: Path) -> None:
+    steady = [1.0, 1.01, 0.99, 1.0, 1.005]
+    means = {"ser/json/dumps/ints/100": steady, "ser/json/loads/ints/100": steady,
+             "ser/orjson/dumps/ints/100": [0.8, 1.3, 0.9, 1.2, 1.1],  # mean 1.06, CI wide
+             "ser/orjson/loads/ints/100": [1.0, 1.02, 0.98, 1.01, 0.99],
+             "ser/cbor2/dumps/ints/100": [2.0 * v for v in steady],  # clearly slower
+             "ser/cbor2/loads/ints/100": [2.0 * v for v in steady]}
+    path = write_cases(tmp_path / "ties.json", {k: [v * 1e-6 for v in vs] for k, vs in means.items()},
+                       payload_bytes=100)
+    data = prepare_data(load_results([path]))
+    ranks = find_all(data).ranks
+    assert list(zip(ranks["subject"], ranks["rank"], ranks["tied"], strict=True)) == [
+        ("json", 1, ""), ("orjson", 1, "json"), ("cbor2", 3, "")]
+    page = build_report([path])
+    serializers = section_of(page, "serializers")
+    assert "fastest round trip: json, tied with orjson" in serializers
+    assert re.findall(r"<tr><td[^>]*>(=?\d)</td><td[^>]*>(\w+)</td>", serializers) == [
+        ("1", "json"), ("=1", "orjson"), ("3", "cbor2")]
+    labels = re.findall(r"<text[^>]*>(=?\d \w+)</text>", serializers)
+    assert labels[:3] == ["1 json", "=1 orjson", "3 cbor2"]  # the dumps panel's axis
+
+
+# ---------------------------------------------------------------- figures
+
+def test_pareto_points_carry_the_ci_of_the_round_trip() -> None:
+    rows = pd.DataFrame({"shape": "ints", "size": 10, "subject": ["a", "a", "b", "b"],
+                         "op": ["dumps", "loads"] * 2, "mean": [10.0, 20.0, 5.0, 5.0],
+                         "ci_low": [9.0, 17.0, 4.0, 4.0], "ci_high": [11.0, 23.0, 6.0, 6.0],
+                         "payload_bytes": [100.0, 100.0, 300.0, 300.0]})
+    points = pareto_points(rows).set_index("subject")
+    half = 10 ** 0.5  # sqrt(1 + 9)
+    assert points.loc["a", "time"] == 30.0
+    assert points.loc["a", ["time_low", "time_high"]].tolist() == pytest.approx([30 - half, 30 + half])
+    assert points["front"].tolist() == [True, True]
+
+
+def test_figures_have_no_offset_ticks_and_show_pareto_cis() -> None:
+    points = pd.DataFrame({"shape": "bytes", "size": 100000, "subject": ["pickle-5", "json", "dill"],
+                           "payload_bytes": [100005.0, 100007.0, 100009.0],
+                           "time": [4e-6, 6e-6, 13e-6], "time_low": [3.5e-6, 5e-6, 12e-6],
+                           "time_high": [4.5e-6, 7e-6, 14e-6], "front": [True, False, False]})
+    svg = bench.report.plots.plot_pareto(points)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert texts and not any(t.startswith(("+", "−", "-")) or "e+" in t or "1e" in t
+                             for t in texts), texts
+    json_colour = bench.report.plots.style_of("json")[0].lower()
+    assert f"stroke: {json_colour}; stroke-width: 1.2" in svg.lower()  # its CI bar
+
+
+def test_legend_fits_the_figure() -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from bench.folds import STYLES
+
+    with matplotlib.rc_context(bench.report.plots.RC):
+        fig, _ = bench.report.plots.make_grid(1, 3, 3.2, 2.6)
+        bench.report.plots.add_legend(fig, list(STYLES), "fold style")
+        fig.canvas.draw()
+        box = fig.legends[0].get_window_extent()
+        width = fig.get_figwidth() * fig.dpi
+        plt.close(fig)
+    assert box.x0 >= 0 and box.x1 <= width, (box, width)
+
+
+def test_a_round_trip_clearly_slower_ranks_below_even_with_one_op_faster() -> None:
+    from bench.report.findings import is_clearly_slower
+
+    def op(mean: float, half: float) -> dict[str, float]:
+        return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+    ops = {("marshal", "dumps"): op(1.2, 0.02), ("marshal", "loads"): op(3.5, 0.05),
+           ("msgpack", "dumps"): op(5.0, 0.05), ("msgpack", "loads"): op(3.3, 0.05),
+           ("json", "dumps"): op(1.3, 0.4), ("json", "loads"): op(3.5, 0.4)}
+    assert is_clearly_slower(ops, "msgpack", "marshal")  # 8.3 against 4.7, loads faster
+    assert not is_clearly_slower(ops, "json", "marshal")  # 4.8 +- 0.57: cannot tell
+    assert not is_clearly_slower(ops, "marshal", "msgpack")
+
+
+def test_ship_tables_give_every_time_its_ci(tmp_path: Path) -> None:
+    steady = [1.0, 1.01, 0.99, 1.0, 1.005]
+    means = {"ship/process-pool/empty/none/1": steady,
+             "ship/process-pool/data/ints/1000": [3.0 * v for v in steady],
+             "ship/process-pool/code/ints/1000": [2.0, 2.6, 1.5, 2.2, 1.7],  # noisy
+             "ship/pipes/stencil-x1/grid/64": [4.0 * v for v in steady],
+             "ship/pipes/stencil-x2/grid/64": [2.5 * v for v in steady]}
+    path = write_cases(tmp_path / "ship.json", {k: [v * 1e-3 for v in vs] for k, vs in means.items()},
+                       payload_bytes=100, comm_share=0.2)
+    summary = summarize(load_results([path])).set_index("benchmark")
+    ship = section_of(build_report([path]), "ship")
+    for case in means:
+        row = summary.loc[case]
+        assert format_interval(row["ci_low"], row["ci_high"], "second") in ship, case
+    code = format_quantity(summary.loc["ship/process-pool/code/ints/1000", "mean"], "second")
+    assert re.search(rf'<td class="noisy" title="unstable[^"]*">{code} ⚠</td>', ship)
+    assert ship.count("⚠") == 1

@@ -3,7 +3,10 @@
 Chromium runs with `--remote-debugging-pipe` (commands on fd 3, replies on fd 4, JSON
 messages ending in NUL), so no extra package is needed. The test opens the report from
 file://, records console errors, uncaught exceptions, log errors and every network request,
-measures each figure, and saves a full-page screenshot into the test's tmp dir.
+measures each figure, clicks a capability cell to read its error, and saves a full-page
+screenshot into the test's tmp dir. Besides the small fixtures it opens the quick-start
+pages: results/baseline.json (343 cases) alone and against a copy 10% slower, with this
+machine's capability matrix; each must stay within MAX_HEIGHT and MAX_BYTES.
 
 Skips only when Chromium is absent and CI is unset; under CI it must run.
 """
@@ -27,6 +30,7 @@ from bench.report.render import build_report
 
 DATA = Path(__file__).parent / "data" / "report"
 FIXTURES = [DATA / "py311.json", DATA / "py313.json.gz", DATA / "foreign.json"]
+BASELINE = Path(__file__).parent.parent / "results" / "baseline.json"  # the quick-start run
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-extensions", "--disable-default-apps", "--mute-audio",
@@ -50,6 +54,23 @@ HIDDEN_HEADINGS = """(() => { const hidden = [];
         if (top < below - 1) hidden.push(h.textContent + ': ' + top + ' < ' + below);
     }
     return JSON.stringify(hidden); })()"""
+MATRIX_CLICK = """(() => { const matrix = document.querySelector('#capabilities .matrix table');
+    const cell = Array.from(matrix.querySelectorAll('td.cap-error[title], td[class^="cap-"][title]'))
+        .find(c => c.title.includes('Error'));
+    const before = document.querySelectorAll('#capabilities .cap-detail').length;
+    cell.click();
+    return JSON.stringify({title: cell.title, before: before,
+        after: document.querySelector('#capabilities .cap-detail').textContent,
+        images: document.querySelectorAll('img').length}); })()"""
+CLIPPED_TEXTS = """(() => { document.querySelectorAll('details').forEach(d => { d.open = true; });
+    const clipped = [];
+    document.querySelectorAll('figure svg').forEach((svg, index) => {
+        const box = svg.getBoundingClientRect();
+        svg.querySelectorAll('text').forEach(t => { const r = t.getBoundingClientRect();
+            if (r.width && (r.left < box.left - 1 || r.right > box.right + 1
+                            || r.top < box.top - 1 || r.bottom > box.bottom + 1))
+                clipped.push(index + ': ' + t.textContent); }); });
+    return JSON.stringify(clipped); })()"""
 FIGURE_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure svg')).map(
     s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; }))"""
 
@@ -181,16 +202,52 @@ def evaluate(devtools: DevTools, expression: str) -> Any:
                                     returnByValue=True)["result"]["value"])
 
 
+def write_slower_copy(source: Path, path: Path, factor: float) -> Path:
+    """A copy of a results file with every value multiplied by `factor`."""
+    data = json.loads(source.read_text(encoding="utf-8"))
+    for benchmark in data["benchmarks"]:
+        for run in benchmark["runs"]:
+            run["values"] = [value * factor for value in run.get("values", [])]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A capability matrix of this machine's serializers, as `bench capabilities` writes it."""
+    from bench.capabilities import probe_capabilities
+
+    path = tmp_path_factory.mktemp("matrix") / "capabilities.json"
+    path.write_text(json.dumps(probe_capabilities(), indent=1), encoding="utf-8")
+    return path
+
+
+def report_inputs(name: str, tmp_path: Path, matrix: Path | None) -> tuple[list[Path], Path]:
+    """The result files and capability matrix of one page the browser test opens."""
+    if name == "one-run":
+        return FIXTURES[:1], DATA / "capabilities.json"
+    if name == "runs":
+        return FIXTURES, DATA / "capabilities.json"
+    assert matrix is not None
+    quick = [BASELINE]
+    if name == "quick-start-runs":
+        quick.append(write_slower_copy(BASELINE, tmp_path / "slower.json", 1.1))
+    return quick, matrix
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("files", [FIXTURES[:1], FIXTURES], ids=["one-run", "runs"])
-def test_report_renders_in_chromium(tmp_path: Path, files: list[Path]) -> None:
+@pytest.mark.parametrize("name", ["one-run", "runs", "quick-start", "quick-start-runs"])
+def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.FixtureRequest
+                                    ) -> None:
     chromium = find_chromium()
     if chromium is None:
         if not os.environ.get("CI"):
             pytest.skip("Chromium not found (install Debian's chromium); set CI=true to fail")
         pytest.fail("CI is set but Chromium is not installed")
+    matrix = request.getfixturevalue("real_matrix") if name.startswith("quick") else None
+    files, capabilities = report_inputs(name, tmp_path, matrix)
     report = tmp_path / "index.html"
-    page = build_report(files, DATA / "capabilities.json")
+    page = build_report(files, capabilities)
     report.write_text(page, encoding="utf-8")
     devtools = DevTools(chromium, tmp_path / "profile")
     try:
@@ -199,7 +256,9 @@ def test_report_renders_in_chromium(tmp_path: Path, files: list[Path]) -> None:
                                          returnByValue=True)["result"]["value"])
         layout = evaluate(devtools, LAYOUT)
         hidden = evaluate(devtools, HIDDEN_HEADINGS)
+        clicked = evaluate(devtools, MATRIX_CLICK)
         save_screenshot(devtools, tmp_path / "report.png")
+        clipped = evaluate(devtools, CLIPPED_TEXTS)  # opens every <details>: measured last
     finally:
         devtools.close()
     print(f"screenshot: {tmp_path / 'report.png'}")
@@ -208,7 +267,13 @@ def test_report_renders_in_chromium(tmp_path: Path, files: list[Path]) -> None:
     assert all(width > 100 and height > 100 for width, height in sizes), sizes
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert layout["width"] <= WIDTH, "horizontal overflow"
-    assert layout["height"] <= MAX_HEIGHT and len(page.encode()) <= MAX_BYTES
+    assert layout["height"] <= MAX_HEIGHT, layout["height"]
+    assert len(page.encode()) <= MAX_BYTES, len(page.encode())  # the 343-case pages too
     assert layout["boxes"] and all(right <= WIDTH and height <= 900
                                    for right, height, _ in layout["boxes"]), layout["boxes"]
     assert hidden == [], hidden
+    assert clipped == [], clipped  # every figure text inside its figure
+    assert clicked["before"] == 0 and clicked["images"] == 0  # no detail before a click
+    assert clicked["after"].endswith(" — " + clicked["title"]), clicked  # the exact error text
+    if name in ("one-run", "runs"):
+        assert "<img src=x onerror=alert(1)>" in clicked["after"]  # shown as text, not markup

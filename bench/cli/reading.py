@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 from bench.cli.options import (
     EXIT_OK,
@@ -37,8 +38,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.render import build_report
 
     check_output(args.output, force=True)
+    csv_path = str(Path(args.output).with_suffix(".csv"))
     history = find_history_files(args.history) if args.history else []
-    html = build_report(args.results, args.capabilities, args.base, args.threshold, history)
+    html = build_report(args.results, args.capabilities, args.base, args.threshold, history,
+                        csv_name=Path(csv_path).name)
+    write_output(export_summary(args.results), csv_path)
     write_output(html, args.output)
     return EXIT_OK
 
@@ -48,12 +52,16 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", required=True, metavar="OUT", help="write the summary here")
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def export_summary(results: list[str]) -> str:
+    """The per-case summary of result files as CSV text (`bench export`, and beside a report)."""
     from bench.frame import load_results, summarize
 
+    return str(summarize(load_results(results)).to_csv(index=False))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
     check_output(args.csv, force=True)
-    summary = summarize(load_results(args.results))
-    write_output(summary.to_csv(index=False), args.csv, "--csv")
+    write_output(export_summary(args.results), args.csv, "--csv")
     return EXIT_OK
 
 

@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.report.blocks import Cell, Details, Heading, Table, Text, make_table, slugify
+from bench.report.blocks import (
+    Cell,
+    Details,
+    Heading,
+    Table,
+    Text,
+    make_table,
+    mark_noise,
+    slugify,
+)
 from bench.text import ANSWERS
 
 NOT_MEASURED = "not measured in this run"
@@ -26,6 +35,7 @@ class Answer:
     key: str
     sentence: str
     evidence: list[Any] = field(default_factory=list)
+    key_noise: str = ""  # why the key number is to be read with care ("" when steady)
 
     @property
     def anchor(self) -> str:
@@ -64,7 +74,7 @@ def answers_table(answers: Sequence[Answer]) -> Table:
     """One row per claim: the claim (a link to its evidence), the verdict, the key number."""
     rows = [[Cell(a.claim, href=f"#{a.anchor}"),
              Cell(a.verdict, "answer-" + slugify(a.verdict), ANSWERS.get(a.verdict, "")),
-             a.key] for a in answers]
+             mark_noise(a.key, a.key_noise)] for a in answers]
     return make_table(["claim", "answer", "key number (95% CI)"], rows, collapsible=False)
 
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bench.text import MISSING, format_interval, format_ratio, is_missing, verdict_label
+from bench.text import (
+    MISSING,
+    NOISE_MARK,
+    format_interval,
+    format_ratio,
+    is_missing,
+    verdict_label,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,15 @@ class Text:
     text: str
     cls: str = ""
     kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A paragraph that is one link to a file beside the page (e.g. its CSV)."""
+
+    text: str
+    href: str
+    kind: str = "link"
 
 
 @dataclass(frozen=True)
@@ -163,7 +179,37 @@ def describe_ratio(value: Any, low: Any, high: Any) -> str:
     return f"{format_ratio(value)} {interval}"
 
 
+def mark_noise(value: Any, reason: Any) -> Cell:
+    """The cell of a value with the noise mark after it and the reason on hover (none: as is).
+
+    >>> mark_noise("1.20 µs", "wide CI: ±12% of the mean")
+    Cell(text='1.20 µs ⚠', cls='noisy', title='wide CI: ±12% of the mean', data=(), href='')
+    >>> mark_noise("1.20 µs", "").text
+    '1.20 µs'
+    """
+    cell = make_cell(value)
+    if not reason or is_missing(reason) or cell.text == MISSING:
+        return cell
+    title = f"{cell.title}; {reason}" if cell.title else str(reason)
+    return replace(cell, text=f"{cell.text} {NOISE_MARK}", cls=f"{cell.cls} noisy".strip(),
+                   title=title)
+
+
+def row_noise(row: Any) -> str:
+    """The noise reasons of a ratio row: its own case's, then its reference's.
+
+    >>> row_noise({"noise": "unstable: x", "reference_noise": "wide CI: y"})
+    'unstable: x; reference wide CI: y'
+    """
+    own, reference = row.get("noise"), row.get("reference_noise")
+    parts = [str(own) if isinstance(own, str) and own else "",
+             f"reference {reference}" if isinstance(reference, str) and reference else ""]
+    return "; ".join(p for p in parts if p)
+
+
 def ratio_cell(row: Any) -> Cell:
-    """A table cell of a ratio row (ratio, ratio_low, ratio_high, verdict), coloured by verdict."""
-    return Cell(describe_ratio(row["ratio"], row["ratio_low"], row["ratio_high"]),
-                f"verdict-{row['verdict']}", verdict_label(row["verdict"]))
+    """A table cell of a ratio row (ratio, ratio_low, ratio_high, verdict), coloured by verdict,
+    marked when either case is noisy."""
+    return mark_noise(Cell(describe_ratio(row["ratio"], row["ratio_low"], row["ratio_high"]),
+                           f"verdict-{row['verdict']}", verdict_label(row["verdict"])),
+                      row_noise(row))

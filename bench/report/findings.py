@@ -29,15 +29,16 @@ from bench.frame import (
     ratio_interval,
     summarize,
 )
-from bench.gate.rule import DEFAULT_THRESHOLD, Comparison, classify, compare_runs
-from bench.text import format_quantity, is_missing
+from bench.gate.rule import COUNT_THRESHOLD, DEFAULT_THRESHOLD, Comparison, classify, compare_runs
+from bench.text import format_percent, format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
 OUTLIER_LIMIT = 0.50  # pyperf check: min or max 50% away from the mean
 FAULTS_LIMIT = 10      # minor page faults per call that make a case time the kernel too
 MIN_RAW_SECONDS = 1e-3  # pyperf check: shortest raw value under 1 ms
 SUPERLINEAR = 1.5  # a fitted exponent above this is flagged (quadratic folds have k near 2)
-RATIO_COLUMNS = ["reference_mean", "ratio", "ratio_low", "ratio_high", "verdict"]
+RATIO_COLUMNS = ["reference_mean", "reference_ci_low", "reference_ci_high", "reference_noise", "ratio",
+                 "ratio_low", "ratio_high", "verdict"]
 
 
 @dataclass
@@ -71,10 +72,43 @@ def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                  threshold: float | None = None) -> ReportData:
     """Summaries and process-mean arrays of a tidy frame (threshold None: the gate's default)."""
     summary = summarize(frame)
+    summary["noise"] = [noise_reason(row.rel_stdev, row.rel_half_width,
+                                     threshold_of(row.unit, threshold))
+                        for row in summary.itertuples(index=False)]
     if runs is None:
         runs = summary.drop_duplicates("run")[["run", "file", "host", "python"]]
     return ReportData(frame, summary, runs.reset_index(drop=True), process_mean_arrays(frame),
                       capabilities, failures, threshold)
+
+
+def threshold_of(unit: Any, threshold: float | None) -> float:
+    """The threshold a case is read against: the one given, else the gate's for its unit.
+
+    >>> threshold_of("second", None), threshold_of("integer", None), threshold_of("second", 0.1)
+    (0.05, 0.01, 0.1)
+    """
+    if threshold is not None:
+        return threshold
+    return COUNT_THRESHOLD if unit == "integer" else DEFAULT_THRESHOLD
+
+
+def noise_reason(rel_stdev: Any, rel_half_width: Any, threshold: float) -> str:
+    """Why a case's numbers are to be read with care, or "" when they are steady.
+
+    Unstable: pyperf check's stdev >= REL_STDEV_LIMIT of the mean; wide CI: a 95% CI half-width
+    over the threshold, so the number cannot resolve a change the gate would call.
+
+    >>> noise_reason(0.23, 0.02, 0.05), noise_reason(0.01, 0.12, 0.05)
+    ('unstable: the stdev is 23% of the mean', 'wide CI: ±12% of the mean')
+    >>> noise_reason(0.01, 0.02, 0.05), noise_reason(0.01, float("nan"), 0.05)
+    ('', '')
+    """
+    reasons = []
+    if not is_missing(rel_stdev) and rel_stdev >= REL_STDEV_LIMIT:
+        reasons.append(f"unstable: the stdev is {format_percent(rel_stdev)} of the mean")
+    if not is_missing(rel_half_width) and rel_half_width > threshold:
+        reasons.append(f"wide CI: ±{format_percent(rel_half_width)} of the mean")
+    return "; ".join(reasons)
 
 
 # ---------------------------------------------------------------- ratios within a run
@@ -133,6 +167,9 @@ def ratios_against(data: ReportData, rows: pd.DataFrame, groups: Sequence[str], 
             ratio = (Interval(1.0, 1.0, 1.0) if index == base.index[0] else
                      ratio_interval(data.arrays[(row["run"], row["benchmark"])], base_arrays))
             out.append({**row.to_dict(), "reference_mean": base["mean"].iloc[0],
+                        "reference_ci_low": base["ci_low"].iloc[0],
+                        "reference_ci_high": base["ci_high"].iloc[0],
+                        "reference_noise": "" if index == base.index[0] else base["noise"].iloc[0],
                         "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high,
                         "verdict": ratio_verdict(ratio.low, ratio.high, data.threshold)})
     return pd.DataFrame(out, columns=[*rows.columns, *RATIO_COLUMNS])
@@ -170,30 +207,49 @@ def pickle_baseline(subjects: Iterable[str]) -> str | None:
     return protocols[-1] if protocols else None
 
 
-def pareto_front(x: Sequence[float], y: Sequence[float]) -> list[bool]:
-    """Which points no other point beats on both x and y (lower is better).
+def round_trip(ops: dict[tuple[str, str], Any], subject: str, names: Sequence[str]
+               ) -> tuple[float, float]:
+    """The sum of a subject's op means and the half-width of its 95% CI (halves in quadrature)."""
+    rows = [ops[(subject, op)] for op in names]
+    halves = [(float(r["ci_high"]) - float(r["ci_low"])) / 2 for r in rows]
+    return sum(float(r["mean"]) for r in rows), math.sqrt(sum(h * h for h in halves))
 
-    >>> pareto_front([1, 2, 3, 2], [3, 1, 2, 4])
-    [True, True, False, False]
+
+def is_clearly_slower(ops: dict[tuple[str, str], Any], subject: str, leader: str,
+                      threshold: float | None = None) -> bool:
+    """True when the gate's rule (ratio_verdict) calls subject's round trip slower than leader's.
+
+    The round trip is the sum of the ops both have; the 95% CI of the ratio of the sums is
+    ratio x exp(±d), d the two sums' relative half-widths in quadrature (no CI: not slower).
     """
-    points = list(zip(x, y, strict=True))
-    return [not any((a <= px and b <= py) and (a < px or b < py) for a, b in points)
-            for px, py in points]
+    common = [op for op in ("dumps", "loads") if (subject, op) in ops and (leader, op) in ops]
+    if not common:
+        return False
+    (slow, slow_half), (fast, fast_half) = (round_trip(ops, name, common)
+                                            for name in (subject, leader))
+    ratio, spread = slow / fast, math.hypot(slow_half / slow, fast_half / fast)
+    if is_missing(spread):
+        return False
+    return ratio_verdict(ratio * math.exp(-spread), ratio * math.exp(spread), threshold) == "slower"
 
 
-def pareto_points(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per shape and serializer: payload, dumps + loads time, and Pareto-front membership."""
-    out = []
-    for (shape, size), group in rows.groupby(["shape", "size"], sort=False):
-        wide = group.pivot_table(index="subject", columns="op", values="mean", sort=False)
-        payload = group.dropna(subset=["payload_bytes"]).groupby("subject")["payload_bytes"].first()
-        if not {"dumps", "loads"} <= set(wide.columns):
-            continue
-        points = pd.DataFrame({"time": wide["dumps"] + wide["loads"]}).join(payload.astype(float))
-        points = points.dropna().reset_index()
-        points["front"] = pareto_front(points["payload_bytes"], points["time"])
-        out.append(points.assign(shape=shape, size=size))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+def rank_round_trips(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per subject of one shape and size: its rank by mean dumps + loads, ties sharing a rank.
+
+    Subjects go in order of their mean round trip; each shares the rank of the first subject
+    of the group above it unless its round trip is clearly slower (is_clearly_slower),
+    so subjects the gate cannot tell apart are never ranked as if different. Columns:
+    subject, rank, tied (the first subject of its group when it shares a rank, else "").
+    """
+    order = rows.groupby("subject", sort=False)["mean"].sum().sort_values(kind="stable").index
+    ops = {(str(r["subject"]), str(r["op"])): r for _, r in rows.iterrows()}
+    out: list[dict[str, Any]] = []
+    leader, rank = "", 0
+    for position, subject in enumerate(map(str, order), 1):
+        if not leader or is_clearly_slower(ops, subject, leader, data.threshold):
+            leader, rank = subject, position
+        out.append({"subject": subject, "rank": rank, "tied": "" if leader == subject else leader})
+    return pd.DataFrame(out, columns=["subject", "rank", "tied"])
 
 
 def memcpy_speed(data: ReportData, run: str, nbytes: float) -> float | None:
@@ -265,7 +321,8 @@ def reduce_answer(data: ReportData, rows: pd.DataFrame) -> dict[str, Any]:
     answer: dict[str, Any] = {"task": rows["op"].iloc[0], "shape": rows["shape"].iloc[0],
                               "size": rows["size"].iloc[0], "reduce": None, "other": None,
                               "ratio": math.nan, "ratio_low": math.nan,
-                              "ratio_high": math.nan, "verdict": None, "winner": None}
+                              "ratio_high": math.nan, "verdict": None, "winner": None,
+                              "noise": ""}
     is_reduce = rows["subject"].map(is_reduce_style).astype(bool)
     if not is_reduce.any() or is_reduce.all():
         return answer
@@ -276,14 +333,16 @@ def reduce_answer(data: ReportData, rows: pd.DataFrame) -> dict[str, Any]:
     winner = {"faster": "reduce", "slower": "other"}.get(verdict)
     return {**answer, "reduce": best_reduce["subject"], "other": best_other["subject"],
             "ratio": ratio.value, "ratio_low": ratio.low, "ratio_high": ratio.high,
-            "verdict": verdict, "winner": winner}
+            "verdict": verdict, "winner": winner,
+            "noise": "; ".join(f"{r['subject']}: {r['noise']}" for r in (best_reduce, best_other)
+                               if r["noise"])}
 
 
 def reduce_answers(data: ReportData, headline: pd.DataFrame) -> pd.DataFrame:
     """One reduce_answer row per task of the headline fold rows."""
     rows = [reduce_answer(data, group) for _, group in headline.groupby("op", sort=False)]
     return pd.DataFrame(rows, columns=["task", "shape", "size", "reduce", "other", "ratio",
-                                       "ratio_low", "ratio_high", "verdict", "winner"])
+                                       "ratio_low", "ratio_high", "verdict", "winner", "noise"])
 
 
 # ---------------------------------------------------------------- sinks
@@ -377,6 +436,7 @@ class Findings:
     warnings: pd.DataFrame  # check_cases of every case
     exponents: pd.DataFrame  # fit_exponents of every run, with its growth_class as "growth"
     runs: RunComparisons | None  # None with one run
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)  # shape, size + rank_round_trips
 
 
 def find_all(data: ReportData, base: str | None = None) -> Findings:
@@ -394,6 +454,10 @@ def find_all(data: ReportData, base: str | None = None) -> Findings:
     exponents = fit_exponents(data.summary)
     exponents["growth"] = [growth_class(k, low, high) for k, low, high
                            in zip(exponents["k"], exponents["low"], exponents["high"], strict=True)]
+    shown = at_representative_size(ser_ops)
+    ranks = [rank_round_trips(data, group).assign(shape=shape, size=size)
+             for (shape, size), group in shown.groupby(["shape", "size"], sort=False)]
     return Findings(ser_ops, folds, headline, reduce_answers(data, headline),
                     sink_ratios(data), versus, baseline, check_cases(data.summary),
-                    exponents, runs)
+                    exponents, runs, pd.concat(ranks, ignore_index=True) if ranks
+                    else pd.DataFrame(columns=["subject", "rank", "tied", "shape", "size"]))

@@ -13,7 +13,8 @@ from bench.text import format_quantity
 
 
 def capability_cell(cell: dict[str, Any] | None) -> Cell:
-    """A coloured matrix cell: outcome glyph, payload size, error text on hover."""
+    """A coloured matrix cell: outcome glyph, and its exact error and payload size as its title
+    (shown on hover, and under the matrix on a click by the page's script)."""
     if cell is None:
         return Cell("", "cap-skip", "not in the matrix")
     outcome = OUTCOMES.get(cell["outcome"])
@@ -51,15 +52,16 @@ def capability_table(caps: dict[str, Any], kinds: Sequence[dict[str, Any]] | Non
 
 
 def capabilities_section(caps: dict[str, Any] | None) -> Section:
-    """The capability matrix, colour-coded, with the error text on hover."""
+    """The capability matrix, colour-coded, a cell's exact error on a click or on hover."""
     section = Section("capabilities", "Capabilities")
     if caps is None:
         section.blocks.append(missing("Not given: run `bench capabilities --format json -o FILE`"
                                       " and pass `--capabilities FILE`."))
         return section
     legend = [f"{outcome.label}: {outcome.meaning}" for outcome in OUTCOMES.values()]
-    section.blocks += [Text(f"Python {caps.get('python', '?')}. Hover a cell for the error "
-                            "text and the payload size; hover a header for the version. "
+    section.blocks += [Text(f"Python {caps.get('python', '?')}. Click a cell (or hover it) for "
+                            "its exact error and payload size, shown under the matrix; hover a "
+                            "header for the version. "
                             "The last row counts each serializer's round-trips."),
                        Text("Legend: " + "; ".join(legend) + "."),
                        capability_table(caps)]

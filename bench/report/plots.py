@@ -1,9 +1,9 @@
 """matplotlib figures of the report, each returned as an inline SVG string.
 
 Every function takes a small prepared DataFrame and returns SVG text; nothing
-is written to disk. Colours are the Okabe-Ito colour-blind-safe palette
-(yellow left out: too pale on white), and every subject also gets its own
-marker, so series stay apart in grey-scale too. Text stays text in the SVG
+is written to disk. Colour is identity: every serializer and fold style has a
+colour of its own in every figure (the pickle protocols a ramp of one hue), and a
+marker per family, so series stay apart in grey-scale too. Text stays text in the SVG
 (`svg.fonttype = none`), mathtext is off (names are data, not formulas), and
 figures are closed after saving. A subject's colour and marker are facts of its registry
 entry (bench.serializers, bench.folds); the memcpy reference, the one subject outside the
@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import re
 import textwrap
 import zlib
 from collections.abc import Callable, Sequence
@@ -32,10 +31,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E402
 
 from bench.folds import STYLES, Style  # noqa: E402
 from bench.report.findings import SUPERLINEAR  # noqa: E402
+from bench.report.svg import clean_svg  # noqa: E402
 from bench.serializers import SERIALIZERS, Serializer  # noqa: E402
 from bench.ship import TRANSPORTS, Transport  # noqa: E402
 from bench.text import choose_unit  # noqa: E402
@@ -43,12 +43,13 @@ from bench.text import choose_unit  # noqa: E402
 # Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
-REFERENCE_STYLES = {"memcpy": ("#0072B2", "D")}  # reference cases: in no registry
+REFERENCE_STYLES = {"memcpy": ("#7f7f7f", "D")}  # reference cases: in no registry
 RC: dict[Any, Any] = {
     "svg.fonttype": "none", "svg.hashsalt": "bench-report", "text.parse_math": False,
-    "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10,
+    "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-    "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8}
+    "axes.spines.right": False, "path.simplify": True, "legend.fontsize": 8,
+    "axes.formatter.useoffset": False, "axes.formatter.limits": (-5, 6)}  # no offset, no 1e-5
 MIN_WIDTH = 5.0  # inches: room for a suptitle above a single panel
 MIN_PANEL_HEIGHT = 2.0  # inches: room for titles and labels around a one-row dot plot
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -67,7 +68,7 @@ def style_of(subject: str) -> tuple[str, str]:
     """The (colour, marker) of a serializer, fold style or reference; a stable one for others.
 
     >>> style_of("pickle-5"), style_of("loop")
-    (('#0072B2', 'o'), ('#000000', 's'))
+    (('#08306b', 'o'), ('#000000', 's'))
     """
     known = registry_styles().get(subject)
     if known:
@@ -92,14 +93,6 @@ def spans_decades(values: Sequence[float] | pd.Series, limit: float = 20.0) -> b
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data) & (data > 0)]
     return len(data) > 1 and float(data.max() / data.min()) > limit
-
-
-def clean_svg(text: str, prefix: str) -> str:
-    """Drop the XML prologue and metadata, and prefix ids so many SVGs share one page."""
-    text = text[text.index("<svg"):]
-    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
-    text = re.sub(r'(\bid="|url\(#|href="#)', lambda m: f"{m.group(1)}{prefix}-", text)
-    return text.replace("<svg ", '<svg class="plot" ', 1)
 
 
 def styled(plot: Callable[..., str]) -> Callable[..., str]:
@@ -147,7 +140,18 @@ def add_legend(fig: Figure, subjects: Sequence[str], title: str) -> None:
                       label=s) for s in in_registry_order(subjects)]
     if handles:
         fig.legend(handles=handles, title=title, loc="outside lower center",
-                   ncols=min(len(handles), 7), frameon=False)
+                   ncols=legend_columns(fig.get_figwidth(), [str(h.get_label()) for h in handles]),
+                   frameon=False)
+
+
+def legend_columns(width: float, labels: Sequence[str]) -> int:
+    """How many legend columns fit a figure `width` inches wide (8 pt labels), at most 7.
+
+    >>> legend_columns(5.0, ["reduce-operator"] * 8), legend_columns(10.0, ["a", "b"])
+    (3, 2)
+    """
+    column = 0.55 + 0.065 * max((len(label) for label in labels), default=1)  # inches
+    return max(1, min(len(labels), 7, int(width * 0.95 // column)))
 
 
 def error_columns(rows: pd.DataFrame, value: str = "mean", scale: float = 1.0) -> np.ndarray:
@@ -159,10 +163,15 @@ def error_columns(rows: pd.DataFrame, value: str = "mean", scale: float = 1.0) -
 
 
 def draw_dots(ax: Axes, rows: pd.DataFrame, value: str, scale: float) -> None:
-    """Horizontal dot plot with CI lines: one row per subject, in the order given."""
+    """Horizontal dot plot with CI lines: one row per subject, in the order given.
+
+    A row labelled other than its subject (e.g. "dill ints") names the subject whose colour
+    it takes in an `identity` column.
+    """
     y = np.arange(len(rows))
     subjects = [str(s) for s in rows["subject"]]
-    styles = [style_of(s) for s in subjects]
+    identities = rows["identity"] if "identity" in rows else rows["subject"]
+    styles = [style_of(str(s)) for s in identities]
     centre = rows[value].to_numpy(float) / scale
     errors = error_columns(rows, value, scale)
     ax.hlines(y, centre - errors[0], centre + errors[1], colors=[c for c, _ in styles],
@@ -177,17 +186,21 @@ def draw_dots(ax: Axes, rows: pd.DataFrame, value: str, scale: float) -> None:
 
 
 def format_tick(value: float, _position: object = None) -> str:
-    """A log-axis tick without mathtext: powers of ten as 10 with a superscript.
+    """A log-axis tick without mathtext: a plain number from 0.001 to 99999, else a power of ten.
 
     >>> format_tick(1000.0), format_tick(0.01), format_tick(5.0), format_tick(20000.0)
-    ('10³', '10⁻²', '5', '20000')
+    ('1000', '0.01', '5', '20000')
+    >>> format_tick(1e6), format_tick(2e5), format_tick(1e-4)
+    ('10⁶', '2×10⁵', '10⁻⁴')
     """
     if value <= 0 or not math.isfinite(value):
         return ""
-    exponent = round(math.log10(value))
-    if abs(value - 10.0**exponent) <= 1e-9 * value and abs(exponent) >= 2:
-        return "10" + str(exponent).translate(SUPERSCRIPTS)
-    return f"{value:g}"
+    if 1e-3 <= value < 1e5:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = f"{value / 10.0**exponent:.3g}"
+    power = "10" + str(exponent).translate(SUPERSCRIPTS)
+    return power if mantissa == "1" else f"{mantissa}×{power}"
 
 
 def set_scales(ax: Axes, x: Sequence[float] | None = None, y: Sequence[float] | None = None,
@@ -213,24 +226,29 @@ def quiet_minor_labels(ax: Axes) -> None:
 
 
 @styled
-def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
+def plot_serializer_shape(rows: pd.DataFrame, title: str,
+                          ranks: dict[str, str] | None = None) -> str:
     """dumps time, loads time and payload size per serializer for one shape and size.
 
-    rows: subject, op ("dumps"/"loads"), mean, ci_low, ci_high, payload_bytes.
+    rows: subject, op ("dumps"/"loads"), mean, ci_low, ci_high, payload_bytes; ranks: subject
+    -> its rank as the tables write it ("1", "=1"), put before its name on the axes.
     """
     order = rows.groupby("subject", sort=False)["mean"].sum().sort_values().index.tolist()
+    names = {s: f"{ranks[s]} {s}" if ranks and s in ranks else str(s) for s in order}
     scale, unit = choose_unit(rows["mean"])
     fig, axes = make_grid(3, 3, 3.3, 0.6 + 0.24 * len(order))
     for ax, op in zip(axes[:2], ["dumps", "loads"], strict=True):
         part = rows[rows["op"] == op].set_index("subject").reindex(order).reset_index()
-        draw_dots(ax, part.dropna(subset=["mean"]), "mean", scale)
+        part = part.dropna(subset=["mean"])
+        draw_dots(ax, part, "mean", scale)
+        ax.set_yticks(np.arange(len(part)), [names[s] for s in part["subject"]])
         ax.set(title=f"{op} (mean, 95% CI)", xlabel=f"time per call ({unit})")
     sizes = rows.dropna(subset=["payload_bytes"]).drop_duplicates("subject")
     sizes = sizes.set_index("subject").reindex(order).dropna(subset=["payload_bytes"])
     byte_scale, byte_name = choose_unit(sizes["payload_bytes"].astype(float), "byte")
     axes[2].barh(np.arange(len(sizes)), sizes["payload_bytes"].astype(float) / byte_scale,
                  color=[style_of(str(s))[0] for s in sizes.index])
-    axes[2].set_yticks(np.arange(len(sizes)), [str(s) for s in sizes.index])
+    axes[2].set_yticks(np.arange(len(sizes)), [names[s] for s in sizes.index])
     axes[2].set_ylim(len(sizes) - 0.5, -0.5)
     axes[2].set(title="payload size", xlabel=f"payload ({byte_name})")
     set_title(fig, title)
@@ -238,7 +256,7 @@ def plot_serializer_shape(rows: pd.DataFrame, title: str) -> str:
 
 
 def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
-    """Scatter payload vs round-trip time, the Pareto front joined by a step line.
+    """Scatter payload vs round-trip time with its 95% CI, the Pareto front joined by a step line.
 
     Returns the payload unit used on the x axis.
     """
@@ -247,6 +265,9 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
     x = points["payload_bytes"].to_numpy(float) / byte_scale
     y = points["time"].to_numpy(float) / scale
     edges = ["black" if front else "none" for front in points["front"]]
+    low = np.nan_to_num(y - points["time_low"].to_numpy(float) / scale, nan=0.0).clip(min=0)
+    high = np.nan_to_num(points["time_high"].to_numpy(float) / scale - y, nan=0.0).clip(min=0)
+    ax.vlines(x, y - low, y + high, colors=[c for c, _ in styles], linewidth=1.2, zorder=2)
     for marker in dict.fromkeys(m for _, m in styles):
         index = [i for i, (_, m) in enumerate(styles) if m == marker]
         ax.scatter(x[index], y[index], marker=marker, c=[styles[i][0] for i in index],
@@ -258,6 +279,9 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
         ax.annotate(str(points["subject"].iloc[i]), (x[i], y[i]), textcoords="offset points",
                     xytext=(5, 4 if rank % 2 == 0 else -10), fontsize=7)
     set_scales(ax, x, y)
+    if ax.get_xscale() == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # long payload ticks stay apart
+    ax.margins(x=0.12, y=0.1)  # room for the labels of points at the edges
     return byte_name
 
 
@@ -265,7 +289,8 @@ def draw_front(ax: Axes, points: pd.DataFrame, scale: float) -> str:
 def plot_pareto(points: pd.DataFrame) -> str:
     """Size-vs-speed scatter per shape with the Pareto front (smaller and faster is better).
 
-    points: shape, size, subject, payload_bytes, time (dumps + loads), front (bool).
+    points: shape, size, subject, payload_bytes, time (dumps + loads), time_low, time_high
+    (its 95% CI), front (bool).
     """
     shapes = list(dict.fromkeys(points["shape"]))
     scale, unit = choose_unit(points["time"])
@@ -276,12 +301,14 @@ def plot_pareto(points: pd.DataFrame) -> str:
         ax.set(title=f"{shape} (n={part['size'].iloc[0]})", xlabel=f"payload ({byte_name})",
                ylabel=f"dumps + loads ({unit})")
     add_legend(fig, list(dict.fromkeys(points["subject"])), "serializer")
-    set_title(fig, "Size vs speed: black-edged points form the Pareto front (dashed)")
+    set_title(fig, "Size vs speed: black-edged points form the Pareto front (dashed); "
+                   "bars: 95% CI of dumps + loads")
     return figure_svg(fig)
 
 
 def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
     """One log-log line per subject (dashed for generator input); superlinear ones bold."""
+    bold_count = 0
     for (subject, kind), line in part.groupby(["subject", "kind"], sort=False):
         colour, marker = style_of(str(subject))
         line = line.sort_values("size")
@@ -292,10 +319,11 @@ def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
                 linestyle="--" if kind == "generator" else "-")
         errors = error_columns(line, "mean", scale)
         ax.vlines(x, y - errors[0], y + errors[1], colors=colour, linewidth=1)
-        if bold:
+        if bold:  # one label under the other, so two steep lines' labels never overlap
             ax.annotate(f"{subject}: k={k:.2f}", (x[-1], y[-1]), fontsize=7, color=colour,
-                        fontweight="bold", textcoords="offset points", xytext=(-6, -2),
-                        ha="right", va="top")
+                        fontweight="bold", textcoords="offset points",
+                        xytext=(-6, -2 - 9 * bold_count), ha="right", va="top")
+            bold_count += 1
     ax.set_xscale("log")
     ax.set_yscale("log")
     quiet_minor_labels(ax)
@@ -322,7 +350,8 @@ def plot_scaling(lines: pd.DataFrame, title: str, legend_title: str) -> str:
 def plot_ratios(rows: pd.DataFrame, title: str, xlabel: str) -> str:
     """Ratio dot plots with CI bars, one panel per `panel`, a reference line at 1.
 
-    rows: panel, subject, ratio, ci_low, ci_high.
+    rows: panel, subject, ratio, ci_low, ci_high (and identity: the subject whose colour a
+    row takes, when its label is not a subject).
     """
     panels = list(dict.fromkeys(rows["panel"]))
     fig, axes = make_grid(len(panels), 3, 3.2, 0.8 + 0.22 * rows.groupby("panel").size().max())

@@ -24,12 +24,20 @@ from bench.report.blocks import (
     make_figure,
     make_table,
     ratio_cell,
+    row_noise,
 )
 from bench.report.findings import SUPERLINEAR, Findings, ReportData, is_reduce_style, pickle_baseline
 from bench.report.matrix import capability_table, describe_mapping
 from bench.report.sections import call_of
 from bench.serializers import SERIALIZERS
-from bench.text import format_factor, format_interval, format_quantity, verdict_label
+from bench.text import (
+    NOISE_MARK,
+    NOISE_MEANING,
+    format_factor,
+    format_interval,
+    format_quantity,
+    verdict_label,
+)
 
 CODE_KIND = next(k.name for k in KINDS if k.sends == "code")
 DATA_KIND = next(k.name for k in KINDS if k.sends == "data")
@@ -58,11 +66,12 @@ def reduce_line(answer: Any) -> str:
     versus = f"{reduce_call} against {other_call}: {ratio_of(answer)}"
     words = {"reduce": f"yes: {reduce_call} is faster; {versus}",
              "other": f"no: {other_call} is faster; {versus}"}
+    care = f" {NOISE_MARK} ({answer['noise']})" if answer["noise"] else ""
     if answer["winner"] in words:
-        return f"{where}: {words[answer['winner']]}."
+        return f"{where}: {words[answer['winner']]}.{care}"
     if answer["verdict"] == "same":
-        return f"{where}: the same (within the threshold): {versus}."
-    return f"{where}: {verdict_label('uncertain')}: {versus}."
+        return f"{where}: the same (within the threshold): {versus}.{care}"
+    return f"{where}: {verdict_label('uncertain')}: {versus}.{care}"
 
 
 def fold_answers(found: Findings) -> list[str]:
@@ -94,16 +103,17 @@ def answer_reduce_claim(data: ReportData, found: Findings) -> Answer:
     steep = exps[(exps["run"] == data.run_of("fold")) & exps["subject"].map(is_reduce_style)
                  & (exps["growth"] != "")]
     growth = [f"{growth_line(r)}: {r['growth']}" for _, r in steep.iterrows()]
-    key = "-"
+    key, noise = "-", ""
     if not measured.empty:
         worst = worst_row(measured)
         key = f"reduce fastest in {wins} of {len(measured)} tasks; worst: {worst['task']} {ratio_of(worst)}"
+        noise = str(worst["noise"])
     sentence = (f"a reduce style was clearly the fastest in {wins} of {len(measured)} tasks "
                 "measured" + (f"; {len(growth)} reduce fold(s) grow faster than n^{SUPERLINEAR}"
                               if growth else "") + ".")
     return Answer(claim, judge(wins, losses, len(measured)), key, sentence,
                   [*fold_long([Bullets(fold_answers(found))], "Per task"),
-                   *fold_long([Bullets(growth)], "Steep reduce folds")])
+                   *fold_long([Bullets(growth)], "Steep reduce folds")], noise)
 
 
 def answer_toolz_claim(found: Findings) -> Answer:
@@ -128,7 +138,7 @@ def answer_toolz_claim(found: Findings) -> Answer:
                 f"{len(libs)} task(s), slower or the same in {against}. toolz.reduce is "
                 "functools.reduce, so the reduce answer covers toolz-style reduce code.")
     return Answer(claim, judge(faster, against, len(libs)), key, sentence,
-                  fold_long([table], "Time / loop per task"))
+                  fold_long([table], "Time / loop per task"), row_noise(worst))
 
 
 # ---------------------------------------------------------------- serializers
@@ -160,7 +170,7 @@ def versus_rows(found: Findings, subjects: Sequence[str]) -> pd.DataFrame:
 def forest_blocks(found: Findings, rows: pd.DataFrame, title: str) -> list[Any]:
     """A forest plot (one panel per op, a dot and CI per shape and serializer) and a table."""
     panels = rows.assign(panel=rows["op"], ci_low=rows["ratio_low"], ci_high=rows["ratio_high"],
-                         subject=rows["subject"] + " " + rows["shape"])
+                         identity=rows["subject"], subject=rows["subject"] + " " + rows["shape"])
     svg = plots.plot_ratios(panels, title, f"time / {found.baseline} time (log)")
     body = [[r["shape"], r["size"], r["op"], r["subject"], ratio_cell(r)]
             for _, r in rows.iterrows()]
@@ -191,7 +201,8 @@ def answer_marshal_claim(data: ReportData, found: Findings) -> Answer:
     sentence = (f"marshal was faster than {found.baseline} in {faster} of {len(rows)} cases, "
                 f"slower or the same in {against}, cannot tell in {unclear}. {caps}")
     return Answer(claim, judge(faster, against, len(rows)), key, sentence,
-                  [*forest_blocks(found, rows, f"marshal against {found.baseline}"), note])
+                  [*forest_blocks(found, rows, f"marshal against {found.baseline}"), note],
+                  row_noise(median))
 
 
 def answer_generality_claim(found: Findings) -> Answer:
@@ -211,7 +222,8 @@ def answer_generality_claim(found: Findings) -> Answer:
     key = (f"slower in {slower} of {len(rows)}; worst: {worst['subject']} {worst['shape']} "
            f"{worst['op']} {ratio_of(worst)}")
     return Answer(claim, judge(slower, against, len(rows)), key, sentence,
-                  forest_blocks(found, rows, f"General picklers against {found.baseline}"))
+                  forest_blocks(found, rows, f"General picklers against {found.baseline}"),
+                  row_noise(worst))
 
 
 # ---------------------------------------------------------------- capabilities
@@ -323,6 +335,8 @@ def questions_section(data: ReportData, found: Findings) -> Section:
     """The answers first (one row per claim), then each claim's one-sentence answer and evidence."""
     answers = find_answers(data, found)
     blocks: list[Any] = [answers_table(answers)]
+    if any(answer.key_noise for answer in answers):
+        blocks.append(Text(f"{NOISE_MARK}: {NOISE_MEANING}; hover it for the reason."))
     for answer in answers:
         blocks += answer_blocks(answer)
     return Section("questions", "Answers", blocks)

@@ -55,21 +55,23 @@ METHODS = [
     "Warnings follow pyperf check: stdev >= 10% of the mean, minimum or maximum >= 50% away "
     f"from the mean, shortest raw value (value x loops) under 1 ms, and fewer than "
     f"{MIN_PROCESSES} processes.",
-    "Colours: the Okabe-Ito colour-blind-safe palette (without yellow); every series also has "
-    "its own marker.",
+    "Colours: every serializer and fold style has its own colour in every figure (the pickle "
+    "protocols 0-5 a ramp of blue from light to dark), and each family its own marker.",
 ]
 
 
-def build_sections(data: ReportData, found: Findings, history: History | None = None
-                   ) -> list[Section]:
-    """Every section of the report, in page order (History only when a history is given)."""
+def build_sections(data: ReportData, found: Findings, history: History | None = None,
+                   csv_name: str | None = None) -> list[Section]:
+    """Every section of the report, in page order (History only when a history is given;
+    csv_name: the CSV of every case written beside the page, linked from the Table)."""
     extra = [history_section(history)] if history is not None else []
     return [questions_section(data, found), environment_section(data, found),
             serializers_section(data, found), scaling_section(data, found), ship_section(data),
             folds_section(data, found, fold_answers(found)),
-            capabilities_section(data.capabilities), runs_section(found.runs, data.runs), *extra,
+            capabilities_section(data.capabilities), runs_section(found.runs, data.runs, data.summary),
+            *extra,
             metrics_section(data.summary),
-            table_section(data, found), Section("methods", "Methods", [Bullets(METHODS)])]
+            table_section(data, found, csv_name), Section("methods", "Methods", [Bullets(METHODS)])]
 
 
 def banner_lines(data: ReportData, found: Findings) -> list[str]:
@@ -89,16 +91,18 @@ def template_environment() -> jinja2.Environment:
 def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                   capabilities: dict[str, Any] | None = None,
                   failures: pd.DataFrame | None = None, base: str | None = None,
-                  threshold: float | None = None, history: History | None = None) -> str:
+                  threshold: float | None = None, history: History | None = None,
+                  csv_name: str | None = None) -> str:
     """The HTML report of a tidy frame (see bench.frame), as one self-contained string.
 
     runs: bench.frame.describe_runs (their start dates choose the base run unless `base`
     names one); failures: bench.frame.list_failures (both optional); history: the change
-    points of bench.gate.history, shown in a History section.
+    points of bench.gate.history, shown in a History section; csv_name: the file name of the
+    summary CSV written beside the page (the Table links to it).
     """
     data = prepare_data(frame, runs, capabilities, failures, threshold)
     found = find_all(data, base)
-    sections = build_sections(data, found, history)
+    sections = build_sections(data, found, history, csv_name)
     template = template_environment().get_template("report.html.j2")
     return template.render(sections=sections, runs=list(data.runs["run"]),
                            banners=banner_lines(data, found),
@@ -108,11 +112,11 @@ def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
 
 def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = None,
                  base: str | None = None, threshold: float | None = None,
-                 history: Sequence[str | Path] = ()) -> str:
+                 history: Sequence[str | Path] = (), csv_name: str | None = None) -> str:
     """Read result files (and a capability matrix, and a history of runs) and return the
-    report's HTML."""
+    report's HTML (linking to csv_name, the summary CSV beside it, when given)."""
     loaded = read_runs(paths)
     caps = load_capabilities(capabilities) if capabilities else None
     changes = build_history(read_runs(history), threshold or DEFAULT_THRESHOLD) if history else None
     return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded),
-                         base, threshold, changes)
+                         base, threshold, changes, csv_name)

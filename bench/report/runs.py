@@ -25,11 +25,12 @@ from bench.report.blocks import (
     describe_ratio,
     make_figure,
     make_table,
+    mark_noise,
     missing,
     slugify,
 )
 from bench.report.findings import RunComparisons
-from bench.text import VERDICTS, format_quantity, format_ratio, verdict_label
+from bench.text import VERDICTS, format_interval, format_quantity, format_ratio, verdict_label
 
 MOVED_TOGETHER = 0.8  # share of cases moving the same way that suggests the machine moved
 TOP = 10  # regressions and improvements named in the section
@@ -45,34 +46,39 @@ def verdict_cell(run: str, row: Any) -> Cell:
                 str(row["reason"] or VERDICTS.get(verdict, "")), data)
 
 
-def case_cells(run: str, row: Any | None) -> list[Any]:
-    """[mean, ratio, verdict] cells of one case of one run (dashes when absent)."""
+def mean_cells(summary: pd.DataFrame | None, run: str, case: str) -> list[Any]:
+    """[mean, 95% CI] of one case of one run from the summary, the mean marked when noisy."""
+    if summary is None:
+        return [None, None]
+    rows = summary[(summary["run"] == run) & (summary["benchmark"] == case)]
+    if rows.empty:
+        return [None, None]
+    row = rows.iloc[0]
+    return [mark_noise(format_quantity(row["mean"], row["unit"]), row.get("noise", "")),
+            format_interval(row["ci_low"], row["ci_high"], row["unit"])]
+
+
+def case_cells(run: str, row: Any | None, means: list[Any]) -> list[Any]:
+    """[mean, 95% CI, ratio, verdict] cells of one case of one run (dashes when absent)."""
     if row is None:
-        return [None, None, None]
+        return [None, None, None, None]
     ratio = (None if pd.isna(row["ratio"])
              else describe_ratio(row["ratio"], row["ci_low"], row["ci_high"]))
-    return [format_quantity(row["head_mean"], row["unit"]), ratio, verdict_cell(run, row)]
+    return [*means, ratio, verdict_cell(run, row)]
 
 
-def base_mean(comparisons: dict[str, Comparison], case: str) -> str:
-    """The base run's mean of a case, from the first comparison that has it."""
-    for cmp in comparisons.values():
-        rows = cmp.cases[cmp.cases["benchmark"] == case]
-        if not rows.empty and not pd.isna(rows["base_mean"].iloc[0]):
-            return format_quantity(rows["base_mean"].iloc[0], rows["unit"].iloc[0])
-    return format_quantity(None, "second")
-
-
-def comparison_table(found: RunComparisons) -> Table:
-    """One row per case: the base mean, then each run's mean, ratio to the base and verdict."""
+def comparison_table(found: RunComparisons, summary: pd.DataFrame | None = None) -> Table:
+    """One row per case: the base mean and CI, then each run's mean and CI, ratio to the base
+    (with its CI) and verdict; means and CIs from the summary of bench.frame (dashes without)."""
     by_run = {run: {row["benchmark"]: row for _, row in cmp.cases.iterrows()}
               for run, cmp in found.comparisons.items()}
     cases = list(dict.fromkeys(case for rows in by_run.values() for case in rows))
-    body = [[case, base_mean(found.comparisons, case),
-             *(cell for run, rows in by_run.items() for cell in case_cells(run, rows.get(case)))]
+    body = [[case, *mean_cells(summary, found.base, case),
+             *(cell for run, rows in by_run.items()
+               for cell in case_cells(run, rows.get(case), mean_cells(summary, run, case)))]
             for case in cases]
-    columns = ["case", found.base, *(c for run in by_run
-                                      for c in (run, f"{run} / {found.base}", "verdict"))]
+    columns = ["case", found.base, "95% CI", *(
+        c for run in by_run for c in (run, "95% CI", f"{run} / {found.base}", "verdict"))]
     return make_table(columns, body, "Every case", sortable=True)
 
 
@@ -165,8 +171,10 @@ def threshold_words(found: RunComparisons) -> str:
     return "threshold " + (" or ".join(f"{t:.0%}" for t in chosen) or "by unit")
 
 
-def runs_section(found: RunComparisons | None, runs: pd.DataFrame | None = None) -> Section:
-    """Each run against the base run, by the rule of `bench compare`; runs: describe_runs."""
+def runs_section(found: RunComparisons | None, runs: pd.DataFrame | None = None,
+                 summary: pd.DataFrame | None = None) -> Section:
+    """Each run against the base run, by the rule of `bench compare`; runs: describe_runs;
+    summary: bench.frame's summary with a noise column (the means and CIs of the table)."""
     section = Section("runs", "Runs side by side")
     if found is None:
         section.blocks.append(missing("One result file given: pass several (e.g. Python 3.11 "
@@ -195,5 +203,5 @@ def runs_section(found: RunComparisons | None, runs: pd.DataFrame | None = None)
         section.blocks.append(make_figure(plots.plot_run_ratios(rows, found.base),
                                           "Time ratio of each common case to the base run, "
                                           "sorted; the band is the 95% CI."))
-    section.blocks.append(comparison_table(found))
+    section.blocks.append(comparison_table(found, summary))
     return section

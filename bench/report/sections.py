@@ -6,7 +6,9 @@ and says which.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -18,12 +20,14 @@ from bench.report.blocks import (
     Cell,
     Details,
     Heading,
+    Link,
     Section,
     Table,
     Text,
     drop_empty_columns,
     make_figure,
     make_table,
+    mark_noise,
     missing,
     ratio_cell,
 )
@@ -34,11 +38,19 @@ from bench.report.findings import (
     ReportData,
     at_representative_size,
     memcpy_speed,
-    pareto_points,
 )
+from bench.report.pareto import pareto_points
 from bench.serializers import SERIALIZERS
 from bench.shapes import SHAPES
-from bench.text import MISSING, format_interval, format_percent, format_quantity, format_rate
+from bench.text import (
+    MISSING,
+    NOISE_MARK,
+    NOISE_MEANING,
+    format_interval,
+    format_percent,
+    format_quantity,
+    format_rate,
+)
 
 NOT_MEASURED = "Not measured in this run"
 
@@ -116,13 +128,21 @@ def failure_blocks(failures: pd.DataFrame | None) -> list[Any]:
             make_table(["run", "case", "reason"], rows)]
 
 
+def folded(block: Table | Text) -> list[Any]:
+    """A reference table folded under <details> named by its heading and row count (text as is)."""
+    if not isinstance(block, Table):
+        return [block]
+    return [Details(f"{block.heading} ({len(block.rows)} rows)",
+                    [replace(block, heading="", collapsible=False)])]
+
+
 def environment_section(data: ReportData, found: Findings) -> Section:
     """Where and how the results were measured, and the warnings about them."""
     noise = [f"{row['run']}: {row['noise']}" for _, row in data.runs.iterrows()
              if isinstance(row.get("noise"), str)]
     return Section("environment", "Environment", [
         *([Heading("Noise of the day"), Bullets(noise)] if noise else []),
-        runs_table(data.runs), versions_table(data.summary), Heading("Warnings"),
+        runs_table(data.runs), *folded(versions_table(data.summary)), Heading("Warnings"),
         *warning_blocks(data.summary, found.warnings), *failure_blocks(data.failures)])
 
 
@@ -130,7 +150,9 @@ def environment_section(data: ReportData, found: Findings) -> Section:
 
 def op_cells(row: Any) -> list[Any]:
     """[mean, CI] cells of a summary row, or two dashes."""
-    return [None, None] if row is None else [seconds(row["mean"]), time_interval(row)]
+    if row is None:
+        return [None, None]
+    return [mark_noise(seconds(row["mean"]), row["noise"]), time_interval(row)]
 
 
 def speed_cells(row: Any, reference: float | None) -> list[Any]:
@@ -155,41 +177,70 @@ def serializer_cell(subject: str) -> Cell:
     return Cell(subject, "", entry.call if entry else "")
 
 
-def serializer_table(data: ReportData, run: str, rows: pd.DataFrame, order: list[str]) -> Table:
-    """Per serializer: dumps/loads mean and CI, payload, MB/s and % of memcpy."""
+def rank_cell(rank: Any) -> Cell:
+    """A rank of rank_round_trips: "=2" with the subject it ties with on hover, when tied.
+
+    >>> rank_cell({"rank": 2, "tied": "json"})
+    Cell(text='=2', cls='', title='tied with json: the gate cannot tell them apart', data=(), href='')
+    >>> rank_cell({"rank": 1, "tied": ""}).text
+    '1'
+    """
+    if rank["tied"]:
+        return Cell(f"={rank['rank']}", "", f"tied with {rank['tied']}: the gate cannot tell "
+                                            "them apart")
+    return Cell(str(rank["rank"]))
+
+
+def serializer_table(data: ReportData, run: str, rows: pd.DataFrame,
+                     ranks: pd.DataFrame) -> Table:
+    """Per serializer, in rank order: dumps/loads mean and CI, payload, MB/s and % of memcpy."""
     shape = str(rows["shape"].iloc[0])
     nbytes = rows["shape_nbytes"].dropna()
     reference = (memcpy_speed(data, run, nbytes.iloc[0])
                  if shape in bytes_heavy_shapes() and not nbytes.empty else None)
     body = []
-    for subject in order:
+    for _, rank in ranks.iterrows():
+        subject = rank["subject"]
         ops = {r["op"]: r for _, r in rows[rows["subject"] == subject].iterrows()}
         dumps, loads = ops.get("dumps"), ops.get("loads")
         payload = next((r["payload_bytes"] for r in ops.values()), None)
-        body.append([serializer_cell(subject), *op_cells(dumps), *op_cells(loads),
+        body.append([rank_cell(rank), serializer_cell(subject), *op_cells(dumps), *op_cells(loads),
                      format_quantity(payload, "byte"), *speed_cells(dumps, reference),
                      *speed_cells(loads, reference)])
-    columns = ["serializer", "dumps", "dumps 95% CI", "loads", "loads 95% CI", "payload",
+    columns = ["rank", "serializer", "dumps", "dumps 95% CI", "loads", "loads 95% CI", "payload",
                "dumps MB/s", "dumps % memcpy", "loads MB/s", "loads % memcpy"]
     return make_table(columns, body)
 
 
-def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame) -> list[Any]:
+def fastest_words(ranks: pd.DataFrame) -> str:
+    """'json' or 'json, tied with orjson and cbor2' for the subjects of rank 1.
+
+    >>> fastest_words(pd.DataFrame({"subject": ["a", "b", "c"], "rank": [1, 1, 3]}))
+    'a, tied with b'
+    """
+    first = list(ranks.loc[ranks["rank"] == ranks["rank"].min(), "subject"])
+    return first[0] + (f", tied with {' and '.join(first[1:])}" if len(first) > 1 else "")
+
+
+def shape_blocks(data: ReportData, run: str, rows: pd.DataFrame, ranks: pd.DataFrame
+                 ) -> list[Any]:
     """Heading, figure and table of one shape at its representative size."""
     shape, size = rows["shape"].iloc[0], rows["size"].iloc[0]
-    order = rows.groupby("subject", sort=False)["mean"].sum().sort_values().index.tolist()
     nbytes = rows["shape_nbytes"].dropna()
     about = (f", about {format_quantity(nbytes.iloc[0], 'byte')} in memory"
              if not nbytes.empty else "")
-    svg = plots.plot_serializer_shape(rows, f"{shape}, n={size}: dumps, loads and payload")
+    svg = plots.plot_serializer_shape(rows, f"{shape}, n={size}: dumps, loads and payload",
+                                      {r["subject"]: rank_cell(r).text for _, r in ranks.iterrows()})
     payloads = rows.dropna(subset=["payload_bytes"])
     smallest = (f"; smallest payload: {payloads.loc[payloads['payload_bytes'].idxmin(), 'subject']}"
                 if not payloads.empty else "")
-    summary = (f"{shape} (n={size}{about}): lowest mean dumps + loads: {order[0]}{smallest}")
+    summary = (f"{shape} (n={size}{about}): fastest round trip: {fastest_words(ranks)}"
+               f"{smallest}")
     return [Details(summary, [
-                make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, lowest "
-                                 "mean round trip at the top; payload size (bytes on the wire)."),
-                drop_empty_columns(serializer_table(data, run, rows, order))])]
+                make_figure(svg, f"Shape {shape}, n={size}: time per call with 95% CI, by rank "
+                                 "of the mean round trip (=N: tied by the gate's rule); payload "
+                                 "size (bytes on the wire)."),
+                drop_empty_columns(serializer_table(data, run, rows, ranks))])]
 
 
 def pareto_blocks(rows: pd.DataFrame) -> list[Any]:
@@ -213,10 +264,14 @@ def sink_blocks(sinks: pd.DataFrame) -> list[Any]:
     head = Heading("Sinks: bytes vs BytesIO vs a real file")
     if sinks.empty:
         return [head, missing(f"{NOT_MEASURED}: no dumps-bytesio / dumps-file cases.")]
-    body = [[r["subject"], r["shape"], r["size"], r["op"], seconds(r["reference_mean"]),
-             seconds(r["mean"]), ratio_cell(r)] for _, r in sinks.iterrows()]
-    columns = ["serializer", "shape", "n", "sink op", "to bytes", "to sink", "sink / bytes"]
-    return [head, make_table(columns, body)]
+    body = [[r["subject"], r["shape"], r["size"], r["op"],
+             mark_noise(seconds(r["reference_mean"]), r["reference_noise"]),
+             format_interval(r["reference_ci_low"], r["reference_ci_high"], "second"),
+             mark_noise(seconds(r["mean"]), r["noise"]), time_interval(r), ratio_cell(r)]
+            for _, r in sinks.iterrows()]
+    columns = ["serializer", "shape", "n", "sink op", "to bytes", "95% CI", "to sink", "95% CI",
+               "sink / bytes (95% CI)"]
+    return [head, *folded(make_table(columns, body, "Every sink case"))]
 
 
 def serializers_section(data: ReportData, found: Findings) -> Section:
@@ -229,13 +284,16 @@ def serializers_section(data: ReportData, found: Findings) -> Section:
     rows = at_representative_size(found.ser_ops)
     note = ("" if not data.cases("ref", run).empty
             else " No memcpy reference (ref/memcpy/...) in this run, so no % of memcpy.")
-    section.blocks.append(Text(f"Run {run}. Per shape, the size with the most cases. "
+    section.blocks.append(Text(f"Run {run}. Per shape, the size with the most cases. Rank: by "
+                               "mean dumps + loads; a shared rank (=2) means the gate's rule "
+                               "cannot tell the serializer from the first of that rank. "
                                f"MB/s is the shape's in-memory size per second; % memcpy "
                                f"(bytes-heavy shapes: {', '.join(bytes_heavy_shapes())}) "
                                f"compares it with copying a bytes buffer of about that size."
-                               f"{note}"))
-    for _, group in rows.groupby("shape", sort=False):
-        section.blocks += shape_blocks(data, run, group)
+                               f"{note} {NOISE_MARK}: {NOISE_MEANING} (hover it for the reason)."))
+    for (shape, size), group in rows.groupby(["shape", "size"], sort=False):
+        ranks = found.ranks[(found.ranks["shape"] == shape) & (found.ranks["size"] == size)]
+        section.blocks += shape_blocks(data, run, group, ranks)
     section.blocks += pareto_blocks(rows) + sink_blocks(found.sinks)
     return section
 
@@ -322,8 +380,9 @@ def scaling_section(data: ReportData, found: Findings) -> Section:
 def fold_table(folds: pd.DataFrame) -> Table:
     """Every fold case with its time and its ratio to the loop."""
     body = [[r["op"], r["shape"], r["size"], r["subject"], call_of(r["subject"], r["op"]),
-             seconds(r["mean"]), time_interval(r), ratio_cell(r)] for _, r in folds.iterrows()]
-    columns = ["task", "input", "n", "style", "call", "time", "95% CI", "time / loop"]
+             mark_noise(seconds(r["mean"]), r["noise"]), time_interval(r), ratio_cell(r)]
+            for _, r in folds.iterrows()]
+    columns = ["task", "input", "n", "style", "call", "time", "95% CI", "time / loop (95% CI)"]
     return make_table(columns, body, "Every fold case")
 
 
@@ -342,7 +401,7 @@ def folds_section(data: ReportData, found: Findings, answers: list[str]) -> Sect
                             "faster)", "time / loop time (log)")
     section.blocks += [
         Text(f"Run {data.run_of('fold')}. Below 1: faster than the loop. Bars: 95% CI of the "
-             "ratio."), Heading("Is reduce faster here?"), Bullets(answers),
+             f"ratio. {NOISE_MARK}: {NOISE_MEANING}."), Heading("Is reduce faster here?"), Bullets(answers),
         make_figure(svg, "Each fold style's time divided by the plain loop's, per task, at "
                          "the largest n (list input when measured)."), fold_table(found.folds)]
     return section
@@ -356,7 +415,8 @@ def full_table(data: ReportData, found: Findings) -> Table:
     body, classes = [], []
     for r in data.summary.itertuples(index=False):
         body.append([r.run, r.benchmark, format_quantity(r.median, r.unit),
-                     format_quantity(r.mean, r.unit), format_interval(r.ci_low, r.ci_high, r.unit),
+                     mark_noise(format_quantity(r.mean, r.unit), r.noise),
+                     format_interval(r.ci_low, r.ci_high, r.unit),
                      MISSING if pd.isna(r.rel_half_width) else f"±{format_percent(r.rel_half_width, 1)}",
                      format_percent(r.rel_stdev, 1), r.n_processes, r.n_values,
                      format_quantity(r.payload_bytes, "byte"),
@@ -367,9 +427,13 @@ def full_table(data: ReportData, found: Findings) -> Table:
     return make_table(columns, body, "", classes, collapsible=False, sortable=True)
 
 
-def table_section(data: ReportData, found: Findings) -> Section:
-    """Every case with median, CI, payload and peak memory; rows with warnings tinted."""
-    return Section("table", "Table", [
+def table_section(data: ReportData, found: Findings, csv_name: str | None = None) -> Section:
+    """Every case with median, CI, payload and peak memory; rows with warnings tinted; a link
+    to csv_name, the same cases as CSV beside the page, when given."""
+    link = [Link(f"Every case as CSV ({csv_name}, the columns of bench export)", quote(csv_name))
+            ] if csv_name else []
+    return Section("table", "Table", [*link,
         Text("Every case of every run. Tinted rows have pyperf-check warnings (see "
-             "Environment); click a header to sort, type in the box to filter."),
+             f"Environment); {NOISE_MARK}: {NOISE_MEANING}. Click a header to sort, type in "
+             "the box to filter."),
         Details(f"Every case ({len(data.summary)} rows)", [full_table(data, found)])])

@@ -14,7 +14,16 @@ from typing import Any
 import pandas as pd
 
 from bench.report import plots
-from bench.report.blocks import Bullets, Heading, Section, Text, make_figure, make_table, missing
+from bench.report.blocks import (
+    Bullets,
+    Heading,
+    Section,
+    Text,
+    make_figure,
+    make_table,
+    mark_noise,
+    missing,
+)
 from bench.report.findings import ReportData, ratio_between
 from bench.ship import TRANSPORTS
 from bench.text import format_factor, format_interval, format_percent, format_quantity, format_ratio
@@ -68,13 +77,18 @@ def scale_pairs(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
                                       "comm_share", "comm_share_one"])
 
 
+def time_cells(row: Any) -> list[Any]:
+    """[mean, 95% CI] of a case's summary row, the mean marked when the case is noisy."""
+    return [mark_noise(format_quantity(row["mean"], "second"), row.get("noise", "")),
+            format_interval(row["ci_low"], row["ci_high"], "second")]
+
+
 def fixed_cost_table(rows: pd.DataFrame) -> Any:
     """Each transport's empty round trip: the part of every call that no payload explains."""
     empty = rows[rows["op"] == "empty"]
     if empty.empty:
         return missing("No empty-task case in this run: the fixed costs are not measured.")
-    lines = ([r.subject, format_quantity(r.mean, "second"),
-              format_interval(r.ci_low, r.ci_high, "second"),
+    lines = ([r.subject, *time_cells(r._asdict()),
               format_quantity(r.payload_bytes, "byte"), TRANSPORTS[r.subject].note
               if r.subject in TRANSPORTS else ""] for r in empty.itertuples())
     return make_table(["transport", "empty round trip", "95% CI", "bytes sent", "what"], lines,
@@ -99,12 +113,12 @@ def code_blocks(pairs: pd.DataFrame, failures: pd.DataFrame | None) -> list[Any]
                Bullets(lines)]
     if failed:
         blocks += [Text("These transports could not ship the code at all:", "warning"), Bullets(failed)]
-    table = ([p.subject, f"{p.size:,}", format_quantity(p.data["mean"], "second"),
-              format_quantity(p.code["mean"], "second"), format_quantity(p.data["payload_bytes"], "byte"),
+    table = ([p.subject, f"{p.size:,}", *time_cells(p.data), *time_cells(p.code),
+              format_quantity(p.data["payload_bytes"], "byte"),
               format_quantity(p.code["payload_bytes"], "byte"), format_ratio(p.ratio),
               format_interval(p.low, p.high)] for p in pairs.itertuples())
-    blocks.append(make_table(["transport", "n", "data", "code", "data sent", "code sent",
-                              "code vs data", "95% CI"], table))
+    blocks.append(make_table(["transport", "n", "data", "95% CI", "code", "95% CI", "data sent",
+                              "code sent", "code vs data", "95% CI"], table))
     lines_frame = pd.DataFrame([{"panel": p.subject, "subject": p.subject, "dashed": dashed,
                                  "x": p.size, "y": row["mean"], "low": row["ci_low"],
                                  "high": row["ci_high"]}
@@ -129,12 +143,11 @@ def scale_blocks(pairs: pd.DataFrame) -> list[Any]:
                     "two; speed-up = time(1 worker) / time(2 workers), 95% CI. Communication "
                     "share: the part of the two-worker time not spent computing on the slowest "
                     "worker (messages, edge-row swaps, waiting)."), Bullets(lines)]
-    table = ([COUPLINGS[p.subject], f"{p.size:,}", format_quantity(p.one["mean"], "second"),
-              format_quantity(p.two["mean"], "second"), format_factor(p.ratio),
-              format_interval(p.low, p.high), format_percent(p.comm_share)]
+    table = ([COUPLINGS[p.subject], f"{p.size:,}", *time_cells(p.one), *time_cells(p.two),
+              format_factor(p.ratio), format_interval(p.low, p.high), format_percent(p.comm_share)]
              for p in pairs.itertuples())
-    blocks.append(make_table(["work", "grid side", "1 worker", "2 workers", "speed-up", "95% CI",
-                              "communication share"], table))
+    blocks.append(make_table(["work", "grid side", "1 worker", "95% CI", "2 workers", "95% CI",
+                              "speed-up", "95% CI", "communication share"], table))
     lines_frame = pd.DataFrame([{"panel": "speed-up of a second worker", "subject": "pipes",
                                  "dashed": p.subject == "stencil", "x": p.size, "y": p.ratio,
                                  "low": p.low, "high": p.high} for p in pairs.itertuples()])

@@ -1,5 +1,6 @@
 // Sort a table by a header click (numbers with units compare as numbers), filter its rows
-// from the box above it, and mark the section in view in the navigation. No network.
+// from the box above it, show a capability cell's exact error under its matrix on a click
+// (or Enter), and mark the section in view in the navigation. No network.
 (function () {
   "use strict";
   var SCALE = {ns: 1e-9, "µs": 1e-6, ms: 1e-3, s: 1, B: 1, kB: 1e3, MB: 1e6, GB: 1e9};
@@ -36,6 +37,32 @@
         });
       });
     }
+  });
+  document.querySelectorAll(".matrix table").forEach(function (table) {
+    var box = table.parentElement, detail = null;
+    var headers = table.tHead.rows[0].cells;
+    function show(cell) {
+      if (!detail) {
+        detail = document.createElement("p");
+        detail.className = "cap-detail";
+        detail.setAttribute("aria-live", "polite");
+        box.parentElement.insertBefore(detail, box.nextSibling);
+      }
+      var kind = cell.parentElement.cells[0].textContent;
+      var serializer = headers[cell.cellIndex].textContent;
+      detail.textContent = kind + " × " + serializer + ": " + cell.textContent.trim() +
+        " — " + cell.title;
+      table.querySelectorAll("td.picked").forEach(function (c) { c.classList.remove("picked"); });
+      cell.classList.add("picked");
+    }
+    table.querySelectorAll("td[class^='cap-']").forEach(function (cell) {
+      if (!cell.title) { return; }
+      cell.tabIndex = 0;
+      cell.addEventListener("click", function () { show(cell); });
+      cell.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); show(cell); }
+      });
+    });
   });
   var links = {};
   document.querySelectorAll("nav a").forEach(function (a) { links[a.hash.slice(1)] = a; });
