@@ -108,5 +108,20 @@ def test_main_writes_the_reason_a_case_cannot_be_timed(tmp_path):
     assert "unknown subject 'pickle-9'" in errors.read_text()
 
 
+@pytest.mark.parametrize("case, code", [("ser/pickle-5/dumps/ints/10", 0), ("ser/pickle-9/dumps/ints/10", 1)])
+def test_the_worker_program_exits_with_its_code_and_its_output_whole(tmp_path, case, code):
+    out = tmp_path / "w.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.worker", "--worker", "--loops", "2",
+                           "--values", "2", "--warmups", "0", "--bench-case", case,
+                           "--bench-profile", "smoke", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    if code == 0:  # the result file and the printed line are complete though teardown is skipped
+        assert json.loads(out.read_text())["benchmarks"][0]["runs"][0]["values"]
+        assert case in proc.stdout
+    else:
+        assert "unknown subject 'pickle-9'" in proc.stderr  # written before the fast exit
+
+
 def test_doctests_of_worker():
     assert doctest.testmod(bench.worker).failed == 0
