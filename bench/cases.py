@@ -208,7 +208,9 @@ def smoke_cases() -> Iterator[Case]:
 
 def quick_cases() -> Iterator[Case]:
     """The default profile: broad coverage at one size, plus glimpses of scaling and sinks."""
-    yield from ser_cases([s.name for s in SERIALIZERS.values() if not s.legacy], SHAPES, default_size)
+    for entry in SERIALIZERS.values():
+        if not entry.legacy:
+            yield from ser_cases([entry.name], entry.quick_shapes or SHAPES, default_size)
     yield from ser_cases([s.name for s in SERIALIZERS.values() if s.legacy], ["ints", "records"],
                          default_size)
     glimpse = ["ints", "records", "bytes"]

@@ -46,7 +46,8 @@ class Serializer:
     color and marker: its plot style (a colour no other serializer or fold style has, the
     pickle protocols a ramp of one hue from light to dark; a matplotlib marker); legacy: an
     older format kept as a reference (the quick profile times it on two shapes only, every
-    other serializer on every shape); zero_copy:
+    other serializer on every shape); quick_shapes: a variant of another entry is timed by
+    the quick profile only on the shapes where it can differ from that entry; zero_copy:
     large buffers travel out of band and are not copied, so a share of memcpy means nothing.
     """
 
@@ -61,6 +62,7 @@ class Serializer:
     color: str = ""
     marker: str = ""
     legacy: bool = False
+    quick_shapes: tuple[str, ...] = ()
     zero_copy: bool = False
 
     def codec(self) -> Codec:
@@ -227,7 +229,8 @@ SERIALIZERS: dict[str, Serializer] = {
         Serializer("pickle-5-oob", "pickle", "protocol 5 with buffer_callback: large buffers "
                    "travel out of band, zero-copy on load", _pickle_oob_codec,
                    call="pickle.dumps(obj, protocol=5, buffer_callback=...)",
-                   has_file_form=False, color="#6a51a3", marker="s", zero_copy=True),
+                   has_file_form=False, color="#6a51a3", marker="s", zero_copy=True,
+                   quick_shapes=("bytes", "ndarray")),
         Serializer("marshal", "marshal", "CPython-only; its format changes between Python "
                    "versions; core types only", _marshal_codec, call="marshal.dumps(obj)",
                    color="#525252", marker="o"),
@@ -238,7 +241,7 @@ SERIALIZERS: dict[str, Serializer] = {
         Serializer("dill-recurse", "dill", "dill with recurse=True: pickles only the globals "
                    "a function uses", functools.partial(_dill_codec, True), "dill",
                    call="dill.dumps(obj, protocol=5, recurse=True)", general=True,
-                   color="#ffbe7d", marker="s"),
+                   color="#ffbe7d", marker="s", quick_shapes=("ints", "records")),
         Serializer("cloudpickle", "cloudpickle", "pickles functions and classes by value; "
                    "protocol=5; loads with plain pickle", _cloudpickle_codec, "cloudpickle",
                    call="cloudpickle.dumps(obj, protocol=5)", general=True, color="#e15759",

@@ -137,6 +137,12 @@ def test_adding_a_serializer_adds_its_cases_to_every_profile(monkeypatch):
         assert shapes <= quick and (len(quick) == 2) == legacy
         smoke = {c.name for c in get_profile("smoke").list_cases()}
         assert "ser/pickle-4-copy/dumps/ints/10" in smoke
+    monkeypatch.setitem(serializers.SERIALIZERS, "pickle-4-copy",
+                        dataclasses.replace(entry, legacy=False, quick_shapes=("bytes", "text")))
+    quick = {c.shape for c in get_profile("quick").list_cases() if c.subject == "pickle-4-copy"}
+    assert quick == {"bytes", "text"}  # a variant: only where it can differ
+    full = {c.shape for c in get_profile("full").list_cases() if c.subject == "pickle-4-copy"}
+    assert len(full) > 2
 
 
 def test_resize_keeps_the_cases_at_each_size():
