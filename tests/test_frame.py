@@ -6,6 +6,7 @@ import doctest
 import json
 import math
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,16 @@ def test_fit_exponents_finds_quadratic_folds() -> None:
     assert by_case.loc[("fold", "loop", "concat", "list"), "k"] == pytest.approx(1.0, abs=0.05)
     assert by_case.loc[("fold", "reduce-lambda", "concat", "list"), "n"] == 3
     assert (exponents["suite"] == "ser").any()
+
+
+def test_fit_exponents_leave_out_size_zero_quietly(tmp_path: Path) -> None:
+    path = write_suite(tmp_path / "r.json", {"ship/loky/empty/none/0": [[1.0, 1.1], [1.2, 1.0]],
+                                             "ship/loky/data/ints/100": [[2.0, 2.1], [2.2, 2.0]],
+                                             "ship/loky/data/ints/10000": [[20.0, 21.0], [22.0, 20.0]]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log(0) warned on every report of a run with ship cases
+        exponents = fit_exponents(summarize(load_results([path])))
+    assert list(exponents["op"]) == ["data"] and exponents["k"].iloc[0] == pytest.approx(0.5, abs=0.01)
 
 
 def test_doctests_of_frame() -> None:
