@@ -309,8 +309,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "every subject once at tiny sizes, 1 process: proves the pipeline, measures nothing"),
     Profile("quick", quick_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
                                    "--min-time", "0.005", "--timeout", "120"), True,
-            "every serializer x shape at one size, sinks, folds, memcpy; 3 processes per case, "
-            "then more where the CI is over 3%, in ~5 min", target_ci=0.03, budget_seconds=300),
+            "every serializer x shape at one size, sinks, folds, memcpy, a glimpse of ship; "
+            "3 processes per case, then more where the CI is over 3% within a 300 s budget",
+            target_ci=0.03, budget_seconds=300),
     Profile("full", full_cases, ("--timeout", "600"), True,
             "every serializer x shape x 3 sizes x every op at pyperf's default rigour: hours"),
     Profile("scaling", scaling_cases, ("--processes", "6", "--values", "3", "--warmups", "1",

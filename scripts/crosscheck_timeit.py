@@ -7,8 +7,9 @@ of means and its 95% CI come from the results file (bench.frame's ratio_interval
 pass); the independent figure comes from timeit in this one process: both ops are built and
 checked by the worker's own `prepare_case` (the same data, the same call), then timed in
 alternation, `--rounds` times each (A B, B A, ...), with the garbage collector on as in the
-harness's workers. It prints both ratios of means, timeit's ratio of fastest times, and
-whether the harness agrees with timeit's mean within 10%.
+harness's workers. It prints both ratios of means, timeit's ratio of fastest times,
+whether the harness agrees with timeit's mean within 10%, and whether timeit's mean lies
+inside the harness's 95% CI.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def main() -> None:
     frame = load_results([args.results])
     arrays = process_mean_arrays(frame)
     run = str(frame["run"].iloc[0])
-    agreed = 0
+    agreed = inside = 0
     pairs = args.pair or PAIRS
     print(f"{'pair':70} {'harness [95% CI]':>24} {'timeit mean':>11} {'timeit min':>10}  within 10%")
     for num, den in pairs:
@@ -76,9 +77,11 @@ def main() -> None:
         mean_ratio = statistics.fmean(a) / statistics.fmean(b)
         ok = abs(harness.value / mean_ratio - 1) <= AGREE
         agreed += ok
+        inside += harness.low <= mean_ratio <= harness.high
         print(f"{num + ' / ' + den.split('/')[1]:70} {harness.value:7.3f} [{harness.low:.3f}, "
               f"{harness.high:.3f}] {mean_ratio:11.3f} {min(a) / min(b):10.3f}  {'yes' if ok else 'NO'}")
-    print(f"{agreed} of {len(pairs)} ratios of means within {AGREE:.0%} of timeit's")
+    print(f"{agreed} of {len(pairs)} ratios of means within {AGREE:.0%} of timeit's; "
+          f"timeit's inside the harness's 95% CI in {inside} of {len(pairs)}")
 
 
 if __name__ == "__main__":
