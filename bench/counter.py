@@ -18,13 +18,12 @@ not per case), then counts each case of the batch:
     a warm-up value, then per value: the loop with k calls, after gc.collect()
     value = (count(k calls) - count(0 calls)) / k
 
-The first count after the warm-up calls is kept as pyperf's warm-up value, not as a value:
-it read up to 5% more than the counts after it (a dill loads, a list-growing fold), the
-same in every run, which widened the case's interval past the gate's 1% threshold. When k
-is 1 the 1-call count is that warm-up value. Values stop at `values` or once they have
-counted VALUE_BUDGET instructions (an op of 100 M instructions or more, ~1.5 s a call
-under callgrind, is counted once, with no warm-up value: its values in one process agree
-within 0.01%). The fixed
+The first count after the warm-up calls is pyperf's warm-up value, not a value: it read up
+to 5% more than the counts after it (a dill loads, a list-growing fold) in every run, which
+widened the case's interval past the gate's 1% threshold; when k is 1, the 1-call count is
+that warm-up value. Values stop at `values` or at VALUE_BUDGET instructions (an op of 100 M
+or more, ~1.5 s a call under callgrind, is counted once, with no warm-up value: its values
+in one process agree within 0.01%). The fixed
 costs (the loop's set-up, the client requests, the dump) cancel; what is left is one call
 of the op and one turn of the `for` loop that calls it, as in a time run. Peak memory is
 not measured here: it is the time run's, and its tracemalloc call would move the next
@@ -39,9 +38,8 @@ line per case (loops, metadata and the dump files of its empty loop and values, 
 reason it failed) and the parent reads those dumps (`read_values`) and deletes them: under
 callgrind, reading a file in Python costs ~50 ms. Nothing the process prints depends on time
 (the parent times the cases): a line whose length varied would move every later allocation,
-and with it the counts of the address-sensitive cases after it. A counting process that dies takes the
-case it was counting with it (recorded with how it died); the rest of its group goes on in
-a new process.
+and with it the counts of the address-sensitive cases after it. A counting process that dies
+takes its case with it (recorded with how it died); the rest of its group goes on anew.
 """
 
 from __future__ import annotations

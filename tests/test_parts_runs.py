@@ -8,8 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pyperf
@@ -35,17 +33,21 @@ def shown_cases(stderr: str) -> list[str]:
             if line.startswith("[")]
 
 
-def kill_run_after(path: Path, delay: float) -> None:
-    """Start `bench run` of SELECTION into `path` and SIGKILL it (and its workers) after `delay` s."""
+def kill_run_after(path: Path, cases: int) -> None:
+    """Start `bench run` of SELECTION into `path` and SIGKILL it (and its workers) once it has
+    shown `cases` finished cases (a point in the run, whatever the machine's speed)."""
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *SELECTION, "-o", str(path)],
                             stderr=subprocess.PIPE, text=True, env=bench_env(),
                             start_new_session=True)
-    drain = threading.Thread(target=proc.stderr.read)  # type: ignore[union-attr]
-    drain.start()
-    time.sleep(delay)
+    assert proc.stderr is not None
+    shown = 0
+    for line in proc.stderr:
+        shown += line.startswith("[")
+        if shown >= cases:
+            break
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
-    drain.join(timeout=60)
+    proc.stderr.read()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # the orphaned pyperf workers
 
@@ -58,7 +60,7 @@ def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("attempt", range(3))
 def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, attempt: int) -> None:
     path = tmp_path / "run.json"
-    kill_run_after(path, random.Random(attempt).uniform(1.5, 5.0))
+    kill_run_after(path, random.Random(attempt).randint(1, len(SER) - 2))
     saved = {b.get_name() for b in read_results(path).benchmarks} if path.exists() else set()
     assert len(saved) < len(SER), "the run finished before the kill; kill it sooner"
     done = run_bench("run", *SELECTION, "--resume", "-o", str(path))
