@@ -116,14 +116,12 @@ def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
         by_name = {case.name: case for case in cases}
         files = {case.name: reset_scratch(scratch, f"-{i}") for i, case in enumerate(cases)}
         loops: dict[str, int] = {}
-        passes: dict[str, int] = dict.fromkeys(by_name, 0)
 
         def run_process(name: str) -> CaseResult:
-            passes[name] += 1
-            current.update(case=name, step=str(passes[name]), **files[name])
+            step = len(plan.tracks[name].means) + 1  # after the processes a resumed file holds
+            current.update(case=name, step=str(step), **files[name])
             runner.args.loops = given_loops or loops.get(name, 0)
-            result = time_case(runner, by_name[name], current["errors"],
-                               task=f"{name} [{passes[name]}]")
+            result = time_case(runner, by_name[name], current["errors"], task=f"{name} [{step}]")
             plan.record(name, result.benchmark, result.seconds)
             if result.benchmark is not None:
                 loops.setdefault(name, result.benchmark.get_runs()[-1].get_loops())

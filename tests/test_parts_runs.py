@@ -33,10 +33,11 @@ def shown_cases(stderr: str) -> list[str]:
             if line.startswith("[")]
 
 
-def kill_run_after(path: Path, cases: int) -> None:
+def kill_run_after(path: Path, cases: int, *options: str) -> None:
     """Start `bench run` of SELECTION into `path` and SIGKILL it (and its workers) once it has
-    shown `cases` finished cases (a point in the run, whatever the machine's speed)."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *SELECTION, "-o", str(path)],
+    shown `cases` finished cases or processes (a point in the run, whatever the machine's speed)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *SELECTION, *options,
+                             "-o", str(path)],
                             stderr=subprocess.PIPE, text=True, env=bench_env(),
                             start_new_session=True)
     assert proc.stderr is not None
@@ -75,6 +76,19 @@ def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, att
     assert len({len(b.get_runs()) for b in final.get_benchmarks()}) == 1  # none added twice
     again = run_bench("run", *SELECTION, "--resume", "-o", str(path))
     assert again.returncode == 0 and shown_cases(again.stderr) == []
+
+
+def test_a_resumed_run_in_passes_numbers_its_processes_after_those_saved(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    kill_run_after(path, len(SER) + 2, "-p", "3", "--target-ci", "0")  # inside the second pass
+    before = read_results(path)
+    timed = {sum(1 for run in b.get_runs() if run.values) for b in before.benchmarks}
+    assert timed >= {1, 2}  # some cases had had their second pass, some not
+    done = run_bench("run", *SELECTION, "-p", "3", "--target-ci", "0", "--resume", "-o", str(path))
+    assert done.returncode == 0, done.stderr
+    for benchmark in read_results(path).benchmarks:
+        passes = [run.get_metadata()["bench_pass"] for run in benchmark.get_runs() if run.values]
+        assert sorted(passes) == [1, 2, 3], (benchmark.get_name(), passes)
 
 
 def test_shards_merged_equal_one_run_of_the_same_selection(tmp_path: Path) -> None:
