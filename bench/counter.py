@@ -242,7 +242,7 @@ def count_case(item: Prepared, dumps: Dumps, values: int) -> dict[str, Any]:
 
     The line names the dump of the empty loop and of each count; `counted` holds the counts
     already read here (the 1-call count, when one call is the whole loop); the first
-    `warmups` counts are warm-up values.
+    `warmup_counts` counts are warm-up values.
     """
     op, name = item.op, item.case.name
     one_call = take_count(*dumps.count(op, 1, f"{name} 1 call"))
@@ -258,7 +258,7 @@ def count_case(item: Prepared, dumps: Dumps, values: int) -> dict[str, Any]:
         gc.collect()
         files.append(dumps.count(op, loops, f"{name} {len(files)}"))
     return {"case": name, "loops": loops, "metadata": item.metadata,
-            "empty": empty, "counted": counted, "dumps": files, "warmups": int(wanted > 1)}
+            "empty": empty, "counted": counted, "dumps": files, "warmup_counts": int(wanted > 1)}
 
 
 def count_cases(names: Sequence[str], dumps: Dumps, values: int) -> Iterator[dict[str, Any]]:
@@ -306,7 +306,7 @@ def read_values(line: dict[str, Any]) -> dict[str, Any]:
     except RuntimeError as exc:
         return {"case": line["case"], "error": str(exc)}
     counts = [per_call(empty, total, line["loops"]) for total in totals]
-    skip = int(line.get("warmups", 0))
+    skip = int(line.get("warmup_counts", 0))
     return {**line, "warmups": counts[:skip], "values": counts[skip:]}
 
 

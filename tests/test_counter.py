@@ -100,7 +100,7 @@ def test_the_first_count_of_a_case_is_its_warm_up_value(tmp_path):
         (tmp_path / f"callgrind.out.{n}").write_text(DUMP.read_text())
     empty, *dumps = ([str(tmp_path / f"callgrind.out.{n}"), "fixture 2000 calls"] for n in (1, 2, 3))
     line = read_values({"case": "c", "loops": 2, "metadata": {}, "empty": empty,
-                        "counted": [total + 50], "dumps": dumps, "warmups": 1})
+                        "counted": [total + 50], "dumps": dumps, "warmup_counts": 1})
     assert line["warmups"] == [25.0] and line["values"] == [0.0, 0.0]
     line = {**line, "values": [100.0, 101.0]}
     bench = make_benchmark(Case("ser", "pickle-5", "dumps", "ints", 10), line, {})
