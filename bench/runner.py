@@ -2,7 +2,9 @@
 
 The CLI's process creates one Runner and, for each case, calls `bench_time_func`;
 pyperf's manager then spawns worker processes (`python -m bench.worker ...`, see
-bench.worker), calibrates loops, runs warmups and values, and returns the Benchmark.
+bench.worker), runs warmups and values, and returns the Benchmark. Loops are calibrated
+inside a case's first worker (`--bench-calibrate`, see bench.worker.calibrate_loops), not
+in a calibration process of pyperf's own: a process costs more than the timing it holds.
 The case name reaches the workers through pyperf's `add_cmdline_args` hook
 (`--bench-case NAME`), with the scratch files where a worker leaves the reason it
 failed (`--bench-errors`) and the metadata the first worker measured (`--bench-meta`).
@@ -77,6 +79,8 @@ def make_runner(settings: RunSettings, current: dict[str, str]) -> Any:
             cmd.extend(["--bench-round", current["round"]])
         if current.get("step"):
             cmd.extend(["--bench-pass", current["step"]])
+        if current.get("calibrate"):
+            cmd.extend(["--bench-calibrate", "1"])
 
     try:
         runner = pyperf.Runner(program_args=PROGRAM_ARGS, add_cmdline_args=add_case_args)
@@ -87,6 +91,12 @@ def make_runner(settings: RunSettings, current: dict[str, str]) -> Any:
     except SystemExit:
         raise InputError(f"bad pyperf options: {' '.join(settings.pyperf_args)}") from None
     return runner
+
+
+def set_loops(runner: Any, current: dict[str, str], loops: int) -> None:
+    """Give the next worker `loops`, or (0: not known yet) have it calibrate them itself."""
+    runner.args.loops = loops or 1  # pyperf spawns a calibration process for 0
+    current["calibrate"] = "" if loops else "1"
 
 
 def reset_scratch(scratch: str, side: str = "") -> dict[str, str]:
@@ -104,7 +114,7 @@ def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
     pass, then adaptive passes while `plan` finds cases over its target within its budget.
 
     Yields one CaseResult per process (its benchmark holds that process's run; the caller
-    merges them). Loops are calibrated on a case's first process and kept. A case that
+    merges them). Loops are calibrated in a case's first process and kept. A case that
     fails leaves the schedule.
     """
     current: dict[str, str] = {}
@@ -120,7 +130,7 @@ def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
         def run_process(name: str) -> CaseResult:
             step = len(plan.tracks[name].means) + 1  # after the processes a resumed file holds
             current.update(case=name, step=str(step), **files[name])
-            runner.args.loops = given_loops or loops.get(name, 0)
+            set_loops(runner, current, given_loops or loops.get(name, 0))
             result = time_case(runner, by_name[name], current["errors"], task=f"{name} [{step}]")
             plan.record(name, result.benchmark, result.seconds)
             if result.benchmark is not None:
@@ -152,16 +162,17 @@ def iter_ab(cases: Sequence[Case], settings: RunSettings, pythons: dict[str, str
         for case in cases:
             files = {side: reset_scratch(scratch, side) for side in pythons}
             merged: dict[str, CaseResult] = {}
-            runner.args.loops = given_loops
+            known = given_loops
             for ab_round, side in plan:
                 current.update(case=case.name, round=str(ab_round), **files[side])
+                set_loops(runner, current, known)
                 runner.args.python = pythons[side]
                 result = time_case(runner, case, current["errors"],
                                    task=f"{case.name} [{side}{ab_round}]")
                 merged[side] = combine_results(merged.get(side), result)
                 if result.benchmark is None:
                     break
-                runner.args.loops = runner.args.loops or result.benchmark.get_runs()[-1].get_loops()
+                known = known or result.benchmark.get_runs()[-1].get_loops()
             yield merged
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -7,7 +7,7 @@ the lowest shard), which keeps the slowest shard close to the mean.
 
 A case's cost is, in order of preference, what an earlier results file records (the summed
 pyperf `duration` of its runs plus a process start per run), or an estimate from the case:
-(worker processes + calibration) x (start + build) + values x max(min time, one call), where
+worker processes x (start + build) + values x max(min time, one call), where
 one call and the build are guessed from the input's estimated bytes. Estimates for cases the
 earlier file lacks are scaled by the file's median recorded / estimated ratio, so a `quick`
 run's costs balance a `full` run too.
@@ -97,7 +97,7 @@ def estimate_cost(case: Case, settings: Mapping[str, float]) -> float:
     call, build = estimate_call(case)
     processes = settings["processes"]
     timed = processes * (settings["values"] + settings["warmups"]) * max(settings["min_time"], call)
-    return (processes + 1) * (PROCESS_START + build) + timed + settings["min_time"]
+    return processes * (PROCESS_START + build) + timed + 2 * settings["min_time"]  # + calibration
 
 
 def recorded_costs(benchmarks: Sequence[pyperf.Benchmark]) -> dict[str, float]:

@@ -44,6 +44,7 @@ WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "msgspec", "orjson", "orm
                      "toolz", "cytoolz", "loky", "distributed")
 PROGRAM_ARGS = ("-m", "bench.worker")  # how pyperf starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
+MAX_LOOPS = 2 ** 32                     # pyperf's own bound on loops per value
 
 
 class CaseFailed(BenchError):
@@ -117,6 +118,19 @@ def make_time_func(op: Callable[[], Any]) -> TimeFunc:
         return clock() - start
 
     return time_func
+
+
+def calibrate_loops(time_func: TimeFunc, min_time: float) -> int:
+    """Loops per value: doubled from 1 until one value takes `min_time` seconds, pyperf's rule,
+    run inside the worker that then times the case (pyperf would spend a process on it).
+
+    >>> calibrate_loops(lambda loops: loops * 0.001, 0.005)
+    8
+    """
+    loops = 1
+    while time_func(loops) < min_time and loops * 2 <= MAX_LOOPS:
+        loops *= 2
+    return loops
 
 
 def measure_peak_alloc(op: Callable[[], Any]) -> int:
@@ -274,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             time_func, metadata = build_time_func(case, workdir, ours.get("meta", ""))
             runner = pyperf.Runner(program_args=PROGRAM_ARGS)
             runner.parse_args(rest)
+            if ours.get("calibrate"):
+                runner.args.loops = calibrate_loops(time_func, runner.args.min_time)
             runner.metadata.update(metadata)
             runner.metadata.update(case.metadata())
             runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", ""),

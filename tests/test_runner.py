@@ -91,7 +91,8 @@ def test_append_adds_runs_and_cases(tmp_path, run_bench):
                        "-o", str(path), "--append")
     assert second.returncode == 0, second.stderr
     suite = pyperf.BenchmarkSuite.load(str(path))
-    assert len(suite.get_benchmark("ref/memcpy/copy/bytes/1000").get_runs()) == 4
+    runs = suite.get_benchmark("ref/memcpy/copy/bytes/1000").get_runs()
+    assert [bool(run.values) for run in runs] == [True, True]  # loops calibrated in each worker
     assert "fold/loop/sum/list/100" in suite.get_benchmark_names()
 
 

@@ -125,3 +125,16 @@ def test_the_worker_program_exits_with_its_code_and_its_output_whole(tmp_path, c
 
 def test_doctests_of_worker():
     assert doctest.testmod(bench.worker).failed == 0
+
+
+def test_calibrate_loops_reaches_min_time_by_doubling() -> None:
+    calls: list[int] = []
+
+    def time_func(loops: int) -> float:
+        calls.append(loops)
+        return loops * 3e-7
+
+    assert bench.worker.calibrate_loops(time_func, 0.005) == 32768  # 16384 x 0.3 us = 4.9 ms < 5 ms
+    assert calls == [2 ** k for k in range(16)]
+    assert bench.worker.calibrate_loops(lambda loops: 0.0, 0.005) == bench.worker.MAX_LOOPS
+    assert bench.worker.calibrate_loops(lambda loops: 0.1, 0.005) == 1
