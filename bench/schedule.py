@@ -70,6 +70,7 @@ class Scheduler:
     budget: float = 0.0
     max_processes: int = MAX_PROCESSES
     tracks: dict[str, CaseTrack] = field(default_factory=dict)
+    started: float | None = None  # when the budget's clock started (default: the first step)
 
     def __post_init__(self) -> None:
         self.tracks = {name: CaseTrack() for name in self.cases}
@@ -86,8 +87,8 @@ class Scheduler:
     def order(self, clock: Callable[[], float]) -> Iterator[str]:
         """The case of each next process: every pass over every case still standing, then
         adaptive ones (widest CI first, one per case per sweep) while a process fits in the
-        budget by `clock`; `record` must be called between steps."""
-        start = clock()
+        budget by `clock` (counted from `started`); `record` must be called between steps."""
+        start = clock() if self.started is None else self.started
         for _ in range(self.passes):
             for name in self.cases:
                 if not self.tracks[name].failed:

@@ -34,7 +34,8 @@ def run_bench():
 
 def interrupt_after(args: list[str], cases: int) -> tuple[list[str], str, int]:
     """Run `python -m bench ARGS`, press Ctrl-C once `cases` cases are shown as finished;
-    return the finished case names, the rest of stderr and the exit code."""
+    return the finished case names (those shown before the interrupt took effect too: a
+    run shows its cases a save at a time), the rest of stderr and the exit code."""
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args], stderr=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=bench_env())
     assert proc.stderr is not None
@@ -46,4 +47,6 @@ def interrupt_after(args: list[str], cases: int) -> tuple[list[str], str, int]:
             proc.send_signal(signal.SIGINT)
             break
     rest = proc.stderr.read()
+    finished += [line.split("] ", 1)[1].split(": ", 1)[0] for line in rest.splitlines()
+                 if line.startswith("[")]
     return finished, rest, proc.wait(timeout=60)

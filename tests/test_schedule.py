@@ -60,6 +60,14 @@ def test_a_noisy_case_gets_more_processes_than_a_quiet_one_within_the_budget():
     assert summary["missed_budget"] + summary["missed_never_settles"] + summary["under_target"] == 3
 
 
+def test_the_budget_counts_from_when_the_run_started():
+    """Time spent before the first process (the capability matrix) comes out of the budget."""
+    rng = random.Random(7)
+    plan = Scheduler(["noisy"], passes=3, target=0.03, budget=40, started=-35.0)
+    order = drive(plan, lambda name: rng.lognormvariate(0, 0.1))
+    assert len(order) == 3 + 2  # the passes, then 40 - 35 - 3 s of adaptive processes
+
+
 def test_a_case_that_never_settles_stops_at_the_process_cap():
     rng = random.Random(3)
     plan = Scheduler(["wild"], passes=3, target=0.001, budget=10_000, max_processes=8)

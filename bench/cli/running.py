@@ -10,9 +10,9 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from bench.cli.options import (
@@ -32,8 +32,9 @@ from bench.cli.options import (
     write_output,
 )
 from bench.cli.parts import add_plan_arguments
+from bench.cli.progress import run_with_progress
 from bench.errors import InputError
-from bench.text import format_quantity, render_document
+from bench.text import render_document
 
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
@@ -140,11 +141,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.cli.parts import plan_run
     from bench.schedule import describe_noise, describe_precision
 
+    started = time.monotonic()  # the budget is the whole command's
     profile, selected = select_run_cases(args, args.size)
     if args.metric == "instructions":
         selected = drop_ship_cases(selected)
     plan = make_plan(args, profile, selected) if args.metric == "time" else None
     selected, output, plan = plan_run(args, profile, selected, plan)  # --shard, --resume
+    if profile.writes_capabilities and args.metric == "time" and not args.no_capabilities:
+        write_capabilities_beside(args.output)  # first: the budget's clock is already running
+    if plan is not None:
+        plan.started = started
     make_results = run_time(args, profile, plan) if plan else run_instructions(args, profile)
     for subject, reason in cases.unavailable_subjects().items():
         print(f"skipped {subject}: {reason}", file=sys.stderr)
@@ -168,8 +174,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if plan is not None:
         print(f"{describe_precision(plan.summary())}\n{describe_noise(output.noise)}",
               file=sys.stderr)
-    if profile.writes_capabilities and args.metric == "time" and not args.no_capabilities:
-        write_capabilities_beside(args.output)
     return EXIT_FAILED_CASES if output.failures else EXIT_OK
 
 
@@ -253,106 +257,6 @@ def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
     if not selected:
         raise InputError(f"profile {profile.name!r} with this selection has no case")
     return profile, selected
-
-
-def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
-                      outputs: dict[str, Results], on_saved: Callable[[], None] | None = None
-                      ) -> tuple[int, bool]:
-    """Consume {side: CaseResult} per case or process, saving every output file after each;
-    return how many were done and whether the user stopped the run. `total` may grow while
-    the run goes (a callable); `on_saved` runs before each save."""
-    from bench.results import write_results
-
-    done, stopped = 0, False
-    with progress_display(total) as show, terminate_as_interrupt():
-        try:
-            for by_side in results:
-                for side, result in by_side.items():
-                    if result.benchmark is not None:
-                        outputs[side].add_benchmark(result.benchmark)
-                    elif result.case.name not in {b.get_name() for b in outputs[side].benchmarks}:
-                        outputs[side].add_failure(result.case.name,
-                                                  result.error or "unknown failure")
-                with deferred_signals():  # saved and shown together, or neither
-                    if on_saved is not None:
-                        on_saved()
-                    for output in outputs.values():
-                        if output.benchmarks:
-                            write_results(output)
-                    done += 1
-                    show(done, by_side)
-        except KeyboardInterrupt:
-            stopped = True
-    return done, stopped
-
-
-@contextlib.contextmanager
-def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends, so it is never cut in half."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C for the duration: stop cleanly with what is saved."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def progress_display(total: int | Callable[[], int]) -> Iterator[Callable[[int, BySide], object]]:
-    """Yield `show(done, result)`: a rich progress bar on a terminal, else one line per case."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    def count() -> int:
-        return total() if callable(total) else total
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield lambda done, result: console.print(
-            f"[{done}/{max(done, count())}] {describe_result(result)}", highlight=False,
-            markup=False)
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-               TextColumn("{task.fields[last]}"))
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("bench run", total=count(), last="")
-        yield lambda done, result: progress.update(task, completed=done, total=max(done, count()),
-                                                   last=describe_result(result))
-
-
-def describe_result(by_side: BySide) -> str:
-    """One line for a finished case: mean +- stdev per side, or FAILED with the reason."""
-    parts = []
-    for side, result in by_side.items():
-        label = f"{side.upper()} " if side else ""
-        if result.benchmark is None:
-            parts.append(f"{label}FAILED: {result.error}")
-        elif result.benchmark.get_unit() == "second":
-            parts.append(label + result.benchmark.format_value(result.benchmark.mean()))
-        else:
-            parts.append(label + format_quantity(result.benchmark.mean(), result.benchmark.get_unit()))
-    return f"{next(iter(by_side.values())).case.name}: {', '.join(parts)}"
 
 
 def report_failures(failures: dict[str, str]) -> None:
