@@ -43,11 +43,12 @@ def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
             for output in outputs.values():
                 if output.benchmarks:
                     write_results(output)
-            for by_side in pending:
-                done += 1
-                show(done, by_side)
+            batch = pending[:]
             pending.clear()
             last_save = time.monotonic()
+            for by_side in batch:
+                done += 1
+                show(done, by_side)
 
     with progress_display(total) as show, terminate_as_interrupt():
         try:
@@ -74,13 +75,27 @@ def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
 
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends, so it is never cut in half."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """Hold SIGINT and SIGTERM until the block ends, so it is never cut in half.
+
+    The handlers are swapped, not the signal mask: a mask holds a signal for one thread
+    only, and the kernel then hands it to another (the counting run's reader threads),
+    whose Python handler still runs in the main thread, inside the block.
+    """
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(caught):
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
 @contextlib.contextmanager
