@@ -71,6 +71,8 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
                  "loops": "loops"}
 CONFIDENCE = 0.95
+FLOOR_QUANTILE = 0.25   # no case's process spread is taken as below this quantile of its run's
+FLOOR_MIN_CASES = 10    # cases (2+ processes) a run needs before the floor is learned
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 
@@ -245,11 +247,38 @@ def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def noise_floor(relative_stdevs: Numbers) -> float:
+    """The relative spread of process means below which no case of a run is believed: the
+    run's FLOOR_QUANTILE over its cases (0 with fewer than FLOOR_MIN_CASES).
+
+    Three or four processes estimate a spread very loosely (with 2 df, one case in ten shows
+    under a third of its real spread), and a run's adaptive schedule stops the cases whose
+    spread looked small, so unfloored intervals of the quiet-looking cases cover their mean
+    far less often than 95%. The cases of a run share its machine; a floor at the low
+    quartile of their spreads is SAM's fudge constant s0 (Tusher et al. 2001) for this.
+
+    >>> round(noise_floor([0.01 * k for k in range(1, 21)]), 4)
+    0.0575
+    """
+    data = np.asarray(relative_stdevs, dtype=float)
+    data = data[np.isfinite(data)]
+    return float(np.quantile(data, FLOOR_QUANTILE)) if len(data) >= FLOOR_MIN_CASES else 0.0
+
+
+def floored_stdev(stdev: Any, mean: Any, floor: float) -> Any:
+    """The stdev of process means, never below `floor` (relative) x the mean."""
+    return np.maximum(stdev, floor * np.abs(mean))
+
+
 def summarize_processes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per run x benchmark mean and 95% CI over per-process means."""
+    """Per run x benchmark mean and 95% CI over per-process means, each case's spread
+    floored at its run's `noise_floor`."""
     grouped = process_means(frame).groupby(KEYS, sort=False, observed=True)["mean"]
     out = grouped.agg(mean="mean", process_stdev="std", n_processes="count")
-    half = t_half_width(out["process_stdev"], out["n_processes"])
+    relative = out["process_stdev"] / out["mean"]
+    floors = relative.groupby(level="run", sort=False, observed=True).transform(noise_floor)
+    half = t_half_width(floored_stdev(out["process_stdev"], out["mean"], floors),
+                        out["n_processes"])
     out["ci_low"] = out["mean"] - half
     out["ci_high"] = out["mean"] + half
     out["rel_half_width"] = half / out["mean"]

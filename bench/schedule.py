@@ -34,24 +34,34 @@ class CaseTrack:
     seconds: list[float] = field(default_factory=list)
     failed: bool = False
 
-    def half_width(self) -> float:
-        """Relative half-width of the Student t 95% CI of the mean of process means."""
+    def half_width(self, floor: float = 0.0) -> float:
+        """Relative half-width of the Student t 95% CI of the mean of process means, the
+        spread floored at `floor` (relative; see bench.frame.noise_floor)."""
         if len(self.means) < MIN_PASSES_FOR_CI:
             return math.inf
-        return relative_half_width(self.means)
+        return relative_half_width(self.means, floor)
+
+    def relative_stdev(self) -> float:
+        """The spread of the process means over their mean (NaN under 2 processes)."""
+        if len(self.means) < MIN_PASSES_FOR_CI:
+            return math.nan
+        mean = statistics.fmean(self.means)
+        return math.sqrt(math.fsum((m - mean) ** 2 for m in self.means)
+                         / (len(self.means) - 1)) / mean  # (statistics.stdev: exact, slow)
 
 
-def relative_half_width(means: list[float]) -> float:
-    """Half-width of the t 95% CI of the mean, over the mean.
+def relative_half_width(means: list[float], floor: float = 0.0) -> float:
+    """Half-width of the t 95% CI of the mean, over the mean; the relative spread taken as at
+    least `floor`.
 
-    >>> round(relative_half_width([1.0, 1.1, 0.9]), 3)
-    0.248
+    >>> round(relative_half_width([1.0, 1.1, 0.9]), 3), round(relative_half_width([1.0, 1.1, 0.9], 0.2), 3)
+    (0.248, 0.497)
     """
     from bench.frame import t_half_width
 
     mean = statistics.fmean(means)
     stdev = math.sqrt(math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1))
-    return float(t_half_width(stdev, len(means))) / mean  # (statistics.stdev is exact, and slow)
+    return float(t_half_width(max(stdev / mean, floor), len(means)))
 
 
 def process_means(benchmark: Any) -> list[float]:
@@ -106,12 +116,19 @@ class Scheduler:
         """Processes planned so far: the round-robin passes of every case."""
         return self.passes * len(self.cases)
 
+    def floor(self) -> float:
+        """The run's noise floor so far (bench.frame.noise_floor over the cases' spreads)."""
+        from bench.frame import noise_floor
+
+        return noise_floor([t.relative_stdev() for t in self.tracks.values() if not t.failed])
+
     def due(self) -> list[str]:
         """Cases that may get one more adaptive process, widest CI first (ties by name)."""
-        open_cases = [name for name, t in self.tracks.items()
-                      if not t.failed and len(t.means) < self.max_processes
-                      and t.half_width() > self.target]
-        return sorted(open_cases, key=lambda name: (-self.tracks[name].half_width(), name))
+        floor = self.floor()
+        widths = {name: t.half_width(floor) for name, t in self.tracks.items()
+                  if not t.failed and len(t.means) < self.max_processes}
+        open_cases = [name for name, width in widths.items() if width > self.target]
+        return sorted(open_cases, key=lambda name: (-widths[name], name))
 
     def cost(self, name: str) -> float:
         """Seconds one more process of `name` is expected to take (its median so far)."""
@@ -121,7 +138,8 @@ class Scheduler:
     def summary(self) -> dict[str, Any]:
         """How precise the run got: half-widths and why cases missed the target."""
         alive = {n: t for n, t in self.tracks.items() if not t.failed and t.means}
-        widths = {n: t.half_width() for n, t in alive.items()}
+        floor = self.floor()
+        widths = {n: t.half_width(floor) for n, t in alive.items()}
         finite = [w for w in widths.values() if math.isfinite(w)]
         over = {n: t for n, t in alive.items() if widths[n] > self.target} if self.target else {}
         never = [n for n, t in over.items() if len(t.means) >= self.max_processes]
@@ -130,7 +148,7 @@ class Scheduler:
                 "cases": len(alive),
                 "under_target": len(alive) - len(over) if self.target else None,
                 "missed_budget": len(over) - len(never), "missed_never_settles": len(never),
-                "processes": sum(len(t.means) for t in alive.values())}
+                "processes": sum(len(t.means) for t in alive.values()), "noise_floor": floor}
 
 
 def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
@@ -164,6 +182,8 @@ def describe_precision(summary: dict[str, Any]) -> str:
     width = summary["median_half_width"]
     line = (f"median 95% CI half-width {width:.1%}" if width == width else "no CI (one process "
             "per case)") + f" over {summary['cases']} cases, {summary['processes']} processes"
+    if summary.get("noise_floor"):
+        line += f" (no case's process spread taken as under {summary['noise_floor']:.1%})"
     if summary["target_ci"]:
         line += (f"; {summary['under_target']} under the {summary['target_ci']:.0%} target, "
                  f"{summary['missed_budget']} missed it for lack of budget, "
@@ -175,7 +195,7 @@ def describe_noise(noise: dict[str, Any]) -> str:
     """One line for a reader: how noisy the run was and what differences it can resolve.
 
     >>> describe_noise({"process_cv": 0.09, "pass_factors": [1.0, 1.31, 0.99]})[:66]
-    'per-process noise 9.0% in this run (passes 1.00-1.31x of normal): '
+    'per-process noise 9.0% in this run (passes 0.99-1.31x of normal): '
     """
     cv = noise.get("process_cv")
     if cv is None:

@@ -93,6 +93,19 @@ def test_median_stdev_iqr_over_all_values(tmp_path: Path) -> None:
     assert row["min_raw"] == pytest.approx(16.0)  # value 1.0 x 16 loops
 
 
+def test_a_case_whose_processes_agree_by_chance_gets_the_runs_noise_floor(tmp_path: Path) -> None:
+    spreads = [0.02 * k for k in range(1, 12)]  # 11 cases, relative process sd 2% to 22%
+    processes = {f"ser/pickle-5/dumps/ints/{1000 + i}": [[1.0 - sd], [1.0], [1.0 + sd]]
+                 for i, sd in enumerate(spreads)}
+    processes["ser/pickle-5/dumps/ints/1"] = [[1.0], [1.0001], [0.9999]]
+    rows = summarize(load_results([write_suite(tmp_path / "run.json", processes)]))
+    floor = float(np.quantile([*spreads, 0.0001], bench.frame.FLOOR_QUANTILE))
+    lucky = rows[rows["benchmark"] == "ser/pickle-5/dumps/ints/1"].iloc[0]
+    assert lucky["rel_half_width"] == pytest.approx(T_975_2 * floor / math.sqrt(3), rel=1e-3)
+    widest = rows[rows["benchmark"] == "ser/pickle-5/dumps/ints/1010"].iloc[0]
+    assert widest["rel_half_width"] == pytest.approx(T_975_2 * 0.22 / math.sqrt(3), rel=1e-3)
+
+
 def test_one_process_has_no_ci(tmp_path: Path) -> None:
     row = summary_of(tmp_path, [[1.0, 1.1, 0.9]])
     assert row["n_processes"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 import subprocess
 import sys
 
@@ -135,3 +136,26 @@ def test_compare_names_the_noise_each_run_recorded(tmp_path, run_bench):
     assert "base: per-process noise 2.0% in this run" in proc.stdout
     assert "head: per-process noise 11.0% in this run" in proc.stdout
     assert read_results(tmp_path / "head.json").noise["process_cv"] == 0.11
+
+
+def test_cases_the_schedule_stopped_early_keep_honest_intervals():
+    """Three processes estimate a spread loosely; stopping the cases whose spread looked
+    small leaves them with intervals that miss their true mean. The run's noise floor, in
+    the stopping rule and in the intervals, keeps 95% intervals covering 95%."""
+
+    class Unfloored(Scheduler):
+        def floor(self) -> float:
+            return 0.0
+
+    def coverage(kind: type[Scheduler]) -> float:
+        rng = random.Random(3)
+        plan = kind([f"case-{i}" for i in range(600)], passes=3, target=0.03, budget=3000)
+        drive(plan, lambda name: rng.gauss(1.0, 0.03))  # every case: true mean 1, process sd 3%
+        floor = plan.floor()
+        assert plan.summary()["noise_floor"] == floor
+        hits = [abs(statistics.fmean(t.means) - 1.0)
+                <= t.half_width(floor) * statistics.fmean(t.means) for t in plan.tracks.values()]
+        return sum(hits) / len(hits)
+
+    assert coverage(Scheduler) >= 0.95
+    assert coverage(Unfloored) < 0.95
