@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import doctest
+import importlib
 import fnmatch
 import re
 from pathlib import Path
@@ -97,3 +99,10 @@ LONG_ALLOWED = {"bench.capability_kinds"}  # a data catalogue: one theme, many e
 def test_no_module_is_over_500_lines(name: str) -> None:
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
     assert lines <= 500, f"{name} has {lines} lines"
+
+
+@pytest.mark.parametrize("name", sorted(set(MODULES) - {"bench.__main__"}))
+def test_the_examples_in_docstrings_hold(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, report=False, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} examples fail"
