@@ -131,7 +131,7 @@ def progress_display(total: int | Callable[[], int]) -> Iterator[Callable[[int, 
     if not console.is_terminal:
         yield lambda done, result: console.print(
             f"[{done}/{max(done, count())}] {describe_result(result)}", highlight=False,
-            markup=False)
+            markup=False, soft_wrap=True)  # one line per case, however long, for logs and greps
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

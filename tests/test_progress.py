@@ -1,0 +1,45 @@
+"""bench.cli.progress: what a run shows while it goes, and when it saves."""
+
+from __future__ import annotations
+
+import pyperf
+
+from bench.cases import parse_case
+from bench.cli.progress import progress_display, run_with_progress
+from bench.results import Results, read_results
+from bench.runner import CaseResult
+
+
+def test_a_long_failure_is_shown_on_one_line(capsys) -> None:
+    case = parse_case("ship/process-pool/code/ints/100000")
+    reason = "check failed: AttributeError: Can't pickle local object " + "'x." * 60 + "'"
+    with progress_display(3) as show:
+        show(1, {"": CaseResult(case, None, reason)})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"[1/3] {case.name}: FAILED: {reason}"]
+
+
+def one_process(name: str, mean: float) -> CaseResult:
+    run = pyperf.Run([mean], metadata={"name": name}, collect_metadata=False)
+    return CaseResult(parse_case(name), pyperf.Benchmark([run]))
+
+
+def test_a_run_saves_at_most_once_a_period_and_shows_only_what_it_saved(tmp_path, capsys) -> None:
+    names = [f"ser/pickle-5/dumps/ints/{n}" for n in (10, 100, 1000)]
+    for period, saves in ((3600.0, 1), (0.0, 3)):
+        output = Results(path=str(tmp_path / f"run-{saves}.json"))
+        seen: list[int] = []
+
+        def results():
+            for name in names:
+                yield {"": one_process(name, 1.0)}
+                if seen:  # every case shown so far is in the file
+                    assert len(read_results(output.path).benchmarks) >= seen[-1]
+
+        def on_saved() -> None:
+            seen.append(len(output.benchmarks))
+
+        done, stopped = run_with_progress(results(), 3, {"": output}, on_saved, save_every=period)
+        assert (done, stopped) == (3, False) and len(seen) == saves
+        assert [b.get_name() for b in read_results(output.path).benchmarks] == names
+        assert len(capsys.readouterr().err.splitlines()) == 3
