@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import doctest
-import importlib
 import fnmatch
+import importlib
 import re
 from pathlib import Path
 
