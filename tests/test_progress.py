@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyperf
+import pytest
 
 from bench.cases import parse_case
 from bench.cli.progress import progress_display, run_with_progress
@@ -24,22 +25,15 @@ def one_process(name: str, mean: float) -> CaseResult:
     return CaseResult(parse_case(name), pyperf.Benchmark([run]))
 
 
-def test_a_run_saves_at_most_once_a_period_and_shows_only_what_it_saved(tmp_path, capsys) -> None:
+@pytest.mark.parametrize(("period", "saves"), [(3600.0, 1), (0.0, 3)])
+def test_a_run_saves_at_most_once_a_period(tmp_path, capsys, period: float, saves: int) -> None:
     names = [f"ser/pickle-5/dumps/ints/{n}" for n in (10, 100, 1000)]
-    for period, saves in ((3600.0, 1), (0.0, 3)):
-        output = Results(path=str(tmp_path / f"run-{saves}.json"))
-        seen: list[int] = []
-
-        def results():
-            for name in names:
-                yield {"": one_process(name, 1.0)}
-                if seen:  # every case shown so far is in the file
-                    assert len(read_results(output.path).benchmarks) >= seen[-1]
-
-        def on_saved() -> None:
-            seen.append(len(output.benchmarks))
-
-        done, stopped = run_with_progress(results(), 3, {"": output}, on_saved, save_every=period)
-        assert (done, stopped) == (3, False) and len(seen) == saves
-        assert [b.get_name() for b in read_results(output.path).benchmarks] == names
-        assert len(capsys.readouterr().err.splitlines()) == 3
+    output = Results(path=str(tmp_path / "run.json"))
+    saved: list[int] = []
+    results = ({"": one_process(name, 1.0)} for name in names)
+    done, stopped = run_with_progress(results, 3, {"": output},
+                                      lambda: saved.append(len(output.benchmarks)), period)
+    assert (done, stopped) == (3, False)
+    assert saved == ([3] if saves == 1 else [1, 2, 3])  # cases in the file at each save
+    assert [b.get_name() for b in read_results(output.path).benchmarks] == names
+    assert len(capsys.readouterr().err.splitlines()) == 3
