@@ -43,25 +43,29 @@ class CaseTrack:
 
     def relative_stdev(self) -> float:
         """The spread of the process means over their mean (NaN under 2 processes)."""
-        if len(self.means) < MIN_PASSES_FOR_CI:
-            return math.nan
-        mean = statistics.fmean(self.means)
-        return math.sqrt(math.fsum((m - mean) ** 2 for m in self.means)
-                         / (len(self.means) - 1)) / mean  # (statistics.stdev: exact, slow)
+        return relative_stdev(self.means) if len(self.means) >= MIN_PASSES_FOR_CI else math.nan
+
+
+def relative_stdev(means: list[float]) -> float:
+    """Sample stdev over mean, in floats (statistics.stdev is exact, and slow).
+
+    >>> round(relative_stdev([1.0, 1.1, 0.9]), 3)
+    0.1
+    """
+    mean = statistics.fmean(means)
+    return math.sqrt(math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1)) / mean
 
 
 def relative_half_width(means: list[float], floor: float = 0.0) -> float:
     """Half-width of the t 95% CI of the mean, over the mean; the relative spread taken as at
-    least `floor`.
+    least `floor` (bench.frame.floored_stdev).
 
     >>> round(relative_half_width([1.0, 1.1, 0.9]), 3), round(relative_half_width([1.0, 1.1, 0.9], 0.2), 3)
     (0.248, 0.497)
     """
-    from bench.frame import t_half_width
+    from bench.frame import floored_stdev, t_half_width
 
-    mean = statistics.fmean(means)
-    stdev = math.sqrt(math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1))
-    return float(t_half_width(max(stdev / mean, floor), len(means)))
+    return float(t_half_width(floored_stdev(relative_stdev(means), 1.0, floor), len(means)))
 
 
 def process_means(benchmark: Any) -> list[float]:
