@@ -32,6 +32,12 @@ def run_bench():
     return run
 
 
+def shown_cases(stderr: str) -> list[str]:
+    """The case names of the progress lines `[i/N] CASE: ...`."""
+    return [line.split("] ", 1)[1].split(": ", 1)[0] for line in stderr.splitlines()
+            if line.startswith("[")]
+
+
 def interrupt_after(args: list[str], cases: int) -> tuple[list[str], str, int]:
     """Run `python -m bench ARGS`, press Ctrl-C once `cases` cases are shown as finished;
     return the finished case names (those shown before the interrupt took effect too: a
@@ -41,12 +47,10 @@ def interrupt_after(args: list[str], cases: int) -> tuple[list[str], str, int]:
     assert proc.stderr is not None
     finished: list[str] = []
     for line in proc.stderr:
-        if line.startswith("["):
-            finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
+        finished += shown_cases(line)
         if len(finished) == cases:
             proc.send_signal(signal.SIGINT)
             break
     rest = proc.stderr.read()
-    finished += [line.split("] ", 1)[1].split(": ", 1)[0] for line in rest.splitlines()
-                 if line.startswith("[")]
+    finished += shown_cases(rest)
     return finished, rest, proc.wait(timeout=60)

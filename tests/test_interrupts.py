@@ -11,7 +11,7 @@ import sys
 
 import pyperf
 import pytest
-from conftest import bench_env, interrupt_after
+from conftest import bench_env, interrupt_after, shown_cases
 
 from bench.cases import get_profile
 
@@ -30,14 +30,12 @@ def run_and_kill(path, sig: int, after: int) -> tuple[list[str], int]:
     finished: list[str] = []
     assert proc.stderr is not None
     for line in proc.stderr:
-        if line.startswith("["):
-            finished.append(line.split("] ", 1)[1].split(": ", 1)[0])
-            if len(finished) >= after:
-                break
+        finished += shown_cases(line)
+        if len(finished) >= after:
+            break
     proc.send_signal(sig)
     rest = proc.stderr.read()  # the same buffered reader: lines it holds are not lost
-    finished += [line.split("] ", 1)[1].split(": ", 1)[0] for line in rest.splitlines()
-                 if line.startswith("[")]
+    finished += shown_cases(rest)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # orphaned pyperf workers of a SIGKILLed parent
     return finished, proc.wait(timeout=60)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from conftest import bench_env
+from conftest import bench_env, shown_cases
 
 from bench.cases import get_profile
 from bench.provenance import run_part
@@ -25,12 +25,6 @@ SER = [case.name for case in get_profile("smoke").list_cases() if case.suite == 
 CASE_KEYS = ("name", "bench_suite", "bench_subject", "bench_op", "bench_shape", "bench_size",
              "subject_version", "payload_bytes", "shape_nbytes", "bench_imported", "bench_profile",
              "bench_version", "gc_enabled", "python_version", "hostname", "unit")
-
-
-def shown_cases(stderr: str) -> list[str]:
-    """The case names of the progress lines `[i/N] CASE: ...`."""
-    return [line.split("] ", 1)[1].split(": ", 1)[0] for line in stderr.splitlines()
-            if line.startswith("[")]
 
 
 def kill_run_after(path: Path, cases: int, *options: str) -> None:
