@@ -470,10 +470,10 @@ def test_base_option_names_the_base(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_threshold_reaches_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     head = HEADS["slower"]
-    assert main(["compare", str(BASE_RUN), str(head), "--format", "json", "--threshold", "25"]) == 0
+    assert main(["compare", str(BASE_RUN), str(head), "--format", "json", "--threshold", "40"]) == 0
     gate = {c["benchmark"]: c["verdict"] for c in json.loads(capsys.readouterr().out)["cases"]}
     assert gate["fold/builtin/sum/list/1000"] != "slower"
-    assert report_verdicts(tmp_path, str(BASE_RUN), str(head), "--threshold", "25") == gate
+    assert report_verdicts(tmp_path, str(BASE_RUN), str(head), "--threshold", "40") == gate
 
 
 def test_unknown_base_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,9 +9,11 @@ The rule
 Evidence is the per-process mean (values inside one process are correlated), on a log
 scale: a case's effect is log(head / base) and its noise is relative. Per case:
 
-* location: the interquartile mean (TRIM = 25% off each end) of a unit's log process
-  means, with Yuen's variance. A busy machine makes a few processes slow; on real runs of
-  this machine that halved the run-to-run spread of a case compared with the plain mean.
+* location: the mean of the fastest half of a unit's log process means, with Yuen's
+  variance (estimates.locate). Load only adds time: a slow spell of a shared machine makes
+  processes slow, and takes most of a case's processes when they run back to back (plain
+  pyperf suites); on real runs of this machine the fastest half's mean moved run to run
+  half as much as the interquartile mean, 0.4 times as much as the plain mean.
 * units: the blocks the two sides were measured in, whose spread is the noise a gate must
   beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run locations
   within each side, pooled, is the run-to-run variation; `paired` mode (one interleaved
