@@ -53,6 +53,21 @@ def test_run_to_run_shifts_fool_pyperf_but_not_bench() -> None:
     assert bench["aa_false_slower"] <= 0.02
 
 
+def test_a_comparison_fails_when_any_case_is_slower() -> None:
+    """Cases that move run to run each on their own (5%, processes agree to 0.5%): pyperf's
+    rule flags some cases in almost every A/A comparison, so far more comparisons fail than
+    cases are flagged; bench's fails none."""
+    rng = np.random.default_rng(7)
+    runs = [make_frame(f"aa-{i}", {case: mean * float(np.exp(rng.normal(0, 0.05)))
+                                   for case, mean in cases_of(20).items()},
+                       seed=200 + i, noise=0.005) for i in range(4)]
+    result = sensitivity.simulate_sensitivity(runs)
+    pyperf, single = overall_row(result, "pyperf compare_to"), overall_row(result, "bench, 1 base")
+    assert pyperf["aa_failed"] >= 0.9 > 0.6 > pyperf["aa_false_slower"]
+    assert single["aa_failed"] == 0 == single["aa_false_slower"]
+    assert "A/A runs failed" in render.format_sensitivity(result, "text")
+
+
 def test_fewer_than_three_runs_are_refused() -> None:
     with pytest.raises(InputError, match="at least 3 independent runs"):
         sensitivity.simulate_sensitivity(independent_runs(2))

@@ -132,10 +132,10 @@ def format_comparison(cmp: Comparison, fmt: str = "text") -> str:
 
 def tabulate_overall(overall: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the per-rule table."""
-    headers = ["Rule", "Comparisons", "A/A false slower",
+    headers = ["Rule", "Comparisons", "A/A false slower", "A/A runs failed",
                *(f"{s:.0%} caught" for s in SLOWDOWNS), "Median smallest reliable"]
     rows = [[row["rule"], str(row["comparisons"]),
-             format_percent(row["aa_false_slower"], 1),
+             format_percent(row["aa_false_slower"], 1), format_percent(row["aa_failed"]),
              *(format_percent(row[f"caught_{round(s * 100)}"]) for s in SLOWDOWNS),
              format_slowdown(row["median_smallest_reliable"])]
             for _, row in overall.iterrows()]

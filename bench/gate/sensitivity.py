@@ -11,13 +11,15 @@ by two, A then B, both sides carrying `round`): the paired rule, each file of a 
 once, and the other rules on the same pairs.
 
 For each comparison the head side is slowed by every level of SLOWDOWN_GRID (values
-multiplied by 1 + s) and each rule says `slower` or not. The bench rule corrects for many
-cases at once, so a slowdown is injected into one case at a time while the others stay A/A
-(a lone regression, the hard case); the `every case` rows slow all cases at once, where
-Benjamini-Hochberg gains power. Level 0 is the A/A comparison: any `slower` there is a
-false alarm. The notes check TARGETS, and for separate runs whether one base run against one
-head run (SINGLE_RULE) keeps within the false-alarm target while catching more 10% slowdowns
-than asv's rule on the same pairs.
+multiplied by 1 + s) and each rule says `slower` or not. Level 0 also gives, per rule, the
+share of A/A comparisons with any case `slower`: how often a gate on that rule would fail
+unchanged code (a per-case rate of 3% over a dozen cases fails a third of them). The bench
+rule corrects for many cases at once, so a slowdown is injected into one case at a time
+while the others stay A/A (a lone regression, the hard case); the `every case` rows slow all
+cases at once, where Benjamini-Hochberg gains power. Level 0 is the A/A comparison: any
+`slower` there is a false alarm. The notes check TARGETS, and for separate runs whether one
+base run against one head run (SINGLE_RULE) keeps within the false-alarm target while
+catching more 10% slowdowns than asv's rule on the same pairs.
 
 The other rules, as their sources do it:
 * pyperf compare_to: Student's two-sample t-test with pooled variance on all values of
@@ -274,6 +276,17 @@ def summarize_flags(label: str, cases: list[str], flags: np.ndarray) -> pd.DataF
     return frame
 
 
+def share_failed(flags: np.ndarray) -> float:
+    """Share of the A/A comparisons (level 0) with at least one case `slower`: how often the
+    gate would exit 1 on unchanged code.
+
+    >>> flags = np.zeros((4, 3, 2), dtype=bool); flags[0, 1, 0] = flags[1, 2, 1] = True
+    >>> share_failed(flags)
+    0.25
+    """
+    return float(flags[:, :, 0].any(axis=1).mean())
+
+
 def summarize_overall(per_case: pd.DataFrame) -> pd.DataFrame:
     """Per rule: comparisons x cases, mean shares, median smallest reliable slowdown."""
     grouped = per_case.groupby("rule", sort=False)
@@ -340,6 +353,8 @@ def simulate_sensitivity(frames: Sequence[pd.DataFrame], threshold: float | None
     per_case = pd.concat([summarize_flags(label, cases, f) for label, f in flags.items()],
                          ignore_index=True)
     overall = summarize_overall(per_case)
+    overall.insert(overall.columns.get_loc("aa_false_slower") + 1, "aa_failed",
+                   [share_failed(flags[label]) for label in overall["rule"]])
     runs = tuple(str(frame["run"].iloc[0]) for frame in frames)
     notes = [*check_targets(overall, paired),
              f"{len(cases)} case(s) present in every run; slowdowns are injected into one case "
