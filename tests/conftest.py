@@ -32,6 +32,20 @@ def run_bench():
     return run
 
 
+def start_bench(args: list[str], **popen: object) -> subprocess.Popen[str]:
+    """Start `python -m bench ARGS` (text, test plugins importable) with SIGINT at its default.
+
+    A command started in the background by a shell (`cmd &`, as CI scripts do) inherits SIGINT
+    ignored, and Python then never turns it into KeyboardInterrupt: the Ctrl-C tests would
+    see a run finish instead of stop. A terminal's foreground job has the default.
+    """
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], text=True, env=bench_env(),
+                            preexec_fn=default_sigint, **popen)  # type: ignore[call-overload]
+
+
 def shown_cases(stderr: str) -> list[str]:
     """The case names of the progress lines `[i/N] CASE: ...`."""
     return [line.split("] ", 1)[1].split(": ", 1)[0] for line in stderr.splitlines()
@@ -42,8 +56,7 @@ def interrupt_after(args: list[str], cases: int) -> tuple[list[str], str, int]:
     """Run `python -m bench ARGS`, press Ctrl-C once `cases` cases are shown as finished;
     return the finished case names (those shown before the interrupt took effect too: a
     run shows its cases a save at a time), the rest of stderr and the exit code."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=bench_env())
+    proc = start_bench(args, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stderr is not None
     finished: list[str] = []
     for line in proc.stderr:

@@ -11,7 +11,7 @@ import sys
 
 import pyperf
 import pytest
-from conftest import bench_env, interrupt_after, shown_cases
+from conftest import interrupt_after, shown_cases, start_bench
 
 from bench.cases import get_profile
 
@@ -24,9 +24,8 @@ SER = [case.name for case in get_profile("smoke").list_cases() if case.suite == 
 def run_and_kill(path, sig: int, after: int) -> tuple[list[str], int]:
     """Start a run, send `sig` to the parent once it has shown `after` finished cases (a
     point in the run, whatever the machine's speed); return printed case names, rc."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--profile", "smoke",
-                             "-k", "ser/*", "-o", str(path)], stderr=subprocess.PIPE, text=True,
-                            env=bench_env(), start_new_session=True)
+    proc = start_bench(["run", "--profile", "smoke", "-k", "ser/*", "-o", str(path)],
+                       stderr=subprocess.PIPE, start_new_session=True)
     finished: list[str] = []
     assert proc.stderr is not None
     for line in proc.stderr:

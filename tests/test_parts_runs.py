@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from conftest import bench_env, shown_cases
+from conftest import bench_env, shown_cases, start_bench
 
 from bench.cases import get_profile
 from bench.provenance import run_part
@@ -30,10 +30,8 @@ CASE_KEYS = ("name", "bench_suite", "bench_subject", "bench_op", "bench_shape", 
 def kill_run_after(path: Path, cases: int, *options: str) -> None:
     """Start `bench run` of SELECTION into `path` and SIGKILL it (and its workers) once it has
     shown `cases` finished cases or processes (a point in the run, whatever the machine's speed)."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *SELECTION, *options,
-                             "-o", str(path)],
-                            stderr=subprocess.PIPE, text=True, env=bench_env(),
-                            start_new_session=True)
+    proc = start_bench(["run", *SELECTION, *options, "-o", str(path)],
+                       stderr=subprocess.PIPE, start_new_session=True)
     assert proc.stderr is not None
     shown = 0
     for line in proc.stderr:
