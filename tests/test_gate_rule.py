@@ -12,7 +12,6 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from bench.errors import InputError
 from bench.frame import MIN_PROCESSES
