@@ -11,15 +11,15 @@ by two, A then B, both sides carrying `round`): the paired rule, each file of a 
 once, and the other rules on the same pairs.
 
 For each comparison the head side is slowed by every level of SLOWDOWN_GRID (values
-multiplied by 1 + s) and each rule says `slower` or not. Level 0 also gives, per rule, the
-share of A/A comparisons with any case `slower`: how often a gate on that rule would fail
-unchanged code (a per-case rate of 3% over a dozen cases fails a third of them). The bench
-rule corrects for many cases at once, so a slowdown is injected into one case at a time
-while the others stay A/A (a lone regression, the hard case); the `every case` rows slow all
-cases at once, where Benjamini-Hochberg gains power. Level 0 is the A/A comparison: any
-`slower` there is a false alarm. The notes check TARGETS, and for separate runs whether one
-base run against one head run (SINGLE_RULE) keeps within the false-alarm target while
-catching more 10% slowdowns than asv's rule on the same pairs.
+multiplied by 1 + s) and each rule says `slower` or not. The bench rule corrects for many
+cases at once, so a slowdown is injected into one case at a time while the others stay A/A
+(a lone regression, the hard case); the `every case` rows slow all cases at once, where
+Benjamini-Hochberg gains power. Level 0 is the A/A comparison: any `slower` there is a
+false alarm, and the share of A/A comparisons with any case `slower` is how often a gate on
+that rule would fail unchanged code (a per-case rate of 3% over a dozen cases fails a third
+of them). The notes check TARGETS, and for separate runs whether one base run against one
+head run (SINGLE_RULE) keeps within the false-alarm target while catching more 10% slowdowns
+than asv's rule on the same pairs.
 
 The other rules, as their sources do it:
 * pyperf compare_to: Student's two-sample t-test with pooled variance on all values of
