@@ -1,15 +1,20 @@
 """Check a run's ratios between cases against timeit of the same calls on the same data.
 
-Usage: python scripts/crosscheck_timeit.py RESULTS.json [--rounds 30] [--pair NUM DEN ...]
+Usage: python scripts/crosscheck_timeit.py RESULTS.json [--processes 10] [--rounds 6]
+       [--pair NUM DEN ...]
 
 For each pair of cases (default: PAIRS, ratios the report states), the harness's ratio
 of means and its 95% CI come from the results file (bench.frame's ratio_interval, paired by
-pass); the independent figure comes from timeit in this one process: both ops are built and
-checked by the worker's own `prepare_case` (the same data, the same call), then timed in
-alternation, `--rounds` times each (A B, B A, ...), with the garbage collector on as in the
-harness's workers. It prints both ratios of means, timeit's ratio of fastest times,
-whether the harness agrees with timeit's mean within 10%, and whether timeit's mean lies
-inside the harness's 95% CI.
+pass); the independent figure comes from timeit in fresh Python processes, one op per
+process as the harness times them, `--processes` of each op in alternation (A B, B A, ...):
+each builds and checks its op with the worker's own `prepare_case` (the same data, the
+same call) and times it `--rounds` times with the garbage collector on, as in the harness's
+workers. One op per process matters: timed alternately inside one process,
+`fold/builtin/sum/list/1000` against `fold/loop/sum/list/1000` read 0.24-0.27, and in
+separate processes 0.17-0.21, as in the harness (2026-12-06). It prints both ratios of
+means (timeit's: the mean over processes of each op, then the ratio), timeit's ratio of
+the fastest processes, whether the harness agrees with timeit's mean within 10%, and
+whether timeit's mean lies inside the harness's 95% CI.
 """
 
 from __future__ import annotations
@@ -17,13 +22,12 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
+import sys
 import tempfile
 import timeit
-from collections.abc import Callable
-from typing import Any
 
 from bench.cases import parse_case
-from bench.frame import load_results, process_mean_arrays, ratio_interval
 from bench.worker import prepare_case
 
 PAIRS = [
@@ -43,26 +47,44 @@ PAIRS = [
 AGREE = 0.10  # the harness's ratio of means within 10% of timeit's
 
 
-def time_alternately(ops: list[Callable[[], Any]], rounds: int) -> list[list[float]]:
-    """Seconds per call of each op, `rounds` times, in alternating order (A B, B A, ...)."""
-    gc.enable()  # as in the harness's workers (timeit turns it off by default)
-    numbers = [timeit.Timer(op, setup="gc.enable()", globals={"gc": gc}).autorange()[0]
-               for op in ops]
-    times: list[list[float]] = [[] for _ in ops]
-    for turn in range(rounds):
-        order = range(len(ops)) if turn % 2 == 0 else reversed(range(len(ops)))
-        for i in order:
-            timer = timeit.Timer(ops[i], setup="gc.enable()", globals={"gc": gc})
-            times[i].append(timer.timeit(numbers[i]) / numbers[i])
-    return times
+def time_op(name: str, rounds: int) -> float:
+    """Mean seconds per call of one case's op, timed in this process (a child's job)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        op = prepare_case(parse_case(name), workdir)[0]
+        gc.enable()  # as in the harness's workers (timeit turns it off by default)
+        timer = timeit.Timer(op, setup="gc.enable()", globals={"gc": gc})
+        number = timer.autorange()[0]
+        return statistics.fmean(timer.timeit(number) / number for _ in range(rounds))
+
+
+def time_in_processes(num: str, den: str, processes: int, rounds: int) -> list[list[float]]:
+    """Per op (num, den): its mean seconds per call in each of `processes` fresh processes,
+    the two ops' processes alternating (A B, B A, ...)."""
+    means: list[list[float]] = [[], []]
+    for turn in range(processes):
+        for i in (0, 1) if turn % 2 == 0 else (1, 0):
+            out = subprocess.run([sys.executable, __file__, "--child", (num, den)[i],
+                                  "--rounds", str(rounds)], capture_output=True, text=True,
+                                 check=True).stdout
+            means[i].append(float(out))
+    return means
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results")
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("results", nargs="?")
+    parser.add_argument("--processes", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--pair", nargs=2, action="append", metavar=("NUM", "DEN"))
+    parser.add_argument("--child", metavar="CASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(repr(time_op(args.child, args.rounds)))
+        return
+    if not args.results:
+        parser.error("give a results file")
+    from bench.frame import load_results, process_mean_arrays, ratio_interval  # pandas: not
+    # in the children, which import only what a worker does
     frame = load_results([args.results])
     arrays = process_mean_arrays(frame)
     run = str(frame["run"].iloc[0])
@@ -71,17 +93,16 @@ def main() -> None:
     print(f"{'pair':70} {'harness [95% CI]':>24} {'timeit mean':>11} {'timeit min':>10}  within 10%")
     for num, den in pairs:
         harness = ratio_interval(arrays[(run, num)], arrays[(run, den)])
-        with tempfile.TemporaryDirectory() as workdir:
-            ops = [prepare_case(parse_case(name), workdir)[0] for name in (num, den)]
-            a, b = time_alternately(ops, args.rounds)
+        a, b = time_in_processes(num, den, args.processes, args.rounds)
         mean_ratio = statistics.fmean(a) / statistics.fmean(b)
         ok = abs(harness.value / mean_ratio - 1) <= AGREE
         agreed += ok
         inside += harness.low <= mean_ratio <= harness.high
         print(f"{num + ' / ' + den.split('/')[1]:70} {harness.value:7.3f} [{harness.low:.3f}, "
               f"{harness.high:.3f}] {mean_ratio:11.3f} {min(a) / min(b):10.3f}  {'yes' if ok else 'NO'}")
-    print(f"{agreed} of {len(pairs)} ratios of means within {AGREE:.0%} of timeit's; "
-          f"timeit's inside the harness's 95% CI in {inside} of {len(pairs)}")
+    print(f"{agreed} of {len(pairs)} ratios of means within {AGREE:.0%} of timeit's "
+          f"({args.processes} processes); timeit's inside the harness's 95% CI in {inside} of "
+          f"{len(pairs)}")
 
 
 if __name__ == "__main__":
