@@ -83,8 +83,8 @@ def main() -> None:
         return
     if not args.results:
         parser.error("give a results file")
-    from bench.frame import load_results, process_mean_arrays, ratio_interval  # pandas: not
-    # in the children, which import only what a worker does
+    # pandas only here: the children import no more than a worker does
+    from bench.frame import load_results, process_mean_arrays, ratio_interval
     frame = load_results([args.results])
     arrays = process_mean_arrays(frame)
     run = str(frame["run"].iloc[0])
