@@ -127,14 +127,18 @@ def test_doctests_of_worker():
     assert doctest.testmod(bench.worker).failed == 0
 
 
-def test_calibrate_loops_reaches_min_time_by_doubling() -> None:
+def test_calibrate_loops_doubles_then_keeps_the_fewest_loops_over_min_time() -> None:
     calls: list[int] = []
 
     def time_func(loops: int) -> float:
         calls.append(loops)
         return loops * 3e-7
 
-    assert bench.worker.calibrate_loops(time_func, 0.005) == 32768  # 16384 x 0.3 us = 4.9 ms < 5 ms
+    # 16384 x 0.3 us = 4.9 ms < 5 ms, 32768 loops 9.8 ms; 18334 loops last 5.5 ms
+    assert bench.worker.calibrate_loops(time_func, 0.005) == 18334
     assert calls == [2 ** k for k in range(16)]
+    # a value measured slow at the last doubling never cuts back to the loops that fell short
+    assert bench.worker.calibrate_loops(lambda loops: 1.0 if loops == 32 else loops * 1e-4,
+                                        0.005) == 17
     assert bench.worker.calibrate_loops(lambda loops: 0.0, 0.005) == bench.worker.MAX_LOOPS
     assert bench.worker.calibrate_loops(lambda loops: 0.1, 0.005) == 1
