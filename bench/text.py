@@ -148,6 +148,32 @@ def format_ratio(ratio: Any) -> str:
     return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
 
 
+def format_change(ratio: Any, low: Any, high: Any) -> str:
+    """A ratio head/base in pyperf's words with its interval in the same words.
+
+    >>> format_change(0.613, 0.467, 0.806), format_change(2.0, float("nan"), None)
+    ('1.63x faster [1.241x, 2.141x]', '2.00x slower (CI unknown)')
+    """
+    words, interval = format_ratio(ratio), format_change_interval(ratio, low, high)
+    if words == MISSING:
+        return MISSING
+    return f"{words} {'(CI unknown)' if interval == MISSING else interval}"
+
+
+def format_change_interval(ratio: Any, low: Any, high: Any) -> str:
+    """The interval [low, high] of a ratio head/base in the words format_ratio gives it: a
+    speed-up's interval is of the speed-up (1 / the ratio's bounds, swapped).
+
+    >>> format_change_interval(0.613, 0.467, 0.806), format_change_interval(1.08, 1.056, 1.104)
+    ('[1.241x, 2.141x]', '[1.056x, 1.104x]')
+    """
+    if any(is_missing(x) or x <= 0 for x in (ratio, low, high)):
+        return MISSING
+    if format_ratio(ratio).endswith("faster"):
+        low, high = 1 / high, 1 / low
+    return f"[{low:.3f}x, {high:.3f}x]"
+
+
 def format_interval(low: Any, high: Any, unit: str | None = None) -> str:
     """An interval '[low, high]': bare numbers to 3 decimals, or quantities in `unit`.
 

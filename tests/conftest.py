@@ -6,12 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).parent
 PLUGINS = TESTS / "plugins"
+RunBench = Callable[..., "subprocess.CompletedProcess[str]"]  # the run_bench fixture
 
 
 def bench_env() -> dict[str, str]:
@@ -22,7 +24,7 @@ def bench_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def run_bench():
+def run_bench() -> RunBench:
     """Run `python -m bench ARGS...` and return the CompletedProcess (text)."""
 
     def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

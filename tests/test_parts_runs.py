@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from conftest import bench_env, shown_cases, start_bench
+from conftest import RunBench, shown_cases, start_bench
 
 from bench.cases import get_profile
 from bench.provenance import run_part
@@ -45,13 +45,9 @@ def kill_run_after(path: Path, cases: int, *options: str) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # the orphaned pyperf workers
 
 
-def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
-                          env=bench_env(), timeout=240)
-
-
 @pytest.mark.parametrize("attempt", range(3))
-def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, attempt: int) -> None:
+def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, attempt: int,
+                                                              run_bench: RunBench) -> None:
     path = tmp_path / "run.json"
     kill_run_after(path, random.Random(attempt).randint(1, len(SER) - 2))
     saved = {b.get_name() for b in read_results(path).benchmarks} if path.exists() else set()
@@ -70,7 +66,8 @@ def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, att
     assert again.returncode == 0 and shown_cases(again.stderr) == []
 
 
-def test_a_resumed_run_in_passes_numbers_its_processes_after_those_saved(tmp_path: Path) -> None:
+def test_a_resumed_run_in_passes_numbers_its_processes_after_those_saved(tmp_path: Path,
+                                                                         run_bench: RunBench) -> None:
     path = tmp_path / "run.json"
     kill_run_after(path, len(SER) + 2, "-p", "3", "--target-ci", "0")  # inside the second pass
     before = read_results(path)
@@ -83,7 +80,7 @@ def test_a_resumed_run_in_passes_numbers_its_processes_after_those_saved(tmp_pat
         assert sorted(passes) == [1, 2, 3], (benchmark.get_name(), passes)
 
 
-def test_shards_merged_equal_one_run_of_the_same_selection(tmp_path: Path) -> None:
+def test_shards_merged_equal_one_run_of_the_same_selection(tmp_path: Path, run_bench: RunBench) -> None:
     whole = tmp_path / "whole.json"
     assert run_bench("run", *SELECTION, "-o", str(whole)).returncode == 0
     parts = []

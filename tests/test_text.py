@@ -12,6 +12,8 @@ from bench.errors import InputError
 from bench.text import (
     FORMATS,
     choose_unit,
+    format_change,
+    format_change_interval,
     format_interval,
     format_percent,
     format_quantity,
@@ -59,6 +61,22 @@ def test_axis_unit_follows_the_median_not_the_extremes() -> None:
 ])
 def test_ratio_is_head_over_base(ratio: float | None, expected: str) -> None:
     assert format_ratio(ratio) == expected
+
+
+@pytest.mark.parametrize(("ratio", "low", "high", "expected"), [
+    (0.5, 0.4, 0.625, "2.00x faster [1.600x, 2.500x]"), (2.0, 1.6, 2.5, "2.00x slower [1.600x, 2.500x]"),
+    (0.98, 0.95, 1.02, "1.02x faster [0.980x, 1.053x]"), (1.0, 0.99, 1.01, "1.00x [0.990x, 1.010x]"),
+    (1.5, None, 2.0, "1.50x slower (CI unknown)"), (1.5, 0.0, 2.0, "1.50x slower (CI unknown)"),
+    (None, 1.0, 2.0, "-"),
+])
+def test_a_change_and_its_interval_speak_the_same_words(ratio: float | None, low: float | None,
+                                                         high: float, expected: str) -> None:
+    assert format_change(ratio, low, high) == expected
+    # the interval holds the point in the words it is printed in
+    if expected.endswith("]"):
+        point = float(expected.split("x")[0])
+        bounds = [float(b.strip(" x")) for b in format_change_interval(ratio, low, high)[1:-1].split(",")]
+        assert bounds[0] <= point <= bounds[1]
 
 
 def test_interval_and_percent_say_missing_the_same_way() -> None:

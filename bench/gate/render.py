@@ -16,7 +16,8 @@ from bench.gate.rule import CONFIDENCE, Comparison, Estimate
 from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivity
 from bench.text import (
     VERDICTS,
-    format_interval,
+    format_change,
+    format_change_interval,
     format_percent,
     format_quantity,
     format_ratio,
@@ -42,7 +43,7 @@ def tabulate_cases(cases: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     headers = ["Benchmark", "Base", "Head", "Change", f"{CONFIDENCE:.0%} CI", "Verdict"]
     rows = [[row.benchmark, format_quantity(row.base_mean, row.unit),
              format_quantity(row.head_mean, row.unit), format_ratio(row.ratio),
-             format_interval(row.ci_low, row.ci_high), row.verdict]
+             format_change_interval(row.ratio, row.ci_low, row.ci_high), row.verdict]
             for row in cases.itertuples()]
     return headers, rows
 
@@ -65,11 +66,11 @@ def describe_sides(cmp: Comparison) -> str:
 
 
 def describe_geomean(estimate: Estimate) -> str:
-    """'geometric mean of 12 cases: 1.02x slower [0.990, 1.050]'."""
+    """'geometric mean of 12 cases: 1.02x slower [0.990x, 1.050x]'."""
     if not math.isfinite(estimate.ratio):
         return "geometric mean: no case with a test"
-    return (f"geometric mean of {estimate.cases} cases: {format_ratio(estimate.ratio)} "
-            f"{format_interval(estimate.ci_low, estimate.ci_high)}")
+    return (f"geometric mean of {estimate.cases} cases: "
+            f"{format_change(estimate.ratio, estimate.ci_low, estimate.ci_high)}")
 
 
 def describe_rule(cmp: Comparison) -> str:

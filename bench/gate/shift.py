@@ -27,7 +27,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from bench.gate.estimates import MIN_PRIOR_CASES
-from bench.text import format_interval, format_ratio
+from bench.text import format_change
 
 MIN_SHIFT_CASES = MIN_PRIOR_CASES  # cases needed to learn a shift and a floor from them
 MAD_EFFICIENCY = 0.37              # the MAD's efficiency relative to the sd (normal data)
@@ -109,13 +109,13 @@ def describe_shift(found: RunShift, confidence: float) -> list[str]:
     """Notes on the shift and the floor a comparison of one run per side rests on.
 
     >>> describe_shift(RunShift(math.log(1.08), 1e-4, 0.03**2, 10.0, 30), 0.95)[1][:50]
-    'all cases moved together by 1.08x slower [1.056, 1'
+    'all cases moved together by 1.08x slower [1.056x, '
     """
     half = float(stats.t.ppf(0.5 + confidence / 2, found.df)) * math.sqrt(found.shift_var)
     return [f"one base run and one head run: run-to-run variation learned from the spread of "
             f"the {found.cases} cases around their common shift (a robust empirical null): "
             f"{math.sqrt(found.floor_var):.1%} per case (sd, df {found.df:.0f}), part of every "
             "case's CI; pass several base runs (--base, repeatable) to measure it case by case",
-            f"all cases moved together by {format_ratio(math.exp(found.shift))} "
-            f"{format_interval(math.exp(found.shift - half), math.exp(found.shift + half))}: "
+            "all cases moved together by "
+            f"{format_change(*(math.exp(found.shift + d) for d in (0, -half, half)))}: "
             "the machine or a global change; each case's change and CI are net of that shift"]

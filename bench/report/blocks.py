@@ -16,8 +16,7 @@ from markupsafe import Markup
 from bench.text import (
     MISSING,
     NOISE_MARK,
-    format_interval,
-    format_ratio,
+    format_change,
     is_missing,
     verdict_label,
 )
@@ -169,16 +168,6 @@ def missing(text: str) -> Text:
     return Text(text, "missing")
 
 
-def describe_ratio(value: Any, low: Any, high: Any) -> str:
-    """A time ratio (numerator / reference) in the shared words, with its 95% CI.
-
-    >>> describe_ratio(0.2, 0.19, 0.21), describe_ratio(2.0, float("nan"), None)
-    ('5.00x faster [0.190, 0.210]', '2.00x slower (CI unknown)')
-    """
-    interval = "(CI unknown)" if is_missing(low) or is_missing(high) else format_interval(low, high)
-    return f"{format_ratio(value)} {interval}"
-
-
 def mark_noise(value: Any, reason: Any) -> Cell:
     """The cell of a value with the noise mark after it and the reason on hover (none: as is).
 
@@ -210,6 +199,6 @@ def row_noise(row: Any) -> str:
 def ratio_cell(row: Any) -> Cell:
     """A table cell of a ratio row (ratio, ratio_low, ratio_high, verdict), coloured by verdict,
     marked when either case is noisy."""
-    return mark_noise(Cell(describe_ratio(row["ratio"], row["ratio_low"], row["ratio_high"]),
+    return mark_noise(Cell(format_change(row["ratio"], row["ratio_low"], row["ratio_high"]),
                            f"verdict-{row['verdict']}", verdict_label(row["verdict"])),
                       row_noise(row))

@@ -20,7 +20,6 @@ from bench.report.blocks import (
     Details,
     Section,
     Text,
-    describe_ratio,
     make_figure,
     make_table,
     ratio_cell,
@@ -33,6 +32,7 @@ from bench.serializers import SERIALIZERS
 from bench.text import (
     NOISE_MARK,
     NOISE_MEANING,
+    format_change,
     format_factor,
     format_interval,
     format_quantity,
@@ -51,7 +51,7 @@ def general_picklers() -> list[str]:
 
 def ratio_of(row: Any) -> str:
     """The time ratio of a ratios row with its CI, in the shared words."""
-    return describe_ratio(row["ratio"], row["ratio_low"], row["ratio_high"])
+    return format_change(row["ratio"], row["ratio_low"], row["ratio_high"])
 
 
 # ---------------------------------------------------------------- folds

@@ -22,7 +22,6 @@ from bench.report.blocks import (
     Section,
     Table,
     Text,
-    describe_ratio,
     make_figure,
     make_table,
     mark_noise,
@@ -30,7 +29,7 @@ from bench.report.blocks import (
     slugify,
 )
 from bench.report.findings import RunComparisons
-from bench.text import VERDICTS, format_interval, format_quantity, format_ratio, verdict_label
+from bench.text import VERDICTS, format_change, format_interval, format_quantity, format_ratio, verdict_label
 
 MOVED_TOGETHER = 0.8  # share of cases moving the same way that suggests the machine moved
 TOP = 10  # regressions and improvements named in the section
@@ -63,7 +62,7 @@ def case_cells(run: str, row: Any | None, means: list[Any]) -> list[Any]:
     if row is None:
         return [None, None, None, None]
     ratio = (None if pd.isna(row["ratio"])
-             else describe_ratio(row["ratio"], row["ci_low"], row["ci_high"]))
+             else format_change(row["ratio"], row["ci_low"], row["ci_high"]))
     return [*means, ratio, verdict_cell(run, row)]
 
 
@@ -151,7 +150,7 @@ def top_cases(cmp: Comparison, verdict: str, limit: int = TOP) -> list[str]:
     """The `limit` cases of one verdict that moved most, named, with ratio and CI."""
     rows = cmp.cases[cmp.cases["verdict"] == verdict].dropna(subset=["ratio"])
     rows = rows.sort_values("ratio", ascending=verdict == "faster", kind="stable").head(limit)
-    return [f"{r['benchmark']}: {describe_ratio(r['ratio'], r['ci_low'], r['ci_high'])}"
+    return [f"{r['benchmark']}: {format_change(r['ratio'], r['ci_low'], r['ci_high'])}"
             for _, r in rows.iterrows()]
 
 
