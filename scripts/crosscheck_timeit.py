@@ -1,7 +1,7 @@
 """Check a run's ratios between cases against timeit of the same calls on the same data.
 
 Usage: python scripts/crosscheck_timeit.py RESULTS.json [--processes 10] [--rounds 6]
-       [--pair NUM DEN ...]
+       [--pair NUM DEN ...] [--python PATH]
 
 For each pair of cases (default: PAIRS, ratios the report states), the harness's ratio
 of means and its 95% CI come from the results file (bench.frame's ratio_interval, paired by
@@ -15,6 +15,11 @@ separate processes 0.17-0.21, as in the harness (2026-12-06). It prints both rat
 means (timeit's: the mean over processes of each op, then the ratio), timeit's ratio of
 the fastest processes, whether the harness agrees with timeit's mean within 10%, and
 whether timeit's mean lies inside the harness's 95% CI.
+
+The children run on the interpreter the results were measured with (the file's
+`python_executable`, `--python` to name another of the same version): a PGO build and a
+plain build of one Python version differ by up to 1.5x, and not alike for every op
+(pickle-5 dumps of 1000 ints 6.8 us on Debian's 3.11.2, 10.4 us on pyenv's 3.11.7 here).
 """
 
 from __future__ import annotations
@@ -57,17 +62,39 @@ def time_op(name: str, rounds: int) -> float:
         return statistics.fmean(timer.timeit(number) / number for _ in range(rounds))
 
 
-def time_in_processes(num: str, den: str, processes: int, rounds: int) -> list[list[float]]:
-    """Per op (num, den): its mean seconds per call in each of `processes` fresh processes,
-    the two ops' processes alternating (A B, B A, ...)."""
+def time_in_processes(python: str, num: str, den: str, processes: int, rounds: int
+                      ) -> list[list[float]]:
+    """Per op (num, den): its mean seconds per call in each of `processes` fresh processes of
+    `python`, the two ops' processes alternating (A B, B A, ...)."""
     means: list[list[float]] = [[], []]
     for turn in range(processes):
         for i in (0, 1) if turn % 2 == 0 else (1, 0):
-            out = subprocess.run([sys.executable, __file__, "--child", (num, den)[i],
+            out = subprocess.run([python, __file__, "--child", (num, den)[i],
                                   "--rounds", str(rounds)], capture_output=True, text=True,
                                  check=True).stdout
             means[i].append(float(out))
     return means
+
+
+def choose_python(results: str, given: str | None) -> str:
+    """The interpreter that measured `results` (its `python_executable`), or `given`;
+    ValueError with a one-line reason when it cannot run or is another Python version."""
+    from bench.results import read_results
+
+    metadata = read_results(results).suite().get_metadata()
+    python = given or metadata.get("python_executable", sys.executable)
+    try:
+        probe = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                               capture_output=True, text=True)
+    except OSError as exc:
+        raise ValueError(f"{python}: cannot run it: {exc.strerror} (give --python)") from None
+    measured = str(metadata.get("python_version", "")).split(" ")[0]
+    if probe.returncode != 0:
+        raise ValueError(f"{python}: cannot run it (give --python)")
+    if measured and probe.stdout.strip() != measured:
+        raise ValueError(f"{results} was measured on Python {measured}, {python} is "
+                         f"{probe.stdout.strip()} (give --python)")
+    return python
 
 
 def main() -> None:
@@ -76,6 +103,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--pair", nargs=2, action="append", metavar=("NUM", "DEN"))
+    parser.add_argument("--python", help="interpreter of the children (default: the results')")
     parser.add_argument("--child", metavar="CASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -86,6 +114,10 @@ def main() -> None:
     # pandas only here: the children import no more than a worker does
     from bench.frame import load_results, process_mean_arrays, ratio_interval
     frame = load_results([args.results])
+    try:
+        python = choose_python(args.results, args.python)
+    except ValueError as exc:
+        parser.error(str(exc))
     arrays = process_mean_arrays(frame)
     run = str(frame["run"].iloc[0])
     agreed = inside = 0
@@ -93,7 +125,7 @@ def main() -> None:
     print(f"{'pair':70} {'harness [95% CI]':>24} {'timeit mean':>11} {'timeit min':>10}  within 10%")
     for num, den in pairs:
         harness = ratio_interval(arrays[(run, num)], arrays[(run, den)])
-        a, b = time_in_processes(num, den, args.processes, args.rounds)
+        a, b = time_in_processes(python, num, den, args.processes, args.rounds)
         mean_ratio = statistics.fmean(a) / statistics.fmean(b)
         ok = abs(harness.value / mean_ratio - 1) <= AGREE
         agreed += ok
