@@ -188,6 +188,26 @@ def describe_runs(runs: Sequence[Results]) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype="object")
 
 
+ENVIRONMENT_FIELDS = ("host", "python", "implementation", "cpu", "cpu_count", "platform",
+                      "profile", "bench_version", "gc", "pyperf_version")
+
+
+def environment_differences(runs: pd.DataFrame | None, bases: Sequence[str] = ()) -> list[str]:
+    """'python: 3.11.7 (a, base) vs 3.11.2 (b)' for every ENVIRONMENT_FIELDS column the rows
+    of describe_runs disagree on; the runs named in `bases` are marked as base."""
+    if runs is None or len(runs) < 2:
+        return []
+    lines = []
+    for column in ENVIRONMENT_FIELDS:
+        if column not in runs:
+            continue
+        values = {str(run): value for run, value in zip(runs["run"], runs[column], strict=True)}
+        if len({str(v) for v in values.values()}) > 1:
+            lines.append(f"{column}: " + " vs ".join(
+                f"{value} ({run}{', base' if run in bases else ''})" for run, value in values.items()))
+    return lines
+
+
 # ---------------------------------------------------------------- statistics
 
 def process_means(frame: pd.DataFrame) -> pd.DataFrame:

@@ -114,6 +114,28 @@ def test_cli_different_units_exit_2(capsys: pytest.CaptureFixture[str], tmp_path
     assert code == 2 and "unit" in one_error_line(err)
 
 
+def with_python(path: Path, version: str) -> Path:
+    """`path` rewritten as measured on Python `version` (pyperf's common metadata)."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.setdefault("metadata", {})["python_version"] = version
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_compare_says_when_the_runs_ran_on_another_python(capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    cases = {"x/1": Spec(1e-6), "y/1": Spec(2e-6)}
+    base = with_python(fixtures.write_suite(tmp_path / "base.json", cases, seed=1), "3.11.7 (64-bit)")
+    head = with_python(fixtures.write_suite(tmp_path / "head.json", cases, seed=2), "3.11.2 (64-bit)")
+    _, out, _ = run_cli(capsys, "compare", str(base), str(head), "--format", "json")
+    notes = [n for n in json.loads(out)["notes"] if n.startswith("the runs differ in")]
+    assert notes == ["the runs differ in python: 3.11.7 (64-bit) (base, base) vs 3.11.2 (64-bit) "
+                     "(head): the comparison measures that difference too"]
+    with_python(head, "3.11.7 (64-bit)")
+    _, out, _ = run_cli(capsys, "compare", str(base), str(head), "--format", "json")
+    assert not [n for n in json.loads(out)["notes"] if n.startswith("the runs differ in")]
+
+
 @pytest.mark.parametrize("args, message", [
     (["only-one.json"], "give BASE HEAD"),
     (["a.json", "b.json", "c.json"], "give BASE HEAD"),

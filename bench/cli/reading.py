@@ -79,7 +79,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     import glob
 
-    from bench.frame import tidy_frame
+    from bench.frame import describe_runs, environment_differences, tidy_frame
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
     from bench.results import read_runs
@@ -103,7 +103,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               threshold=args.threshold)
     noise = tuple(f"{loaded.run}: {describe_noise(loaded.noise)}"
                   for loaded in [*base_runs, *head_runs] if loaded.noise)
-    comparison = dataclasses.replace(comparison, notes=comparison.notes + noise)
+    differences = environment_differences(describe_runs([*base_runs, *head_runs]),
+                                          [loaded.run for loaded in base_runs])
+    environment = (("the runs differ in " + "; ".join(differences) + ": the comparison measures "
+                    "that difference too",) if differences else ())
+    comparison = dataclasses.replace(comparison, notes=comparison.notes + environment + noise)
     write_output(format_comparison(comparison, args.format), args.output)
     return exit_code_for(comparison, args.fail_on)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.frame import environment_differences
 from bench.gate.render import describe_geomean, describe_rule, summarize_counts
 from bench.gate.rule import Comparison
 from bench.report import plots
@@ -33,8 +34,6 @@ from bench.text import VERDICTS, format_change, format_interval, format_quantity
 
 MOVED_TOGETHER = 0.8  # share of cases moving the same way that suggests the machine moved
 TOP = 10  # regressions and improvements named in the section
-ENVIRONMENT_FIELDS = ("host", "python", "implementation", "cpu", "cpu_count", "platform",
-                      "profile", "bench_version", "gc", "pyperf_version")
 
 
 def verdict_cell(run: str, row: Any) -> Cell:
@@ -117,21 +116,6 @@ def shared_move(cmp: Comparison) -> str | None:
             "cases against the geometric mean.")
 
 
-def environment_differences(runs: pd.DataFrame | None, base: str) -> list[str]:
-    """'pyperf_version: 2.10.0 (base) vs 2.11.0 (head)' for every field the runs disagree on."""
-    if runs is None or len(runs) < 2:
-        return []
-    lines = []
-    for column in ENVIRONMENT_FIELDS:
-        if column not in runs:
-            continue
-        values = {str(run): value for run, value in zip(runs["run"], runs[column], strict=True)}
-        if len({str(v) for v in values.values()}) > 1:
-            lines.append(f"{column}: " + " vs ".join(
-                f"{value} ({run}{', base' if run == base else ''})" for run, value in values.items()))
-    return lines
-
-
 def headline_lines(found: RunComparisons, runs: pd.DataFrame | None = None) -> list[str]:
     """The banner lines of a comparison: each run's headline, shared moves, environment."""
     lines = []
@@ -140,7 +124,7 @@ def headline_lines(found: RunComparisons, runs: pd.DataFrame | None = None) -> l
         moved = shared_move(cmp)
         if moved:
             lines.append(f"{run}: {moved}")
-    differences = environment_differences(runs, found.base)
+    differences = environment_differences(runs, [found.base])
     if differences:
         lines.append("The runs differ in: " + "; ".join(differences))
     return lines
