@@ -48,11 +48,13 @@ def kill_run_after(path: Path, cases: int, *options: str) -> None:
 @pytest.mark.parametrize("attempt", range(3))
 def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, attempt: int,
                                                               run_bench: RunBench) -> None:
-    path = tmp_path / "run.json"
-    kill_run_after(path, random.Random(attempt).randint(1, len(SER) - 2))
+    # Progress is shown as the file is saved, at most once a second: values of >= 50 ms keep
+    # each save to a few cases, so a kill in the first half lands before the run's last save.
+    path, slow = tmp_path / "run.json", ("--min-time", "0.05")
+    kill_run_after(path, random.Random(attempt).randint(1, len(SER) // 2), *slow)
     saved = {b.get_name() for b in read_results(path).benchmarks} if path.exists() else set()
     assert len(saved) < len(SER), "the run finished before the kill; kill it sooner"
-    done = run_bench("run", *SELECTION, "--resume", "-o", str(path))
+    done = run_bench("run", *SELECTION, *slow, "--resume", "-o", str(path))
     assert done.returncode == 0, done.stderr
     ran = shown_cases(done.stderr)
     assert sorted(ran) == sorted(set(SER) - saved)
@@ -62,7 +64,7 @@ def test_resume_after_sigkill_runs_exactly_the_missing_cases(tmp_path: Path, att
     names = final.get_benchmark_names()
     assert sorted(names) == sorted(SER)  # every case, each once
     assert len({len(b.get_runs()) for b in final.get_benchmarks()}) == 1  # none added twice
-    again = run_bench("run", *SELECTION, "--resume", "-o", str(path))
+    again = run_bench("run", *SELECTION, *slow, "--resume", "-o", str(path))
     assert again.returncode == 0 and shown_cases(again.stderr) == []
 
 
