@@ -116,6 +116,7 @@ def describe_shift(found: RunShift, confidence: float) -> list[str]:
             f"the {found.cases} cases around their common shift (a robust empirical null): "
             f"{math.sqrt(found.floor_var):.1%} per case (sd, df {found.df:.0f}), part of every "
             "case's CI; pass several base runs (--base, repeatable) to measure it case by case",
-            "all cases moved together by "
-            f"{format_change(*(math.exp(found.shift + d) for d in (0, -half, half)))}: "
+            "all cases moved together by " + format_change(
+                math.exp(found.shift), math.exp(found.shift - half), math.exp(found.shift + half))
+            + ": "
             "the machine or a global change; each case's change and CI are net of that shift"]
