@@ -1,22 +1,27 @@
-"""The orchestrator: one `pyperf.Runner` that times each case in its own worker processes.
+"""The orchestrator: each case timed in its own fresh worker processes, results as pyperf Runs.
 
-The CLI's process creates one Runner and, for each case, calls `bench_time_func`;
-pyperf's manager then spawns worker processes (`python -m bench.worker ...`, see
-bench.worker), runs warmups and values, and returns the Benchmark. Loops are calibrated
-inside a case's first worker (`--bench-calibrate`, see bench.worker.calibrate_loops), not
-in a calibration process of pyperf's own: a process costs more than the timing it holds.
-The case name reaches the workers through pyperf's `add_cmdline_args` hook
-(`--bench-case NAME`), with the scratch files where a worker leaves the reason it
-failed (`--bench-errors`) and the metadata the first worker measured (`--bench-meta`).
+For each worker process of a case the parent starts `python -m bench.worker` (see
+bench.worker) with the case's name and pyperf's settings (parsed by pyperf's own Runner, so
+`--fast`, `--rigorous`, `--values` ... mean what they mean in pyperf), in pyperf's clean
+environment (`worker_environ`), waits for it within pyperf's `--timeout`, and turns the
+values it wrote into a `pyperf.Run` with the machine's and the interpreter's metadata,
+collected once per interpreter by pyperf itself (`python_metadata`). This is pyperf's
+manager without its worker's imports: a quick process costs ~0.1 s, of which pyperf's
+import in the worker was 45 ms. Loops are calibrated inside a case's first worker (see
+bench.worker.calibrate_loops), not in a calibration process: a process costs more than
+the timing it holds. The case's workers share a file where the first leaves the metadata
+it measured (peak memory, page faults, sizes).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
+import functools
+import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -65,46 +70,128 @@ def pyperf_argv(settings: RunSettings) -> list[str]:
     return [*settings.profile.pyperf_settings, *settings.pyperf_args, "--quiet"]
 
 
-def make_runner(settings: RunSettings, current: dict[str, str]) -> Any:
-    """The one pyperf.Runner of this process; each worker it spawns is told the case, its
-    error and metadata files and its A/B round from `current`, read when the worker starts."""
+def parse_pyperf_args(settings: RunSettings) -> Any:
+    """pyperf's settings for the workers, parsed by pyperf's Runner (values, warmups, loops,
+    min_time, timeout, python, inherit_environ ...); InputError for flags pyperf refuses."""
     import pyperf
 
-    def add_case_args(cmd: list[str], args: Any) -> None:
-        cmd.extend(["--bench-case", current["case"], "--bench-errors", current["errors"],
-                    "--bench-meta", current["meta"], "--bench-profile", settings.profile.name])
-        for plugin in settings.plugins:
-            cmd.extend(["--bench-plugin", plugin])
-        if current.get("round"):
-            cmd.extend(["--bench-round", current["round"]])
-        if current.get("step"):
-            cmd.extend(["--bench-pass", current["step"]])
-        if current.get("calibrate"):
-            cmd.extend(["--bench-calibrate", "1"])
-
     try:
-        runner = pyperf.Runner(program_args=PROGRAM_ARGS, add_cmdline_args=add_case_args)
+        runner = pyperf.Runner(program_args=PROGRAM_ARGS)
     except RuntimeError:
         raise BenchError("only one run per process: pyperf allows a single Runner") from None
     try:
-        runner.parse_args(pyperf_argv(settings))
+        return runner.parse_args(pyperf_argv(settings))
     except SystemExit:
         raise InputError(f"bad pyperf options: {' '.join(settings.pyperf_args)}") from None
-    return runner
 
 
-def set_loops(runner: Any, current: dict[str, str], loops: int) -> None:
-    """Give the next worker `loops`, or (0: not known yet) have it calibrate them itself."""
-    runner.args.loops = loops or 1  # pyperf spawns a calibration process for 0
-    current["calibrate"] = "" if loops else "1"
+def worker_environ(args: Any) -> dict[str, str]:
+    """pyperf's clean environment for a worker: a few variables (PATH, HOME, PYTHONPATH ...),
+    the locale with `--locale`, the names given to `--inherit-environ`, or all of it with
+    `--copy-env`."""
+    if args.copy_env:
+        return dict(os.environ)
+    names = ["PATH", "HOME", "TEMP", "COMSPEC", "SystemRoot", "SystemDrive", "PYTHONPATH",
+             "PYTHON_CPU_COUNT", "PYTHON_GIL"]
+    if args.locale:
+        names += ["LANG", "LC_ADDRESS", "LC_ALL", "LC_COLLATE", "LC_CTYPE", "LC_IDENTIFICATION",
+                  "LC_MEASUREMENT", "LC_MESSAGES", "LC_MONETARY", "LC_NAME", "LC_NUMERIC",
+                  "LC_PAPER", "LC_TELEPHONE", "LC_TIME"]
+    names += args.inherit_environ or []
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+# pyperf's metadata that belongs to one process, not to the machine or the interpreter
+PROCESS_METADATA = ("name", "unit", "loops", "date", "duration", "load_avg_1min", "mem_max_rss",
+                    "uptime")
+METADATA_PROBE = ("import json, pyperf; "
+                  "print(json.dumps(pyperf.Run([1.0], collect_metadata=True).get_metadata()))")
+
+
+@functools.cache
+def python_metadata(python: str, environ: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """pyperf's metadata of the machine and of `python` (version, build, executable, CPU,
+    ASLR, timer ...), collected once per interpreter by pyperf in that interpreter.
+
+    BenchError when `python` cannot run pyperf (the workers would fail alike).
+    """
+    try:
+        proc = subprocess.run([python, "-c", METADATA_PROBE], capture_output=True, text=True,
+                              env=dict(environ) or None, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BenchError(f"cannot run {python}: {exc}") from None
+    if proc.returncode:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError(f"{python} cannot collect pyperf's metadata: {last}")
+    metadata = json.loads(proc.stdout)
+    return {key: value for key, value in metadata.items() if key not in PROCESS_METADATA}
+
+
+def worker_command(args: Any, python: str, options: dict[str, str],
+                   plugins: Sequence[str]) -> list[str]:
+    """The command line of one worker process: pyperf's settings, then the case's options."""
+    command = [python, *PROGRAM_ARGS, "--values", str(args.values),
+               "--warmups", str(args.warmups if args.warmups is not None else 1),
+               "--min-time", str(args.min_time)]
+    for key, value in options.items():
+        if value:
+            command += [f"--{key}", value]
+    for plugin in plugins:
+        command += ["--plugin", plugin]
+    return command
+
+
+def spawn_worker(case: Case, args: Any, python: str, options: dict[str, str],
+                 plugins: Sequence[str] = ()) -> CaseResult:
+    """Run one worker process of `case` and turn what it wrote into a CaseResult whose
+    benchmark holds one pyperf Run (or the reason the case could not be timed).
+
+    `options` are the worker's own (loops, meta, result, profile, round, pass); the result
+    file is read and removed. Ctrl-C stops the worker and is raised again.
+    """
+    import pyperf
+
+    environ = worker_environ(args)
+    command = worker_command(args, python, options, plugins)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(command, env=environ, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=args.timeout or None)
+    except subprocess.TimeoutExpired:
+        return CaseResult(case, None, f"worker timed out: no result within {args.timeout:g} s",
+                          time.monotonic() - start)
+    seconds = time.monotonic() - start
+    line = read_result(options["result"])
+    if "error" in line:
+        return CaseResult(case, None, str(line["error"]), seconds)
+    if proc.returncode or "values" not in line:
+        return CaseResult(case, None, describe_worker_end(proc.returncode, proc.stderr), seconds)
+    metadata = {**python_metadata(python, tuple(sorted(environ.items()))), **line["metadata"],
+                "name": case.name, "loops": int(line["loops"]), "unit": "second"}
+    run = pyperf.Run(line["values"], warmups=[tuple(w) for w in line["warmups"]] or None,
+                     metadata=metadata, collect_metadata=False)
+    return CaseResult(case, pyperf.Benchmark([run]), None, seconds)
+
+
+def read_result(path: str) -> dict[str, Any]:
+    """What a worker wrote to `path` (then removed), or {} when it wrote nothing whole."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return dict(json.load(f))
+    except (OSError, ValueError):
+        return {}
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def reset_scratch(scratch: str, side: str = "") -> dict[str, str]:
-    """Empty error and metadata files for the workers of one case (on one side)."""
-    files = {"errors": os.path.join(scratch, f"errors{side}.txt"),
-             "meta": os.path.join(scratch, f"meta{side}.json")}
-    for path in files.values():
-        open(path, "w").close()
+    """The files the workers of one case (on one side) share: the metadata the first measured
+    and where each leaves its result."""
+    files = {"meta": os.path.join(scratch, f"meta{side}.json"),
+             "result": os.path.join(scratch, f"result{side}.json")}
+    open(files["meta"], "w").close()
     return files
 
 
@@ -117,21 +204,19 @@ def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
     merges them). Loops are calibrated in a case's first process and kept. A case that
     fails leaves the schedule.
     """
-    current: dict[str, str] = {}
     scratch = tempfile.mkdtemp(prefix="bench-run-")
     try:
-        runner = make_runner(settings, current)
-        given_loops = runner.args.loops
-        runner.args.processes = 1
+        args = parse_pyperf_args(settings)
         by_name = {case.name: case for case in cases}
         files = {case.name: reset_scratch(scratch, f"-{i}") for i, case in enumerate(cases)}
         loops: dict[str, int] = {}
 
         def run_process(name: str) -> CaseResult:
             step = len(plan.tracks[name].means) + 1  # after the processes a resumed file holds
-            current.update(case=name, step=str(step), **files[name])
-            set_loops(runner, current, given_loops or loops.get(name, 0))
-            result = time_case(runner, by_name[name], current["errors"], task=f"{name} [{step}]")
+            options = {**files[name], "case": name, "pass": str(step),
+                       "loops": str(args.loops or loops.get(name, 0)),
+                       "profile": settings.profile.name}
+            result = spawn_worker(by_name[name], args, args.python, options, settings.plugins)
             plan.record(name, result.benchmark, result.seconds)
             if result.benchmark is not None:
                 loops.setdefault(name, result.benchmark.get_runs()[-1].get_loops())
@@ -154,21 +239,17 @@ def iter_ab(cases: Sequence[Case], settings: RunSettings, pythons: dict[str, str
     failure and the case's remaining rounds are skipped.
     """
     plan = plan_ab_rounds(rounds)
-    current: dict[str, str] = {}
     scratch = tempfile.mkdtemp(prefix="bench-ab-")
     try:
-        runner = make_runner(settings, current)
-        given_loops = runner.args.loops
+        args = parse_pyperf_args(settings)
         for case in cases:
             files = {side: reset_scratch(scratch, side) for side in pythons}
             merged: dict[str, CaseResult] = {}
-            known = given_loops
+            known = args.loops
             for ab_round, side in plan:
-                current.update(case=case.name, round=str(ab_round), **files[side])
-                set_loops(runner, current, known)
-                runner.args.python = pythons[side]
-                result = time_case(runner, case, current["errors"],
-                                   task=f"{case.name} [{side}{ab_round}]")
+                options = {**files[side], "case": case.name, "round": str(ab_round),
+                           "loops": str(known), "profile": settings.profile.name}
+                result = spawn_worker(case, args, pythons[side], options, settings.plugins)
                 merged[side] = combine_results(merged.get(side), result)
                 if result.benchmark is None:
                     break
@@ -186,51 +267,17 @@ def combine_results(earlier: CaseResult | None, later: CaseResult) -> CaseResult
     return CaseResult(later.case, earlier.benchmark, None, earlier.seconds + later.seconds)
 
 
-def time_case(runner: Any, case: Case, error_path: str, task: str = "") -> CaseResult:
-    """Run one case through pyperf's manager; turn a worker failure into a CaseResult.
+def describe_worker_end(code: int, stderr: str) -> str:
+    """One line saying how a worker ended without a result, from its exit code and the last
+    line it wrote to stderr.
 
-    `task` names the call for pyperf (unique per Runner); the worker names the benchmark.
-    """
-    start = time.monotonic()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            bench = runner.bench_time_func(task or case.name, _never_called)
-        return CaseResult(case, bench, None, time.monotonic() - start)
-    except (RuntimeError, ValueError, SystemExit) as exc:
-        if isinstance(exc.__context__, KeyboardInterrupt):
-            raise KeyboardInterrupt from exc  # pyperf turns Ctrl-C into sys.exit(1)
-        reason = read_reason(error_path) or describe_worker_failure(exc, out.getvalue())
-        return CaseResult(case, None, reason, time.monotonic() - start)
-
-
-def _never_called(loops: int) -> float:
-    raise AssertionError("the orchestrator never times anything itself")
-
-
-def read_reason(path: str) -> str:
-    """The reason a worker wrote before exiting, or an empty string."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def describe_worker_failure(exc: BaseException, output: str) -> str:
-    """One line saying how a worker died, from pyperf's exception.
-
-    >>> describe_worker_failure(RuntimeError("python failed with exit code -11"), "")
+    >>> describe_worker_end(-11, "")
     'worker crashed: killed by SIGSEGV'
+    >>> describe_worker_end(1, "Traceback ...\\nImportError: no module named x")
+    'worker failed: exit code 1: ImportError: no module named x'
     """
-    text = str(exc)
-    if isinstance(exc, SystemExit):
-        if exc.code == 124:
-            return f"worker timed out: {output.strip().splitlines()[-1] if output.strip() else ''}"
-        return f"pyperf stopped: {output.strip() or f'exit code {exc.code}'}"
-    code = text.rsplit("exit code ", 1)[-1]
-    if code.lstrip("-").isdigit() and int(code) < 0:
-        return describe_exit(int(code))
-    return f"worker failed: {text}"
+    last = (stderr.strip().splitlines() or [""])[-1].strip()
+    return describe_exit(code) + (f": {last}" if last and code >= 0 else "")
 
 
 def describe_exit(code: int) -> str:

@@ -80,10 +80,10 @@ class Serializer:
 
 def library_version(distribution: str | None) -> str:
     """A distribution's version from its metadata (no import); `stdlib X.Y.Z` for None."""
-    from importlib import metadata
-
     if distribution is None:
         return f"stdlib {platform.python_version()}"
+    from importlib import metadata
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

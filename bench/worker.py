@@ -1,17 +1,20 @@
 """The worker program, `python -m bench.worker`: builds, checks and times one case.
 
-pyperf's manager (in the `bench` process, see bench.runner) spawns this program for
-each worker process of a case, with the case name and scratch files as `--bench-*`
-options. The worker builds the data of its own case only, imports only the library
-that case times, checks the result (round trip equal, or fold equal to the plain loop)
-before timing it, measures peak memory with tracemalloc in a separate untimed call and
-minor page faults per call over a few more (`minor_faults_per_call`),
-and hands pyperf a low-overhead `time_func(loops)`. A check that fails is written to
-the error file named by `--bench-errors` and the worker exits 1: the case is
-reported, never timed.
+The parent (`bench run` and `bench ab`, see bench.runner) starts this program for each
+worker process of a case, with the case name, pyperf's settings (values, warmups, loops,
+min-time) and the files it shares with the case's other workers. The worker builds the
+data of its own case only, imports only the library that case times, checks the result
+(round trip equal, or fold equal to the plain loop) before timing it, measures peak memory
+with tracemalloc in a separate untimed call and minor page faults per call over a few more
+(`minor_faults_per_call`), then times warmups and values as pyperf's worker does (`loops`
+calls per value, the value divided by `loops`) and writes one JSON object: the values, the
+warmups and the run's metadata, or the reason the case cannot be timed (exit 1). The parent
+turns it into a pyperf Run.
 
-It stays small and imports little: no pandas, scipy, matplotlib or any library but
-the one its case times (the `bench_imported` metadata records which were loaded).
+It stays small and imports little: not pyperf (its import, with psutil and
+importlib.metadata for its hooks, was 45 ms of a quick process's 100 ms here), no pandas,
+scipy, matplotlib or any library but the one its case times (the `bench_imported` metadata
+records which were loaded).
 
 What each op times (one loop iteration):
     dumps / loads                 codec.dumps(obj) / codec.loads(payload)
@@ -23,6 +26,7 @@ What each op times (one loop iteration):
 
 from __future__ import annotations
 
+import datetime
 import gc
 import io
 import json
@@ -42,7 +46,7 @@ TimeFunc = Callable[[int], float]
 Describe = Callable[[], dict[str, Any]]
 WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "msgspec", "orjson", "ormsgpack", "cbor2", "numpy",
                      "toolz", "cytoolz", "loky", "distributed")
-PROGRAM_ARGS = ("-m", "bench.worker")  # how pyperf starts this program
+PROGRAM_ARGS = ("-m", "bench.worker")  # how the parent starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 MAX_LOOPS = 2 ** 32                     # pyperf's own bound on loops per value
 LOOP_SLACK = 0.1                        # calibrated values last min_time plus this share
@@ -266,53 +270,87 @@ def _prepare_ship(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe
     return prepare_ship(case)
 
 
-def split_worker_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """Take our `--bench-*` options out of a worker's argv; drop pyperf's `--worker-task`.
+def parse_worker_args(argv: Sequence[str]) -> dict[str, str]:
+    """The worker's `--name value` options as a dict; a repeated option joins its values
+    with commas (argparse's import alone is a few ms of a process that lasts ~60).
 
-    Each worker process registers exactly one benchmark, so pyperf's task index
-    (which counts benchmarks of the parent) must not be applied in the worker.
-
-    >>> split_worker_args(["--worker", "--worker-task=3", "--bench-case", "a/b/c/d/1"])
-    ({'case': 'a/b/c/d/1'}, ['--worker'])
+    >>> parse_worker_args(["--case", "a/b/c/d/1", "--plugin", "x", "--plugin", "y"])
+    {'case': 'a/b/c/d/1', 'plugin': 'x,y'}
     """
-    ours: dict[str, str] = {}
-    rest: list[str] = []
+    options: dict[str, str] = {}
     items = iter(argv)
     for arg in items:
-        if arg.startswith("--bench-"):
-            key = arg[len("--bench-"):]
-            ours[key] = ours[key] + "," + next(items) if key in ours else next(items)
-        elif not arg.startswith("--worker-task"):
-            rest.append(arg)
-    return ours, rest
+        if not arg.startswith("--"):
+            raise BenchError(f"unexpected argument {arg!r} (options are --name value)")
+        key, value = arg[2:], next(items, None)
+        if value is None:
+            raise BenchError(f"option {arg} needs a value")
+        options[key] = options[key] + "," + value if key in options else value
+    return options
+
+
+def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int) -> dict[str, Any]:
+    """Warmup values, then values, each `time_func(loops) / loops` (pyperf's worker), with the
+    run's metadata pyperf's worker records: its start `date`, `duration`, `load_avg_1min`
+    and `mem_max_rss`.
+
+    >>> result = time_values(lambda loops: loops * 0.5, 4, 1, 2)
+    >>> result["loops"], result["warmups"], result["values"]
+    (4, [[4, 0.5]], [0.5, 0.5])
+    """
+    import resource
+
+    date = datetime.datetime.now().isoformat(" ")
+    start = time.perf_counter()
+    timed = [time_func(loops) / loops for _ in range(warmups + values)]
+    duration = time.perf_counter() - start
+    if not all(timed):
+        raise CaseFailed(f"the timer read zero for {loops} loops: the op is too fast for it")
+    return {"loops": loops, "warmups": [[loops, value] for value in timed[:warmups]],
+            "values": timed[warmups:],
+            "metadata": {"date": date, "duration": duration, "load_avg_1min": round(os.getloadavg()[0], 2),
+                         "mem_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    """Write the worker's result for the parent (to `path`; to stdout without one)."""
+    text = json.dumps(result)
+    if not path:
+        print(text)
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Worker entry point: time one case, or write why it cannot be timed."""
-    import pyperf
+    """Worker entry point: time one case, or write why it cannot be timed.
 
-    ours, rest = split_worker_args(sys.argv[1:] if argv is None else argv)
+    Options: --case NAME, --values N, --warmups N, --loops N (0: calibrate them, see
+    calibrate_loops), --min-time SECONDS, --result PATH (default: print it), --meta PATH
+    (metadata shared by the case's workers), --profile, --round, --pass, --plugin MODULE.
+    """
+    options: dict[str, str] = {}
     try:
-        load_plugins(filter(None, ours.get("plugin", "").split(",")))
-        case = parse_case(ours["case"])
+        options = parse_worker_args(sys.argv[1:] if argv is None else argv)
+        if "case" not in options:
+            raise BenchError("no --case given")
+        load_plugins(filter(None, options.get("plugin", "").split(",")))
+        case = parse_case(options["case"])
         with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-            time_func, metadata = build_time_func(case, workdir, ours.get("meta", ""))
-            runner = pyperf.Runner(program_args=PROGRAM_ARGS)
-            runner.parse_args(rest)
-            if ours.get("calibrate"):
-                runner.args.loops = calibrate_loops(time_func, runner.args.min_time)
-            runner.metadata.update(metadata)
-            runner.metadata.update(case.metadata())
-            runner.metadata.update(run_metadata(ours.get("profile", ""), ours.get("round", ""),
-                                                ours.get("pass", "")))
-            runner.bench_time_func(case.name, time_func)
+            time_func, metadata = build_time_func(case, workdir, options.get("meta", ""))
+            loops = (int(options.get("loops", 0))
+                     or calibrate_loops(time_func, float(options.get("min-time", 0.1))))
+            result = time_values(time_func, loops, int(options.get("warmups", 1)),
+                                 int(options.get("values", 3)))
+        result["metadata"] = {**metadata, **case.metadata(), **result["metadata"],
+                              **run_metadata(options.get("profile", ""), options.get("round", ""),
+                                             options.get("pass", ""))}
+        write_result(options.get("result", ""), result)
     except (Exception, RecursionError, MemoryError) as exc:
         reason = describe_failure(exc)
-        if "errors" in ours:
-            with open(ours["errors"], "w", encoding="utf-8") as f:
-                f.write(reason)
-        else:
-            print(f"bench worker: {ours.get('case')}: {reason}", file=sys.stderr)
+        write_result(options.get("result", ""), {"error": reason})
+        if not options.get("result"):
+            print(f"bench worker: {options.get('case')}: {reason}", file=sys.stderr)
         return 1
     return 0
 
@@ -332,8 +370,8 @@ def run_metadata(profile: str, ab_round: str = "", step: str = "") -> dict[str, 
 def exit_worker(code: int) -> None:
     """End the worker process, without the interpreter's teardown where nothing needs it.
 
-    The result is already in pyperf's pipe and the case's files are closed, while the
-    parent waits for the exit: the teardown (numpy's, dill's modules) was ~15% of a quick
+    The result is already written and the case's files are closed, while the parent waits
+    for the exit: the teardown (numpy's, dill's modules) was ~15% of a quick
     run's time. A ship case's worker started pools, clusters or servers that atexit shuts
     down, so it exits normally.
     """

@@ -23,8 +23,13 @@ SER = [case.name for case in get_profile("smoke").list_cases() if case.suite == 
 
 def run_and_kill(path, sig: int, after: int) -> tuple[list[str], int]:
     """Start a run, send `sig` to the parent once it has shown `after` finished cases (a
-    point in the run, whatever the machine's speed); return printed case names, rc."""
-    proc = start_bench(["run", "--profile", "smoke", "-k", "ser/*", "-o", str(path)],
+    point in the run, whatever the machine's speed); return printed case names, rc.
+
+    Values of >= 50 ms keep the run going for seconds after the first lines: a run's lines
+    are shown a save (a second) at a time, and a smoke run of ~80 ms processes could be over
+    before the signal is sent."""
+    proc = start_bench(["run", "--profile", "smoke", "-k", "ser/*", "--min-time", "0.05",
+                        "-o", str(path)],
                        stderr=subprocess.PIPE, start_new_session=True)
     finished: list[str] = []
     assert proc.stderr is not None

@@ -12,7 +12,7 @@ import pytest
 from conftest import bench_env, interrupt_after
 
 from bench.cases import get_profile, select_cases
-from bench.runner import RunSettings, describe_worker_failure, pyperf_argv
+from bench.runner import RunSettings, describe_worker_end, pyperf_argv
 
 
 def load_metadata(path):
@@ -135,14 +135,15 @@ def test_pyperf_flags_are_the_profile_then_the_user():
     assert argv[-3:] == ["--values", "7", "--quiet"]
 
 
-@pytest.mark.parametrize(("exc", "expected"), [
-    (RuntimeError("/usr/bin/python failed with exit code -9"), "worker crashed: killed by SIGKILL"),
-    (RuntimeError("/usr/bin/python failed with exit code 1"),
-     "worker failed: /usr/bin/python failed with exit code 1"),
-    (SystemExit(124), "worker timed out: "),
+@pytest.mark.parametrize(("code", "stderr", "expected"), [
+    (-9, "", "worker crashed: killed by SIGKILL"),
+    (-9, "half a line", "worker crashed: killed by SIGKILL"),
+    (1, "", "worker failed: exit code 1"),
+    (1, "Traceback (most recent call last):\n  ...\nMemoryError\n",
+     "worker failed: exit code 1: MemoryError"),
 ])
-def test_describe_worker_failure(exc, expected):
-    assert describe_worker_failure(exc, "") == expected
+def test_describe_worker_end(code, stderr, expected):
+    assert describe_worker_end(code, stderr) == expected
 
 
 def test_selection_used_by_the_tests_exists():

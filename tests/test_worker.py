@@ -1,4 +1,4 @@
-"""bench.worker: the program pyperf spawns to build, check and time one case."""
+"""bench.worker: the program the parent spawns to build, check and time one case."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ import pytest
 import bench.worker
 from bench import serializers
 from bench.cases import parse_case
+from bench.errors import BenchError
 from bench.shapes import build_shape
 from bench.worker import (
     CaseFailed,
     build_time_func,
     make_time_func,
+    parse_worker_args,
     run_metadata,
-    split_worker_args,
+    time_values,
 )
 
 HEAVY = {"pandas", "scipy", "matplotlib", "jinja2", "rich", "dill", "cloudpickle", "numpy",
@@ -36,10 +38,39 @@ def test_worker_imports_little():
     assert HEAVY & loaded == set()
 
 
-def test_split_worker_args_keeps_pyperf_flags():
-    ours, rest = split_worker_args(["--bench-case", "x", "--worker-task=2", "--values", "3",
-                                    "--bench-plugin", "a", "--bench-plugin", "b"])
-    assert ours == {"case": "x", "plugin": "a,b"} and rest == ["--values", "3"]
+def test_a_worker_process_times_its_case_without_importing_pyperf():
+    code = ("import sys, bench.worker; bench.worker.main(['--case', 'ser/pickle-5/dumps/ints/10', "
+            "'--loops', '2', '--values', '1', '--warmups', '0', '--result', sys.argv[1]]); "
+            "print(' '.join(sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, os.devnull], capture_output=True,
+                          text=True, check=True)
+    loaded = set(proc.stdout.split())
+    assert "pickle" in loaded  # the case ran
+    assert not {"pyperf", "psutil", "argparse"} & loaded
+
+
+def test_parse_worker_args_joins_repeated_options_and_refuses_strays():
+    assert parse_worker_args(["--case", "x", "--values", "3", "--plugin", "a", "--plugin", "b"]
+                             ) == {"case": "x", "values": "3", "plugin": "a,b"}
+    with pytest.raises(BenchError, match="unexpected argument 'x'"):
+        parse_worker_args(["x"])
+    with pytest.raises(BenchError, match="--case needs a value"):
+        parse_worker_args(["--case"])
+
+
+def test_time_values_divides_by_loops_and_keeps_warmups_apart():
+    calls: list[int] = []
+
+    def time_func(loops: int) -> float:
+        calls.append(loops)
+        return loops * (2.0 if len(calls) == 1 else 1.0)  # the first (warmup) call is slow
+
+    result = time_values(time_func, 8, 1, 3)
+    assert calls == [8, 8, 8, 8]
+    assert result["warmups"] == [[8, 2.0]] and result["values"] == [1.0, 1.0, 1.0]
+    assert result["metadata"]["duration"] >= 0 and result["metadata"]["mem_max_rss"] > 0
+    with pytest.raises(CaseFailed, match="timer read zero"):
+        time_values(lambda loops: 0.0, 8, 0, 2)
 
 
 def test_serializer_case_is_checked_timed_and_described(tmp_path):
@@ -101,26 +132,25 @@ def test_run_metadata_carries_profile_and_round():
 
 
 def test_main_writes_the_reason_a_case_cannot_be_timed(tmp_path):
-    errors = tmp_path / "errors.txt"
-    code = bench.worker.main(["--bench-case", "ser/pickle-9/dumps/ints/10",
-                              "--bench-errors", str(errors)])
+    result = tmp_path / "result.json"
+    code = bench.worker.main(["--case", "ser/pickle-9/dumps/ints/10", "--result", str(result)])
     assert code == 1
-    assert "unknown subject 'pickle-9'" in errors.read_text()
+    assert "unknown subject 'pickle-9'" in json.loads(result.read_text())["error"]
 
 
 @pytest.mark.parametrize("case, code", [("ser/pickle-5/dumps/ints/10", 0), ("ser/pickle-9/dumps/ints/10", 1)])
 def test_the_worker_program_exits_with_its_code_and_its_output_whole(tmp_path, case, code):
-    out = tmp_path / "w.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.worker", "--worker", "--loops", "2",
-                           "--values", "2", "--warmups", "0", "--bench-case", case,
-                           "--bench-profile", "smoke", "-o", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "bench.worker", "--loops", "2", "--values", "2",
+                           "--warmups", "0", "--case", case, "--profile", "smoke"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == code, proc.stderr
-    if code == 0:  # the result file and the printed line are complete though teardown is skipped
-        assert json.loads(out.read_text())["benchmarks"][0]["runs"][0]["values"]
-        assert case in proc.stdout
+    result = json.loads(proc.stdout)  # printed whole though the teardown is skipped
+    if code == 0:
+        assert len(result["values"]) == 2 and result["loops"] == 2
+        assert result["metadata"]["bench_subject"] == "pickle-5"
     else:
-        assert "unknown subject 'pickle-9'" in proc.stderr  # written before the fast exit
+        assert "unknown subject 'pickle-9'" in result["error"]
+        assert "unknown subject 'pickle-9'" in proc.stderr
 
 
 def test_doctests_of_worker():

@@ -26,6 +26,7 @@ from bench import __version__
 from bench.cli.history import add_history_arguments, cmd_history
 from bench.cli.options import EXIT_INTERRUPTED, EXIT_USAGE
 from bench.cli.parts import add_merge_arguments, cmd_merge
+from bench.cli.progress import terminate_as_interrupt
 from bench.cli.reading import (
     add_compare_arguments,
     add_export_arguments,
@@ -125,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with terminate_as_interrupt():  # SIGTERM at any point stops like Ctrl-C: exit 130
+            return int(args.func(args))
     except BenchError as exc:
         if args.debug:
             traceback.print_exc()

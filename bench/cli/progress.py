@@ -50,7 +50,7 @@ def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
                 done += 1
                 show(done, by_side)
 
-    with progress_display(total) as show, terminate_as_interrupt():
+    with progress_display(total) as show:
         try:
             for by_side in results:
                 with deferred_signals():  # kept and listed for showing together, or neither
