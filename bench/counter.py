@@ -66,7 +66,7 @@ from typing import Any
 from bench.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
 from bench.cases import Case, load_plugins, parse_case
 from bench.folds import STYLES
-from bench.runner import CaseResult, describe_exit
+from bench.runner import CaseResult, describe_exit, python_metadata
 from bench.serializers import SERIALIZERS
 from bench.shapes import SHAPES
 from bench.worker import (
@@ -354,21 +354,6 @@ def make_benchmark(case: Case, line: dict[str, Any], common: dict[str, Any]) -> 
                              for number, value in enumerate(line["values"])])
 
 
-def system_metadata(python: str) -> dict[str, Any]:
-    """pyperf's metadata of this machine, collected once per run; the counting processes
-    report their own python_version and implementation (they may run another Python)."""
-    import pyperf
-
-    metadata = dict(pyperf.Run([1.0], collect_metadata=True).get_metadata())
-    for key in ("name", "unit", "loops", "date", "python_version", "python_implementation"):
-        metadata.pop(key, None)
-    if python != sys.executable:
-        for key in ("python_executable", "python_compiler", "python_cflags"):
-            metadata.pop(key, None)
-        metadata["python_executable"] = python
-    return metadata
-
-
 def read_case_line(case: Case, line: dict[str, Any], common: dict[str, Any]) -> CaseResult:
     """The CaseResult of one JSON line of a counting process."""
     if "error" in line:
@@ -398,7 +383,7 @@ class Pool:
         self.results: queue.Queue[CaseResult | None] = queue.Queue()
         self.processes: set[subprocess.Popen[str]] = set()
         self.stopped = False
-        self.common = {**system_metadata(settings.python), **counting_metadata(settings)}
+        self.common = {**python_metadata(settings.python), **counting_metadata(settings)}
         self.env = {**os.environ, **COUNTING_ENV}
 
     def next_group(self) -> list[Case] | None:
