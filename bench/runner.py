@@ -70,17 +70,24 @@ def pyperf_argv(settings: RunSettings) -> list[str]:
     return [*settings.profile.pyperf_settings, *settings.pyperf_args, "--quiet"]
 
 
-def parse_pyperf_args(settings: RunSettings) -> Any:
-    """pyperf's settings for the workers, parsed by pyperf's Runner (values, warmups, loops,
-    min_time, timeout, python, inherit_environ ...); InputError for flags pyperf refuses."""
+@functools.cache
+def settings_parser() -> Any:
+    """The process's one pyperf Runner (pyperf allows one), used only for its parser."""
     import pyperf
 
     try:
-        runner = pyperf.Runner(program_args=PROGRAM_ARGS)
+        return pyperf.Runner(program_args=PROGRAM_ARGS)
     except RuntimeError:
-        raise BenchError("only one run per process: pyperf allows a single Runner") from None
+        raise BenchError("pyperf allows a single Runner per process, and another one made it") from None
+
+
+def parse_pyperf_args(settings: RunSettings) -> Any:
+    """pyperf's settings for the workers, parsed by pyperf's Runner (values, warmups, loops,
+    min_time, timeout, python, inherit_environ ...); InputError for flags pyperf refuses."""
+    parser = settings_parser()
+    parser.args = None  # no benchmark runs through this Runner: parse afresh each time
     try:
-        return runner.parse_args(pyperf_argv(settings))
+        return parser.parse_args(pyperf_argv(settings))
     except SystemExit:
         raise InputError(f"bad pyperf options: {' '.join(settings.pyperf_args)}") from None
 
@@ -89,11 +96,11 @@ def worker_environ(args: Any) -> dict[str, str]:
     """pyperf's clean environment for a worker: a few variables (PATH, HOME, PYTHONPATH ...),
     the locale with `--locale`, the names given to `--inherit-environ`, or all of it with
     `--copy-env`."""
-    if args.copy_env:
+    if getattr(args, "copy_env", False):
         return dict(os.environ)
     names = ["PATH", "HOME", "TEMP", "COMSPEC", "SystemRoot", "SystemDrive", "PYTHONPATH",
              "PYTHON_CPU_COUNT", "PYTHON_GIL"]
-    if args.locale:
+    if getattr(args, "locale", True):
         names += ["LANG", "LC_ADDRESS", "LC_ALL", "LC_COLLATE", "LC_CTYPE", "LC_IDENTIFICATION",
                   "LC_MEASUREMENT", "LC_MESSAGES", "LC_MONETARY", "LC_NAME", "LC_NUMERIC",
                   "LC_PAPER", "LC_TELEPHONE", "LC_TIME"]

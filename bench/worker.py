@@ -358,8 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_metadata(profile: str, ab_round: str = "", step: str = "") -> dict[str, str | int]:
     """Metadata every benchmark of a run carries (pyperf shows it at the top level): the
     profile, bench's version, the GC state while timing, the A/B round and the pass."""
-    metadata: dict[str, str | int] = {"bench_profile": profile, "bench_version": __version__,
-                                      "gc_enabled": int(gc.isenabled())}
+    metadata: dict[str, str | int] = {"bench_version": __version__, "gc_enabled": int(gc.isenabled())}
+    if profile:
+        metadata["bench_profile"] = profile
     if ab_round:
         metadata["bench_round"] = int(ab_round)
     if step:

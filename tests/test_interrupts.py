@@ -41,7 +41,7 @@ def run_and_kill(path, sig: int, after: int) -> tuple[list[str], int]:
     rest = proc.stderr.read()  # the same buffered reader: lines it holds are not lost
     finished += shown_cases(rest)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # orphaned pyperf workers of a SIGKILLed parent
+        os.killpg(proc.pid, signal.SIGKILL)  # orphaned workers of a SIGKILLed parent
     return finished, proc.wait(timeout=60)
 
 

@@ -42,7 +42,7 @@ def kill_run_after(path: Path, cases: int, *options: str) -> None:
     assert proc.wait(timeout=60) == -signal.SIGKILL
     proc.stderr.read()
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the orphaned pyperf workers
+        os.killpg(proc.pid, signal.SIGKILL)  # the orphaned workers
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -1,18 +1,30 @@
-"""bench.runner and `bench run` end to end: real pyperf workers, checked cases, isolation,
+"""bench.runner and `bench run` end to end: real worker processes, checked cases, isolation,
 faults, interrupts."""
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
 import sys
+from typing import Any
 
 import pyperf
 import pytest
 from conftest import bench_env, interrupt_after
 
-from bench.cases import get_profile, select_cases
-from bench.runner import RunSettings, describe_worker_end, pyperf_argv
+from bench.cases import get_profile, parse_case, select_cases
+from bench.errors import InputError
+from bench.runner import (
+    RunSettings,
+    describe_worker_end,
+    parse_pyperf_args,
+    pyperf_argv,
+    reset_scratch,
+    spawn_worker,
+    worker_environ,
+)
 
 
 def load_metadata(path):
@@ -162,3 +174,46 @@ def test_every_worker_of_a_case_carries_the_same_measured_metadata(tmp_path, run
         common = bench.get_metadata()  # pyperf keeps only what every run agrees on
         assert common["peak_alloc_bytes"] > 0 and common["shape_nbytes"] > 0
         assert {run.get_metadata()["bench_imported"] for run in runs} == {common["bench_imported"]}
+
+
+def smoke_args(*flags: str) -> Any:
+    return parse_pyperf_args(RunSettings(get_profile("smoke"), list(flags)))
+
+
+def test_pyperf_parses_the_settings_and_may_do_so_twice_in_a_process():
+    assert smoke_args("--values", "7").values == 7
+    assert smoke_args("--values", "3").values == 3
+    assert smoke_args("--rigorous").processes == 40  # pyperf's: twice its default 20
+    with pytest.raises(InputError, match="bad pyperf options: --values x"):
+        smoke_args("--values", "x")
+
+
+def test_a_worker_gets_pyperf_s_clean_environment(monkeypatch):
+    monkeypatch.setenv("BENCH_TEST_SECRET", "1")
+    monkeypatch.setenv("PATH", "/usr/bin")
+    environ = worker_environ(smoke_args())
+    assert environ["PATH"] == "/usr/bin" and "BENCH_TEST_SECRET" not in environ
+    assert worker_environ(smoke_args("--inherit-environ", "BENCH_TEST_SECRET"))["BENCH_TEST_SECRET"] == "1"
+
+
+def test_spawn_worker_makes_a_pyperf_run_with_the_interpreter_s_metadata(tmp_path):
+    case = parse_case("ser/pickle-5/dumps/ints/10")
+    options = {**reset_scratch(str(tmp_path)), "case": case.name, "loops": "4", "pass": "2"}
+    result = spawn_worker(case, smoke_args(), sys.executable, options)
+    assert result.error is None and result.seconds > 0
+    run = result.benchmark.get_runs()[0]
+    metadata = run.get_metadata()
+    assert run.get_loops() == 4 and len(run.values) == 2 and len(run.warmups) == 1
+    assert metadata["python_executable"] == sys.executable and metadata["bench_pass"] == 2
+    assert metadata["python_version"].startswith(platform.python_version())
+    assert {"date", "duration", "hostname", "cpu_count", "peak_alloc_bytes"} <= set(metadata)
+    assert not os.path.exists(options["result"])  # read, then removed
+
+
+def test_a_worker_past_pyperf_s_timeout_is_stopped_and_named(tmp_path):
+    case = parse_case("ser/pickle-5/dumps/ints/10")
+    options = {**reset_scratch(str(tmp_path)), "case": case.name}
+    args = smoke_args()
+    args.timeout = 0.01  # no interpreter starts that fast
+    result = spawn_worker(case, args, sys.executable, options)
+    assert result.benchmark is None and result.error == "worker timed out: no result within 0.01 s"
