@@ -31,7 +31,7 @@ from typing import Any
 from bench.cases import Case, Profile
 from bench.errors import BenchError, InputError
 from bench.schedule import Scheduler
-from bench.worker import PROGRAM_ARGS
+from bench.worker import PROGRAM_ARGS, read_json_file
 
 
 @dataclass(frozen=True)
@@ -184,10 +184,7 @@ def spawn_worker(case: Case, args: Any, python: str, options: dict[str, str],
 def read_result(path: str) -> dict[str, Any]:
     """What a worker wrote to `path` (then removed), or {} when it wrote nothing whole."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return dict(json.load(f))
-    except (OSError, ValueError):
-        return {}
+        return read_json_file(path)
     finally:
         with contextlib.suppress(OSError):
             os.remove(path)

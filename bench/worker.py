@@ -64,7 +64,7 @@ def build_time_func(case: Case, workdir: str, cache_path: str = "") -> tuple[Tim
     for the others; the check and the `bench_imported` evidence run in every worker.
     """
     op, describe = prepare_case(case, workdir)
-    metadata = read_cached_metadata(cache_path)
+    metadata = read_json_file(cache_path)
     if not metadata:
         metadata = {**describe(), "peak_alloc_bytes": measure_peak_alloc(op),
                     "minor_faults_per_call": measure_minor_faults(op)}
@@ -95,8 +95,9 @@ def describe_failure(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, BenchError) else describe_error(exc)
 
 
-def read_cached_metadata(path: str) -> dict[str, Any]:
-    """Metadata an earlier worker of this case measured, or {}."""
+def read_json_file(path: str) -> dict[str, Any]:
+    """The JSON object in `path` (the metadata an earlier worker of this case measured, a
+    worker's result), or {} when there is none whole."""
     try:
         with open(path, encoding="utf-8") as f:
             return dict(json.load(f))
