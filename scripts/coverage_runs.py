@@ -7,12 +7,17 @@ For every case timed in every file: the run's 95% CI (Student t over its process
 spread floored at the run's noise floor, as `bench run` and the report compute it) and
 whether it covers the mean of the runs' means (`--no-floor`: the plain t interval).
 Prints the share of (case, run) pairs covered (an honest 95% CI covers it in about 90% or
-more of them: the grand mean itself carries each run's noise) and the cases covered least.
+more of them: the grand mean itself carries each run's noise), the cases covered least, and
+per run: its per-process noise, its shift (the median over cases of the run's mean against
+the mean of the runs: the whole machine faster or slower than on average) and the share of
+its cases covered. `--net-of-shift` divides each run's means by its shift first: what is left
+uncovered then is not the machine moving as a whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 
 from bench.frame import noise_floor, t_half_width
@@ -28,15 +33,33 @@ def read_means(paths: list[str]) -> dict[str, list[list[float]]]:
             if all(len(run[name]) >= 2 for run in runs)}
 
 
-def count_covered(means: list[list[float]], floors: list[float]) -> int:
-    """How many runs' 95% CIs cover the mean of the runs' means."""
+def flag_covered(means: list[list[float]], floors: list[float]) -> list[bool]:
+    """Per run: whether its 95% CI covers the mean of the runs' means."""
     centre = statistics.fmean(statistics.fmean(m) for m in means)
-    covered = 0
+    flags = []
     for m, floor in zip(means, floors):
         mean = statistics.fmean(m)
         half = float(t_half_width(max(statistics.stdev(m), floor * mean), len(m)))
-        covered += abs(mean - centre) <= half
-    return covered
+        flags.append(abs(mean - centre) <= half)
+    return flags
+
+
+def run_shifts(cases: dict[str, list[list[float]]], runs: int) -> list[float]:
+    """Each run's shift: the median over cases of its mean against the mean of the runs."""
+    logs: list[list[float]] = [[] for _ in range(runs)]
+    for means in cases.values():
+        run_means = [statistics.fmean(m) for m in means]
+        centre = statistics.fmean(run_means)
+        for r, mean in enumerate(run_means):
+            logs[r].append(math.log(mean / centre))
+    return [math.exp(statistics.median(column)) for column in logs]
+
+
+def remove_shifts(cases: dict[str, list[list[float]]], shifts: list[float]
+                  ) -> dict[str, list[list[float]]]:
+    """The process means with each run's shift divided out."""
+    return {name: [[value / shift for value in m] for m, shift in zip(means, shifts)]
+            for name, means in cases.items()}
 
 
 def run_floors(cases: dict[str, list[list[float]]], runs: int) -> list[float]:
@@ -49,16 +72,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="results files of independent runs (3 or more)")
     parser.add_argument("--no-floor", action="store_true", help="plain t intervals")
+    parser.add_argument("--net-of-shift", action="store_true",
+                        help="divide each run's means by its shift (the whole machine's) first")
     args = parser.parse_args()
     cases = read_means(args.paths)
+    shifts = run_shifts(cases, len(args.paths))
+    if args.net_of_shift:
+        cases = remove_shifts(cases, shifts)
     floors = [0.0] * len(args.paths) if args.no_floor else run_floors(cases, len(args.paths))
-    counts = {name: count_covered(means, floors) for name, means in cases.items()}
+    flags = {name: flag_covered(means, floors) for name, means in cases.items()}
+    counts = {name: sum(f) for name, f in flags.items()}
     pairs = len(cases) * len(args.paths)
     print(f"{len(cases)} cases in all {len(args.paths)} runs: each run's 95% CI covers the mean "
           f"of the runs in {sum(counts.values())} of {pairs} (case, run) pairs "
           f"({sum(counts.values()) / pairs:.1%})")
     worst = sorted(counts.items(), key=lambda item: item[1])[:5]
     print("covered least: " + ", ".join(f"{name} ({n}/{len(args.paths)})" for name, n in worst))
+    for r, path in enumerate(args.paths):
+        noise = read_results(path).noise.get("process_cv")
+        covered = sum(f[r] for f in flags.values()) / len(cases)
+        print(f"{path}: per-process noise {'-' if noise is None else f'{noise:.1%}'}, "
+              f"shift {shifts[r]:.3f}x, covered {covered:.0%}")
 
 
 if __name__ == "__main__":
