@@ -11,7 +11,6 @@ see `serializers.classify_roundtrip`) are not cases.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import functools
 import importlib
@@ -397,5 +396,7 @@ def select_cases(cases: Sequence[Case], patterns: Sequence[str] = (),
 
 def suggest_names(pattern: str, cases: Sequence[Case]) -> str:
     """`; did you mean ...` with up to three close case names, or an empty string."""
+    import difflib  # only for a name that matched nothing
+
     close = difflib.get_close_matches(pattern, [c.name for c in cases], n=3, cutoff=0.5)
     return f"; did you mean: {', '.join(close)}" if close else ""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import platform
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, NamedTuple
@@ -81,7 +81,7 @@ class Serializer:
 def library_version(distribution: str | None) -> str:
     """A distribution's version from its metadata (no import); `stdlib X.Y.Z` for None."""
     if distribution is None:
-        return f"stdlib {platform.python_version()}"
+        return f"stdlib {sys.version.split()[0]}"  # platform.python_version(), unimported
     from importlib import metadata
 
     try:

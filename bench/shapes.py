@@ -8,7 +8,6 @@ only by the `ndarray` builder, so a worker timing another shape never loads it.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import math
 import random
 import string
@@ -89,6 +88,8 @@ def build_deep(n: int, rng: random.Random) -> list[Any]:
 
 def build_profile(i: int, rng: random.Random) -> dict[str, Any]:
     """A user profile like pyperformance's DICT benchmark, with a date in it."""
+    import datetime  # only this shape has dates: a worker of another case skips the import
+
     return {"id": i, "username": _short_str(rng), "age": rng.randint(18, 90),
             "joined": datetime.date(2000, 1, 1) + datetime.timedelta(days=rng.randrange(9000)),
             "address": {"street": f"{rng.randint(1, 999)} {rng.choice(WORDS)} road",

@@ -26,7 +26,6 @@ What each op times (one loop iteration):
 
 from __future__ import annotations
 
-import datetime
 import gc
 import io
 import json
@@ -301,7 +300,7 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int) -> d
     """
     import resource
 
-    date = datetime.datetime.now().isoformat(" ")
+    date = format_date(time.time())
     start = time.perf_counter()
     timed = [time_func(loops) / loops for _ in range(warmups + values)]
     duration = time.perf_counter() - start
@@ -311,6 +310,20 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int) -> d
             "values": timed[warmups:],
             "metadata": {"date": date, "duration": duration, "load_avg_1min": round(os.getloadavg()[0], 2),
                          "mem_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}
+
+
+def format_date(seconds: float) -> str:
+    """Local time as pyperf's worker records a run's `date` (`datetime.now().isoformat(" ")`,
+    with microseconds always), without importing datetime.
+
+    >>> import datetime
+    >>> stamp = 1765000000.25
+    >>> format_date(stamp) == datetime.datetime.fromtimestamp(stamp).isoformat(" ")
+    True
+    """
+    whole = int(seconds)
+    return (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(whole))
+            + f".{min(int((seconds - whole) * 1e6), 999_999):06d}")
 
 
 def write_result(path: str, result: dict[str, Any]) -> None:

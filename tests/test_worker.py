@@ -47,6 +47,8 @@ def test_a_worker_process_times_its_case_without_importing_pyperf():
     loaded = set(proc.stdout.split())
     assert "pickle" in loaded  # the case ran
     assert not {"pyperf", "psutil", "argparse"} & loaded
+    # what only some cases or an error need: dates (the profiles shape), suggestions, platform
+    assert not {"datetime", "difflib", "platform"} & loaded
 
 
 def test_parse_worker_args_joins_repeated_options_and_refuses_strays():
