@@ -14,7 +14,9 @@ workers. One op per process matters: timed alternately inside one process,
 separate processes 0.17-0.21, as in the harness (2026-12-06). It prints both ratios of
 means (timeit's: the mean over processes of each op, then the ratio), timeit's ratio of
 the fastest processes, whether the harness agrees with timeit's mean within 10%, and
-whether timeit's mean lies inside the harness's 95% CI.
+whether timeit's mean lies inside the harness's 95% CI; then both ratios of the fastest half
+of each op's processes (as the regression gate locates a case, bench.gate.estimates.locate)
+and whether those agree within 10%.
 
 The children run on the interpreter the results were measured with (the file's
 `python_executable`, `--python` to name another of the same version): two builds of
@@ -26,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import statistics
 import subprocess
 import sys
 import tempfile
 import timeit
+from typing import Any
 
 from bench.cases import parse_case
 from bench.worker import prepare_case
@@ -74,6 +78,17 @@ def time_in_processes(python: str, num: str, den: str, processes: int, rounds: i
                                  check=True).stdout
             means[i].append(float(out))
     return means
+
+
+def fastest_half_ratio(numerator: Any, denominator: Any) -> float:
+    """The ratio of two ops' locations as the regression gate takes them: the mean of the
+    fastest half of each op's per-process means, on a log scale."""
+    import numpy as np  # the parent's only: the children import no more than a worker does
+
+    from bench.gate.estimates import locate
+
+    return math.exp(locate(np.log(np.asarray(numerator, dtype=float)))[0]
+                    - locate(np.log(np.asarray(denominator, dtype=float)))[0])
 
 
 def choose_python(results: str, given: str | None) -> str:
@@ -122,7 +137,9 @@ def main() -> None:
     run = str(frame["run"].iloc[0])
     agreed = inside = 0
     pairs = args.pair or PAIRS
-    print(f"{'pair':70} {'harness [95% CI]':>24} {'timeit mean':>11} {'timeit min':>10}  within 10%")
+    half_agreed = 0
+    print(f"{'pair':62} {'harness [95% CI]':>24} {'timeit mean':>11} {'timeit min':>10} "
+          f"{'10%':>3}  {'fastest half: harness':>21} {'timeit':>6} {'10%':>3}")
     for num, den in pairs:
         harness = ratio_interval(arrays[(run, num)], arrays[(run, den)])
         a, b = time_in_processes(python, num, den, args.processes, args.rounds)
@@ -130,10 +147,17 @@ def main() -> None:
         ok = abs(harness.value / mean_ratio - 1) <= AGREE
         agreed += ok
         inside += harness.low <= mean_ratio <= harness.high
-        print(f"{num + ' / ' + den.split('/')[1]:70} {harness.value:7.3f} [{harness.low:.3f}, "
-              f"{harness.high:.3f}] {mean_ratio:11.3f} {min(a) / min(b):10.3f}  {'yes' if ok else 'NO'}")
+        half_harness = fastest_half_ratio(arrays[(run, num)], arrays[(run, den)])
+        half_timeit = fastest_half_ratio(a, b)
+        half_ok = abs(half_harness / half_timeit - 1) <= AGREE
+        half_agreed += half_ok
+        print(f"{num + ' / ' + den.split('/')[1]:62} {harness.value:7.3f} [{harness.low:.3f}, "
+              f"{harness.high:.3f}] {mean_ratio:11.3f} {min(a) / min(b):10.3f} "
+              f"{'yes' if ok else 'NO':>3}  {half_harness:21.3f} {half_timeit:6.3f} "
+              f"{'yes' if half_ok else 'NO':>3}")
     print(f"{agreed} of {len(pairs)} ratios of means within {AGREE:.0%} of timeit's "
           f"({args.processes} processes); timeit's inside the harness's 95% CI in {inside} of "
+          f"{len(pairs)}; ratios of the fastest halves within {AGREE:.0%} in {half_agreed} of "
           f"{len(pairs)}")
 
 
