@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyperf
 import pytest
@@ -48,3 +49,60 @@ def test_crosscheck_refuses_an_interpreter_it_cannot_run(tmp_path: Path, where: 
     done = run_crosscheck(str(path), *(["--python", missing] if where == "option" else []))
     assert done.returncode == 2
     assert "no-such-python: cannot run it" in done.stderr and "Traceback" not in done.stderr
+
+
+def load_script(name: str) -> Any:
+    """A script of scripts/ as a module (they are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, CROSSCHECK.parent / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def synthetic_runs(shifts: list[float], cases: int = 30, processes: int = 6,
+                   spread: float = 0.01) -> dict[str, list[list[float]]]:
+    """Case -> per run the process means: each case's own time x the run's shift, with a
+    small seeded per-process spread."""
+    import random
+
+    rng = random.Random(7)
+    return {f"case-{c}": [[(1 + c / 10) * shift * (1 + rng.gauss(0, spread))
+                           for _ in range(processes)] for shift in shifts]
+            for c in range(cases)}
+
+
+def test_coverage_finds_each_runs_shift_and_covers_once_it_is_divided_out() -> None:
+    coverage = load_script("coverage_runs")
+    cases = synthetic_runs([1.0, 1.0, 1.3])
+    shifts = coverage.run_shifts(cases, 3)
+    assert shifts[2] / shifts[0] == pytest.approx(1.3, rel=0.01)
+    floors = [0.0] * 3
+
+    def covered(runs: dict[str, list[list[float]]]) -> float:
+        flags = [f for means in runs.values() for f in coverage.flag_covered(means, floors)]
+        return sum(flags) / len(flags)
+
+    assert covered(cases) < 0.1  # 1% intervals cannot hold a 30% move of one run
+    assert covered(coverage.remove_shifts(cases, shifts)) > 0.8
+
+
+def test_coverage_fastest_half_sets_slow_processes_aside() -> None:
+    coverage = load_script("coverage_runs")
+    means = [1.0, 1.01, 0.99, 1.0, 3.0, 3.1]  # two processes in a slow spell
+    location, half = coverage.interval_of(means, 0.0, True)
+    assert location == pytest.approx(0.0, abs=0.01)  # log of the fast processes' ~1.0
+    assert coverage.relative_half_width(half, location, True) < 0.1
+    mean, mean_half = coverage.interval_of(means, 0.0, False)
+    assert mean == pytest.approx(1.683, abs=0.001) and mean_half / mean > 0.5
+
+
+def test_warmup_curve_compares_each_stretch_with_the_settled_process() -> None:
+    curve = load_script("warmup_curve")
+    processes = [[1.05] * 30 + [1.0] * 170, [1.04] * 30 + [1.0] * 170]
+    stretches = dict(curve.summarize_curve(processes, 1.0, 100.0))
+    assert stretches[(0, 5)] == pytest.approx(1.045)
+    assert stretches[(20, 30)] == pytest.approx(1.045)
+    assert stretches[(120, 200)] == pytest.approx(1.0)
