@@ -93,19 +93,13 @@ def parse_pyperf_args(settings: RunSettings) -> Any:
 
 
 def worker_environ(args: Any) -> dict[str, str]:
-    """pyperf's clean environment for a worker: a few variables (PATH, HOME, PYTHONPATH ...),
-    the locale with `--locale`, the names given to `--inherit-environ`, or all of it with
-    `--copy-env`."""
-    if getattr(args, "copy_env", False):
-        return dict(os.environ)
-    names = ["PATH", "HOME", "TEMP", "COMSPEC", "SystemRoot", "SystemDrive", "PYTHONPATH",
-             "PYTHON_CPU_COUNT", "PYTHON_GIL"]
-    if getattr(args, "locale", True):
-        names += ["LANG", "LC_ADDRESS", "LC_ALL", "LC_COLLATE", "LC_CTYPE", "LC_IDENTIFICATION",
-                  "LC_MEASUREMENT", "LC_MESSAGES", "LC_MONETARY", "LC_NAME", "LC_NUMERIC",
-                  "LC_PAPER", "LC_TELEPHONE", "LC_TIME"]
-    names += args.inherit_environ or []
-    return {name: os.environ[name] for name in names if name in os.environ}
+    """pyperf's clean environment for a worker, made by pyperf's own function as its manager
+    makes it: a few variables (PATH, HOME, PYTHONPATH ...), the locale with `--locale`, the
+    names given to `--inherit-environ`, or all of it with `--copy-env`."""
+    from pyperf._utils import create_environ
+
+    return dict(create_environ(args.inherit_environ, getattr(args, "locale", True),
+                               getattr(args, "copy_env", False)))
 
 
 # pyperf's metadata that belongs to one process, not to the machine or the interpreter

@@ -55,11 +55,11 @@ def interval_of(means: list[float], floor: float, fastest_half: bool) -> tuple[f
     if not fastest_half:
         mean = statistics.fmean(means)
         return mean, float(t_half_width(max(statistics.stdev(means), floor * mean), len(means)))
-    location, _, df = locate(np.log(means))
+    location, variance, df = locate(np.log(means))
     kept = int(df) + 1
-    spread = max(spread_of(means, True), floor)
-    standard_error = math.sqrt((len(means) - 1) * spread**2 / (kept * (kept - 1)))
-    return location, float(t_half_width(standard_error * math.sqrt(kept), kept))
+    # the floor on the winsorized spread, as a floor on the variance of the location
+    variance = max(variance, (len(means) - 1) * floor**2 / (kept * df))
+    return location, float(t_half_width(math.sqrt(variance * kept), kept))
 
 
 def flag_covered(means: list[list[float]], floors: list[float], fastest_half: bool = False
@@ -70,7 +70,7 @@ def flag_covered(means: list[list[float]], floors: list[float], fastest_half: bo
     return [abs(value - centre) <= half for value, half in estimates]
 
 
-def relative_half_width(half: float, value: float, fastest_half: bool) -> float:
+def width_over_estimate(half: float, value: float, fastest_half: bool) -> float:
     """A half-width over its estimate (on the log scale already with `fastest_half`)."""
     return math.expm1(half) if fastest_half else half / value
 
@@ -119,7 +119,7 @@ def main() -> None:
     floors = ([0.0] * len(args.paths) if args.no_floor
               else run_floors(cases, len(args.paths), half_))
     flags = {name: flag_covered(means, floors, half_) for name, means in cases.items()}
-    widths = [[relative_half_width(*interval_of(means[r], floors[r], half_)[::-1], half_)
+    widths = [[width_over_estimate(*interval_of(means[r], floors[r], half_)[::-1], half_)
                for means in cases.values()] for r in range(len(args.paths))]
     counts = {name: sum(f) for name, f in flags.items()}
     pairs = len(cases) * len(args.paths)

@@ -94,7 +94,7 @@ def test_coverage_fastest_half_sets_slow_processes_aside() -> None:
     means = [1.0, 1.01, 0.99, 1.0, 3.0, 3.1]  # two processes in a slow spell
     location, half = coverage.interval_of(means, 0.0, True)
     assert location == pytest.approx(0.0, abs=0.01)  # log of the fast processes' ~1.0
-    assert coverage.relative_half_width(half, location, True) < 0.1
+    assert coverage.width_over_estimate(half, location, True) < 0.1
     mean, mean_half = coverage.interval_of(means, 0.0, False)
     assert mean == pytest.approx(1.683, abs=0.001) and mean_half / mean > 0.5
 
