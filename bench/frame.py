@@ -27,15 +27,15 @@ Added columns (after the fixed ones):
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
 
-Values inside one process are not independent, so every statistic of the mean
-is computed over per-process means (`process_means`): the 95% confidence
-interval of a mean is Student's t over the per-process means, and a ratio's
-interval is Welch's t on the logs of the per-process means.
+Values inside one process are not independent, so every statistic of a case's
+location is computed over per-process means (`process_means`): its 95% confidence
+interval is bench.location's (Student t over the per-process means, or the fastest
+half's on a contended run), and a ratio's interval is Student's t on paired, or
+Welch's t on unpaired, logs of the per-process means.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +45,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.location import (
+    CONFIDENCE,
+    choose_method,
+    locate_case,
+    noise_floor,
+    run_noise,
+    spread_of,
+    t_half_width,
+)
 from bench.results import Results, read_runs
 from bench.schedule import describe_noise
 
@@ -70,9 +79,6 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "round": "bench_round", "pass": "bench_pass", "reply_bytes": "reply_bytes",
                  "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
                  "loops": "loops"}
-CONFIDENCE = 0.95
-FLOOR_QUANTILE = 0.25   # no case's process spread is taken as below this quantile of its run's
-FLOOR_MIN_CASES = 10    # cases (2+ processes) a run needs before the floor is learned
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 
@@ -216,34 +222,6 @@ def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     return grouped.mean().rename("mean").reset_index()
 
 
-@functools.lru_cache(maxsize=1024)
-def t_quantile(dof: float, confidence: float = CONFIDENCE) -> float:
-    """The two-sided Student t quantile for `confidence` (a run asks for the same few
-    degrees of freedom thousands of times: before every save of its file).
-
-    >>> round(t_quantile(2), 3)
-    4.303
-    """
-    return float(stats.t.ppf(0.5 + confidence / 2, dof))
-
-
-def t_half_width(stdev: Any, n: Any, confidence: float = CONFIDENCE) -> Any:
-    """Half-width of the Student t interval of a mean (NaN when n < 2).
-
-    >>> round(float(t_half_width(1.0, 3)), 3)
-    2.484
-    """
-    if np.ndim(n) == 0 and np.ndim(stdev) == 0:  # one interval: the quantile from the cache
-        count = float(n)
-        if count < 2:
-            return math.nan
-        return t_quantile(count - 1, confidence) * float(stdev) / math.sqrt(count)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dof = np.where(n >= 2, n - 1, np.nan)
-        return stats.t.ppf(0.5 + confidence / 2, dof) * np.asarray(stdev, float) / np.sqrt(n)
-
-
 def mean_interval(values: Numbers) -> Interval:
     """Mean and Student t 95% CI of independent values (e.g. per-process means).
 
@@ -267,41 +245,23 @@ def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def noise_floor(relative_stdevs: Numbers) -> float:
-    """The relative spread of process means below which no case of a run is believed: the
-    run's FLOOR_QUANTILE over its cases (0 with fewer than FLOOR_MIN_CASES).
-
-    Three or four processes estimate a spread very loosely (with 2 df, one case in ten shows
-    under a third of its real spread), and a run's adaptive schedule stops the cases whose
-    spread looked small, so unfloored intervals of the quiet-looking cases cover their mean
-    far less often than 95%. The cases of a run share its machine; a floor at the low
-    quartile of their spreads is SAM's fudge constant s0 (Tusher et al. 2001) for this.
-
-    >>> round(noise_floor([0.01 * k for k in range(1, 21)]), 4)
-    0.0575
-    """
-    data = np.asarray(relative_stdevs, dtype=float)
-    data = data[np.isfinite(data)]
-    return float(np.quantile(data, FLOOR_QUANTILE)) if len(data) >= FLOOR_MIN_CASES else 0.0
-
-
-def floored_stdev(stdev: Any, mean: Any, floor: float) -> Any:
-    """The stdev of process means, never below `floor` (relative) x the mean."""
-    return np.maximum(stdev, floor * np.abs(mean))
-
-
 def summarize_processes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per run x benchmark mean and 95% CI over per-process means, each case's spread
-    floored at its run's `noise_floor`."""
-    grouped = process_means(frame).groupby(KEYS, sort=False, observed=True)["mean"]
-    out = grouped.agg(mean="mean", process_stdev="std", n_processes="count")
-    relative = out["process_stdev"] / out["mean"]
-    floors = relative.groupby(level="run", sort=False, observed=True).transform(noise_floor)
-    half = t_half_width(floored_stdev(out["process_stdev"], out["mean"], floors),
-                        out["n_processes"])
-    out["ci_low"] = out["mean"] - half
-    out["ci_high"] = out["mean"] + half
-    out["rel_half_width"] = half / out["mean"]
+    """Per run x benchmark location and 95% CI over per-process means (bench.location: the
+    mean, or on a contended run the fastest half), each case's spread floored at its run's
+    `noise_floor`; `location` names the method."""
+    rows = []
+    for run, cases in process_means(frame).groupby("run", sort=False, observed=True):
+        means = {name: group.to_numpy(float) for name, group
+                 in cases.groupby("benchmark", sort=False, observed=True)["mean"]}
+        method = choose_method(run_noise(means.values()))
+        floor = noise_floor(spread_of(m, method) for m in means.values())
+        for name, m in means.items():
+            found = locate_case(m, floor, method)
+            rows.append((run, name, found.value, float(np.std(m, ddof=1)) if len(m) > 1
+                         else math.nan, len(m), found.low, found.high, method))
+    out = pd.DataFrame(rows, columns=[*KEYS, "mean", "process_stdev", "n_processes", "ci_low",
+                                      "ci_high", "location"]).set_index(KEYS)
+    out["rel_half_width"] = (out["ci_high"] - out["mean"]) / out["mean"]
     return out
 
 

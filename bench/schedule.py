@@ -11,7 +11,10 @@ widest first, up to `max_processes`.
 Every process is labelled with its pass (`bench_pass`). The day's noise is measured from
 the run itself (`measure_noise`): the median over cases of the spread of process means
 (coefficient of variation), and one factor per pass (the median over cases of a process
-mean against its case's median), which shows the slow spells.
+mean against its case's median), which shows the slow spells. A case's half-width is its
+location's (bench.location: the mean of its process means, or on a contended run the mean of
+their fastest half), so on a contended run the adaptive passes go where the fastest half is
+still wide.
 """
 
 from __future__ import annotations
@@ -34,38 +37,20 @@ class CaseTrack:
     seconds: list[float] = field(default_factory=list)
     failed: bool = False
 
-    def half_width(self, floor: float = 0.0) -> float:
-        """Relative half-width of the Student t 95% CI of the mean of process means, the
-        spread floored at `floor` (relative; see bench.frame.noise_floor)."""
+    def half_width(self, floor: float = 0.0, method: str = "mean") -> float:
+        """Relative half-width of the 95% CI of the case's location (bench.location: the
+        mean, or the fastest half), the spread floored at `floor` (relative)."""
+        from bench.location import relative_half_width
+
         if len(self.means) < MIN_PASSES_FOR_CI:
             return math.inf
-        return relative_half_width(self.means, floor)
+        return relative_half_width(self.means, floor, method)
 
-    def relative_stdev(self) -> float:
-        """The spread of the process means over their mean (NaN under 2 processes)."""
-        return relative_stdev(self.means) if len(self.means) >= MIN_PASSES_FOR_CI else math.nan
+    def spread(self, method: str = "mean") -> float:
+        """The relative spread of the process means as `method` sees it (NaN under 2)."""
+        from bench.location import spread_of
 
-
-def relative_stdev(means: list[float]) -> float:
-    """Sample stdev over mean, in floats (statistics.stdev is exact, and slow).
-
-    >>> round(relative_stdev([1.0, 1.1, 0.9]), 3)
-    0.1
-    """
-    mean = statistics.fmean(means)
-    return math.sqrt(math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1)) / mean
-
-
-def relative_half_width(means: list[float], floor: float = 0.0) -> float:
-    """Half-width of the t 95% CI of the mean, over the mean; the relative spread taken as at
-    least `floor` (bench.frame.floored_stdev).
-
-    >>> round(relative_half_width([1.0, 1.1, 0.9]), 3), round(relative_half_width([1.0, 1.1, 0.9], 0.2), 3)
-    (0.248, 0.497)
-    """
-    from bench.frame import floored_stdev, t_half_width
-
-    return float(t_half_width(floored_stdev(relative_stdev(means), 1.0, floor), len(means)))
+        return spread_of(self.means, method)
 
 
 def process_means(benchmark: Any) -> list[float]:
@@ -120,16 +105,24 @@ class Scheduler:
         """Processes planned so far: the round-robin passes of every case."""
         return self.passes * len(self.cases)
 
-    def floor(self) -> float:
-        """The run's noise floor so far (bench.frame.noise_floor over the cases' spreads)."""
-        from bench.frame import noise_floor
+    def method(self) -> str:
+        """How the run locates its cases so far (bench.location.choose_method on its noise)."""
+        from bench.location import choose_method, run_noise
 
-        return noise_floor([t.relative_stdev() for t in self.tracks.values() if not t.failed])
+        return choose_method(run_noise(t.means for t in self.tracks.values() if not t.failed))
+
+    def floor(self, method: str | None = None) -> float:
+        """The run's noise floor so far (bench.location.noise_floor over the cases' spreads)."""
+        from bench.location import noise_floor
+
+        method = method or self.method()
+        return noise_floor(t.spread(method) for t in self.tracks.values() if not t.failed)
 
     def due(self) -> list[str]:
         """Cases that may get one more adaptive process, widest CI first (ties by name)."""
-        floor = self.floor()
-        widths = {name: t.half_width(floor) for name, t in self.tracks.items()
+        method = self.method()
+        floor = self.floor(method)
+        widths = {name: t.half_width(floor, method) for name, t in self.tracks.items()
                   if not t.failed and len(t.means) < self.max_processes}
         open_cases = [name for name, width in widths.items() if width > self.target]
         return sorted(open_cases, key=lambda name: (-widths[name], name))
@@ -142,8 +135,9 @@ class Scheduler:
     def summary(self) -> dict[str, Any]:
         """How precise the run got: half-widths and why cases missed the target."""
         alive = {n: t for n, t in self.tracks.items() if not t.failed and t.means}
-        floor = self.floor()
-        widths = {n: t.half_width(floor) for n, t in alive.items()}
+        method = self.method()
+        floor = self.floor(method)
+        widths = {n: t.half_width(floor, method) for n, t in alive.items()}
         finite = [w for w in widths.values() if math.isfinite(w)]
         over = {n: t for n, t in alive.items() if widths[n] > self.target} if self.target else {}
         never = [n for n, t in over.items() if len(t.means) >= self.max_processes]
@@ -152,7 +146,8 @@ class Scheduler:
                 "cases": len(alive),
                 "under_target": len(alive) - len(over) if self.target else None,
                 "missed_budget": len(over) - len(never), "missed_never_settles": len(never),
-                "processes": sum(len(t.means) for t in alive.values()), "noise_floor": floor}
+                "processes": sum(len(t.means) for t in alive.values()), "noise_floor": floor,
+                "location": method}
 
 
 def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
@@ -163,20 +158,22 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
     mean against its case's geometric mean of process means (1.0: a normal pass; 1.3: the
     machine was 30% slower for that whole pass).
     """
-    cvs: list[float] = []
+    from bench.location import NOISE_MIN_PROCESSES, run_noise
+
+    cases: list[list[float]] = []
     by_pass: dict[int, list[float]] = {}
     for bench in benchmarks:
         runs = [run for run in bench.get_runs() if run.values]
         means = [statistics.fmean(run.values) for run in runs]
-        if len(means) < 3:
+        if len(means) < NOISE_MIN_PROCESSES:
             continue
-        cvs.append(statistics.stdev(means) / statistics.fmean(means))
+        cases.append(means)
         centre = statistics.fmean(math.log(m) for m in means)
         for run, mean in zip(runs, means):
             number = run.get_metadata().get("bench_pass")
             if number is not None:
                 by_pass.setdefault(int(number), []).append(math.log(mean) - centre)
-    return {"process_cv": statistics.median(cvs) if cvs else None, "cases": len(cvs),
+    return {"process_cv": run_noise(cases), "cases": len(cases),
             "pass_factors": [round(math.exp(statistics.median(by_pass[k])), 4)
                              for k in sorted(by_pass)]}
 
@@ -184,8 +181,10 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
 def describe_precision(summary: dict[str, Any]) -> str:
     """What a run reached: median CI half-width, cases under target, why others missed."""
     width = summary["median_half_width"]
-    line = (f"median 95% CI half-width {width:.1%}" if width == width else "no CI (one process "
-            "per case)") + f" over {summary['cases']} cases, {summary['processes']} processes"
+    located = (" (each case's fastest half of processes: a contended run)"
+               if summary.get("location") == "fastest half" else "")
+    line = (f"median 95% CI half-width {width:.1%}{located}" if width == width else "no CI (one "
+            "process per case)") + f" over {summary['cases']} cases, {summary['processes']} processes"
     if summary.get("noise_floor"):
         line += f" (no case's process spread taken as under {summary['noise_floor']:.1%})"
     if summary["target_ci"]:
@@ -206,6 +205,10 @@ def describe_noise(noise: dict[str, Any]) -> str:
         return "noise not measured in this run (fewer than 3 processes per case)"
     factors = noise.get("pass_factors") or []
     spread = f" (passes {min(factors):.2f}-{max(factors):.2f}x of normal)" if factors else ""
+    from bench.location import CONTENDED_NOISE, FASTEST_HALF, choose_method
+
+    contended = (f"; over {CONTENDED_NOISE:.0%}, so each case is the mean of its fastest half "
+                 "of processes (load only adds time)" if choose_method(cv) == FASTEST_HALF else "")
     # two single runs differ by sqrt(2) x the run-to-run spread; 2 sd of that is ~2.8 cv
     return (f"per-process noise {cv:.1%} in this run{spread}: differences under "
-            f"~{2 * math.sqrt(2) * cv:.0%} between single runs are not reliable")
+            f"~{2 * math.sqrt(2) * cv:.0%} between single runs are not reliable{contended}")

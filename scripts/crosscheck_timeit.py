@@ -15,7 +15,7 @@ separate processes 0.17-0.21, as in the harness (2026-12-06). It prints both rat
 means (timeit's: the mean over processes of each op, then the ratio), timeit's ratio of
 the fastest processes, whether the harness agrees with timeit's mean within 10%, and
 whether timeit's mean lies inside the harness's 95% CI; then both ratios of the fastest half
-of each op's processes (as the regression gate locates a case, bench.gate.estimates.locate)
+of each op's processes (as the regression gate locates a case, bench.location.locate)
 and whether those agree within 10%.
 
 The children run on the interpreter the results were measured with (the file's
@@ -85,7 +85,7 @@ def fastest_half_ratio(numerator: Any, denominator: Any) -> float:
     fastest half of each op's per-process means, on a log scale."""
     import numpy as np  # the parent's only: the children import no more than a worker does
 
-    from bench.gate.estimates import locate
+    from bench.location import locate
 
     return math.exp(locate(np.log(np.asarray(numerator, dtype=float)))[0]
                     - locate(np.log(np.asarray(denominator, dtype=float)))[0])

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 import bench.frame
+import bench.location
 from bench.frame import (
     COLUMNS,
     describe_runs,
@@ -66,12 +67,25 @@ def summary_of(tmp_path: Path, runs: list[list[float]]) -> pd.Series:
 # ---------------------------------------------------------------- summaries with known answers
 
 def test_ci_is_student_t_over_process_means(tmp_path: Path) -> None:
-    row = summary_of(tmp_path, [[1.0], [2.0], [3.0]])
-    assert row["mean"] == pytest.approx(2.0)
-    assert row["ci_high"] - row["mean"] == pytest.approx(2.484, abs=5e-4)
-    assert row["mean"] - row["ci_low"] == pytest.approx(T_975_2 / math.sqrt(3))
-    assert row["rel_half_width"] == pytest.approx(2.484 / 2, abs=5e-4)
+    row = summary_of(tmp_path, [[0.99], [1.0], [1.01]])  # 1% noise: a quiet run
+    assert row["location"] == "mean" and row["mean"] == pytest.approx(1.0)
+    assert row["ci_high"] - row["mean"] == pytest.approx(0.02484, abs=5e-6)
+    assert row["mean"] - row["ci_low"] == pytest.approx(T_975_2 * 0.01 / math.sqrt(3))
+    assert row["rel_half_width"] == pytest.approx(0.02484, abs=5e-6)
     assert (row["n_processes"], row["n_values"]) == (3, 3)
+
+
+def test_a_contended_run_locates_each_case_by_its_fastest_half(tmp_path: Path) -> None:
+    """Over 4% per-process noise, a slow spell that took two of six processes is the
+    machine: the case is the mean of its fastest half, with Yuen's interval."""
+    spell = [[1.0], [1.01], [0.99], [1.0], [1.5], [1.6]]
+    row = summary_of(tmp_path, spell)
+    assert row["location"] == "fastest half"
+    assert row["mean"] == pytest.approx(math.exp(np.mean(np.log([0.99, 1.0, 1.0]))))
+    assert row["ci_low"] < 0.99 and 1.0 < row["ci_high"] < 1.05  # the spell is outside
+    assert row["process_stdev"] == pytest.approx(np.std([1.0, 1.01, 0.99, 1.0, 1.5, 1.6], ddof=1))
+    quiet = summary_of(tmp_path, [[1.0], [1.01], [0.99], [1.0], [1.02], [0.98]])
+    assert quiet["location"] == "mean" and quiet["mean"] == pytest.approx(1.0)
 
 
 def test_values_inside_a_process_do_not_shrink_the_ci(tmp_path: Path) -> None:
@@ -89,21 +103,23 @@ def test_median_stdev_iqr_over_all_values(tmp_path: Path) -> None:
     assert row["stdev"] == pytest.approx(np.std([1, 2, 3, 4, 5, 100], ddof=1))
     assert row["iqr"] == pytest.approx(np.percentile([1, 2, 3, 4, 5, 100], 75)
                                        - np.percentile([1, 2, 3, 4, 5, 100], 25))
-    assert row["mean"] == pytest.approx(np.mean([1.5, 3.5, 52.5]))
+    # process means 1.5, 3.5, 52.5: a contended run, located by the fastest two
+    assert row["location"] == "fastest half"
+    assert row["mean"] == pytest.approx(math.sqrt(1.5 * 3.5))
     assert row["min_raw"] == pytest.approx(16.0)  # value 1.0 x 16 loops
 
 
 def test_a_case_whose_processes_agree_by_chance_gets_the_runs_noise_floor(tmp_path: Path) -> None:
-    spreads = [0.02 * k for k in range(1, 12)]  # 11 cases, relative process sd 2% to 22%
+    spreads = [0.002 * k for k in range(1, 12)]  # 11 cases, relative process sd 0.2% to 2.2%
     processes = {f"ser/pickle-5/dumps/ints/{1000 + i}": [[1.0 - sd], [1.0], [1.0 + sd]]
                  for i, sd in enumerate(spreads)}
     processes["ser/pickle-5/dumps/ints/1"] = [[1.0], [1.0001], [0.9999]]
     rows = summarize(load_results([write_suite(tmp_path / "run.json", processes)]))
-    floor = float(np.quantile([*spreads, 0.0001], bench.frame.FLOOR_QUANTILE))
+    floor = float(np.quantile([*spreads, 0.0001], bench.location.FLOOR_QUANTILE))
     lucky = rows[rows["benchmark"] == "ser/pickle-5/dumps/ints/1"].iloc[0]
     assert lucky["rel_half_width"] == pytest.approx(T_975_2 * floor / math.sqrt(3), rel=1e-3)
     widest = rows[rows["benchmark"] == "ser/pickle-5/dumps/ints/1010"].iloc[0]
-    assert widest["rel_half_width"] == pytest.approx(T_975_2 * 0.22 / math.sqrt(3), rel=1e-3)
+    assert widest["rel_half_width"] == pytest.approx(T_975_2 * 0.022 / math.sqrt(3), rel=1e-3)
 
 
 def test_one_process_has_no_ci(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pyperf
 import pytest
 
 from bench.results import read_results
-from bench.schedule import Scheduler, describe_noise, measure_noise
+from bench.schedule import Scheduler, describe_noise, describe_precision, measure_noise
 
 
 def fake_process(mean: float, step: int) -> pyperf.Benchmark:
@@ -69,6 +69,27 @@ def test_the_budget_counts_from_when_the_run_started():
     assert len(order) == 3 + 2  # the passes, then 40 - 35 - 3 s of adaptive processes
 
 
+def test_a_contended_run_spends_its_processes_on_the_fastest_half():
+    """Slow spells take a third of every case's processes: the mean of all processes never
+    reaches a 3% interval, the fastest half does, and the schedule judges by it."""
+    from bench.location import relative_half_width
+
+    rng = random.Random(5)
+    cases = [f"case-{i}" for i in range(20)]
+    plan = Scheduler(cases, passes=3, target=0.03, budget=400)
+
+    def draw(name: str) -> float:
+        return rng.gauss(1.0, 0.005) * (1.5 if rng.random() < 1 / 3 else 1.0)
+
+    order = drive(plan, draw)
+    summary = plan.summary()
+    assert plan.method() == summary["location"] == "fastest half"
+    assert summary["under_target"] >= 15 and len(order) < 400
+    assert "fastest half" in describe_precision(summary)
+    means = [t.means for t in plan.tracks.values()]
+    assert statistics.median(relative_half_width(m) for m in means) > 0.03  # the mean's
+
+
 def test_a_case_that_never_settles_stops_at_the_process_cap():
     rng = random.Random(3)
     plan = Scheduler(["wild"], passes=3, target=0.001, budget=10_000, max_processes=8)
@@ -91,7 +112,8 @@ def test_the_noise_of_a_run_shows_a_slow_pass():
     factors = noise["pass_factors"]
     assert len(factors) == 4 and factors[1] / factors[0] == pytest.approx(1.4, rel=0.05)
     assert noise["cases"] == 30 and 0.1 < noise["process_cv"] < 0.3
-    assert "not reliable" in describe_noise(noise)
+    assert "not reliable" in describe_noise(noise) and "fastest half" in describe_noise(noise)
+    assert "fastest half" not in describe_noise({"process_cv": 0.03})
     assert describe_noise(measure_noise(benchmarks[:0])).startswith("noise not measured")
 
 
@@ -144,7 +166,7 @@ def test_cases_the_schedule_stopped_early_keep_honest_intervals():
     the stopping rule and in the intervals, keeps 95% intervals covering 95%."""
 
     class Unfloored(Scheduler):
-        def floor(self) -> float:
+        def floor(self, method: str | None = None) -> float:
             return 0.0
 
     def coverage(kind: type[Scheduler]) -> float:

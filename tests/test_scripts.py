@@ -77,26 +77,38 @@ def synthetic_runs(shifts: list[float], cases: int = 30, processes: int = 6,
 def test_coverage_finds_each_runs_shift_and_covers_once_it_is_divided_out() -> None:
     coverage = load_script("coverage_runs")
     cases = synthetic_runs([1.0, 1.0, 1.3])
-    shifts = coverage.run_shifts(cases, 3)
+    methods = ["mean"] * 3
+    shifts = coverage.run_shifts(cases, methods)
     assert shifts[2] / shifts[0] == pytest.approx(1.3, rel=0.01)
     floors = [0.0] * 3
 
     def covered(runs: dict[str, list[list[float]]]) -> float:
-        flags = [f for means in runs.values() for f in coverage.flag_covered(means, floors)]
+        flags = [f for means in runs.values()
+                 for f in coverage.flag_covered(means, floors, methods)]
         return sum(flags) / len(flags)
 
     assert covered(cases) < 0.1  # 1% intervals cannot hold a 30% move of one run
     assert covered(coverage.remove_shifts(cases, shifts)) > 0.8
 
 
-def test_coverage_fastest_half_sets_slow_processes_aside() -> None:
+def test_coverage_locates_each_run_as_the_run_does(tmp_path: Path) -> None:
+    """A quiet run is located by its mean, a contended one by its fastest half, which sets
+    a slow spell aside: both then cover the runs' mean."""
     coverage = load_script("coverage_runs")
-    means = [1.0, 1.01, 0.99, 1.0, 3.0, 3.1]  # two processes in a slow spell
-    location, half = coverage.interval_of(means, 0.0, True)
-    assert location == pytest.approx(0.0, abs=0.01)  # log of the fast processes' ~1.0
-    assert coverage.width_over_estimate(half, location, True) < 0.1
-    mean, mean_half = coverage.interval_of(means, 0.0, False)
-    assert mean == pytest.approx(1.683, abs=0.001) and mean_half / mean > 0.5
+    paths = []
+    for r, spell in enumerate((1.0, 1.0, 3.0)):
+        benchmarks = [pyperf.Benchmark([pyperf.Run(
+            [c * (spell if p >= 4 else 1.0) * (1 + 0.01 * (p % 2))], collect_metadata=False,
+            metadata={"name": f"case-{c}", "loops": 1}) for p in range(6)]) for c in range(1, 13)]
+        paths.append(str(tmp_path / f"run{r}.json"))
+        pyperf.BenchmarkSuite(benchmarks).dump(paths[-1])
+    cases, noise = coverage.read_means(paths)
+    methods = [coverage.choose_method(level) for level in noise]
+    assert methods == ["mean", "mean", "fastest half"] and len(cases) == 12
+    found = coverage.locate_runs(cases["case-2"], [0.0] * 3, methods)
+    assert found[2].value == pytest.approx(2.0, rel=0.01)  # not the mean, 3.34
+    assert all(all(coverage.flag_covered(m, [0.0] * 3, methods)) for m in cases.values())
+    assert not all(coverage.flag_covered(cases["case-2"], [0.0] * 3, ["mean"] * 3))
 
 
 def test_warmup_curve_compares_each_stretch_with_the_settled_process() -> None:

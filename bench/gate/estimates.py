@@ -2,9 +2,11 @@
 
 The evidence is the per-process mean on a log scale (`log_process_means`); a case's
 location in a unit (a run, a round, or a whole side) is the mean of the fastest half of its
-process means (`locate`). `estimate_within`, `estimate_runs` and `estimate_paired` give
-one row per case in each mode of bench.gate.rule, and the moderation functions shrink each
-case's few-df variance toward the common value of all cases (empirical Bayes, as limma).
+process means (bench.location.locate): load only adds time, so the slow end of a unit's
+process means is the machine and the fast end the code. `estimate_within`, `estimate_runs`
+and `estimate_paired` give one row per case in each mode of bench.gate.rule, and the
+moderation functions shrink each case's few-df variance toward the common value of all
+cases (empirical Bayes, as limma).
 Pure: frames in, frames and arrays out.
 """
 
@@ -18,9 +20,8 @@ from scipy import optimize, special
 
 from bench.errors import InputError
 from bench.frame import MIN_PROCESSES, process_means
+from bench.location import locate
 
-TRIM_SLOW = 0.5         # share of a unit's process means dropped from the slow end
-MIN_KEPT = 2            # ... but never fewer than this many kept (a variance needs two)
 MIN_PRIOR_CASES = 10    # cases needed to fit the variance prior
 MAX_PRIOR_DF = 30.0     # cap on the prior's degrees of freedom (trust in the common variance)
 
@@ -60,35 +61,6 @@ def log_process_means(frame: pd.DataFrame) -> pd.DataFrame:
     out["benchmark"] = out["benchmark"].astype(str)
     out["run"] = out["run"].astype(str)
     return out
-
-
-def locate(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean of the fastest half of values (TRIM_SLOW dropped from the slow end, at least
-    MIN_KEPT kept), the variance of that mean, and its df.
-
-    Load on a shared machine only ever adds time: a slow spell of the host makes some
-    processes of a case slow, never fast, and when a case's processes run back to back
-    (any plain pyperf suite) one spell can take most of them. The slow end of a unit's
-    process means is the machine, the fast end the code. On six pyperf runs of a dozen
-    benchmarks here, a case's run-to-run spread (net of the whole run's shift) was 1.0%
-    for this mean against 2.0% for the interquartile mean (median over cases; 3.2% and
-    6.6% pooled over all). The variance is Yuen's, winsorizing at the largest value kept:
-    a trimmed mean's asymptotic variance is its winsorized variance over the kept share
-    squared, for one-sided trimming too (Stigler 1973).
-
-    >>> locate(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
-    (2.0, 0.5333333333333333, 2.0)
-    >>> locate(np.array([1.0, 3.0]))
-    (2.0, 1.0, 1.0)
-    """
-    x = np.sort(np.asarray(values, dtype=float))
-    n = len(x)
-    h = n - min(int(TRIM_SLOW * n), max(n - MIN_KEPT, 0))
-    location = float(x[:h].mean())
-    if h < 2:
-        return location, math.nan, 0.0
-    winsorized = np.minimum(x, x[h - 1])
-    return location, float((n - 1) * winsorized.var(ddof=1) / (h * (h - 1))), float(h - 1)
 
 
 def locate_units(pm: pd.DataFrame, key: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ Evidence is the per-process mean (values inside one process are correlated), on 
 scale: a case's effect is log(head / base) and its noise is relative. Per case:
 
 * location: the mean of the fastest half of a unit's log process means, with Yuen's
-  variance (estimates.locate). Load only adds time: a slow spell of a shared machine makes
+  variance (bench.location.locate). Load only adds time: a slow spell of a shared machine makes
   processes slow, and takes most of a case's processes when they run back to back (plain
   pyperf suites); on real runs of this machine the fastest half's mean moved run to run
   half as much as the interquartile mean, 0.4 times as much as the plain mean.
@@ -71,13 +71,13 @@ from bench.gate.estimates import (
     welch_df,
 )
 from bench.gate.shift import RunShift, describe_shift, estimate_shift, net_of_shift
+from bench.location import CONFIDENCE
 from bench.text import VERDICTS
 
 DEFAULT_THRESHOLD = 0.05  # smallest change (5%) a verdict slower or faster must reach past
 COUNT_THRESHOLD = 0.01    # the same for counts (pyperf unit "integer": instructions), which load
                           # does not move: a 1% change in a count is a change in the work done
 ALPHA = 0.05            # false discovery rate of the Benjamini-Hochberg adjustment
-CONFIDENCE = 0.95       # level of every reported interval
 CASE_COLUMNS = ["benchmark", "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
                 "base_mean", "head_mean", "unit", "n_base", "n_head", "method", "df", "reason"]
 

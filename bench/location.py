@@ -1,0 +1,209 @@
+"""Where a case's worker processes put it: its location and 95% CI, from process means alone.
+
+Values inside one process are not independent, so every interval here is over per-process
+means. A case's location in a run is the mean of its process means (Student t), except on a
+contended run, where it is the mean of the fastest half of them (`locate`, Yuen's interval):
+
+- Load on a shared machine only ever adds time: a slow spell of the host makes some
+  processes of a case slow, never fast. On a quiet run the process means scatter both ways
+  and the mean is the narrowest interval; on a run whose per-process noise (`run_noise`) is
+  over CONTENDED_NOISE, the slow end of a case's processes is the machine, and a run's mean
+  moves with it as a whole. On five sets of five quick runs on a 2-core shared machine (per-
+  process noise 2.8-23%), each run's interval of the mean covered the mean of the five runs
+  in 63-92% of (case, run) pairs; located this way, in 87-97%, with the quiet runs' intervals
+  unchanged (the mean's) and the contended runs' narrower.
+- The regression gate (bench.gate.estimates) locates every case of every run by `locate`:
+  a two-run comparison is always made on the fastest halves.
+
+A case's spread is never taken below its run's `noise_floor`: three or four processes
+estimate a spread loosely, and the adaptive schedule stops the cases whose spread looked
+small. Pure: numbers in, numbers out.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95       # level of every reported interval
+FLOOR_QUANTILE = 0.25   # no case's process spread is taken as below this quantile of its run's
+FLOOR_MIN_CASES = 10    # cases (2+ processes) a run needs before the floor is learned
+TRIM_SLOW = 0.5         # share of process means the fastest half drops from the slow end
+MIN_KEPT = 2            # ... but never fewer than this many kept (a variance needs two)
+NOISE_MIN_PROCESSES = 3  # processes a case needs before its spread counts in the run's noise
+# Per-process noise (the median over cases of the coefficient of variation of process means)
+# over which a run counts as contended. Quiet runs on the 2-core machine this was chosen on
+# measured 2.8-3.6%, contended ones 5.1-23%; at about 4% the fastest half's interval and the
+# mean's are equally wide (quick profile), under it the mean's is narrower.
+CONTENDED_NOISE = 0.04
+MEAN = "mean"
+FASTEST_HALF = "fastest half"
+
+
+class Location(NamedTuple):
+    """A case's location in one run, its 95% CI, and how it was located."""
+
+    value: float
+    low: float
+    high: float
+    method: str
+
+
+@functools.lru_cache(maxsize=1024)
+def t_quantile(dof: float, confidence: float = CONFIDENCE) -> float:
+    """The two-sided Student t quantile for `confidence` (a run asks for the same few
+    degrees of freedom thousands of times: before every save of its file).
+
+    >>> round(t_quantile(2), 3)
+    4.303
+    """
+    return float(stats.t.ppf(0.5 + confidence / 2, dof))
+
+
+def t_half_width(stdev: Any, n: Any, confidence: float = CONFIDENCE) -> Any:
+    """Half-width of the Student t interval of a mean (NaN when n < 2).
+
+    >>> round(float(t_half_width(1.0, 3)), 3)
+    2.484
+    """
+    if np.ndim(n) == 0 and np.ndim(stdev) == 0:  # one interval: the quantile from the cache
+        count = float(n)
+        if count < 2:
+            return math.nan
+        return t_quantile(count - 1, confidence) * float(stdev) / math.sqrt(count)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dof = np.where(n >= 2, n - 1, np.nan)
+        return stats.t.ppf(0.5 + confidence / 2, dof) * np.asarray(stdev, float) / np.sqrt(n)
+
+
+def noise_floor(relative_stdevs: Iterable[float]) -> float:
+    """The relative spread of process means below which no case of a run is believed: the
+    run's FLOOR_QUANTILE over its cases (0 with fewer than FLOOR_MIN_CASES).
+
+    Three or four processes estimate a spread very loosely (with 2 df, one case in ten shows
+    under a third of its real spread), and a run's adaptive schedule stops the cases whose
+    spread looked small, so unfloored intervals of the quiet-looking cases cover their mean
+    far less often than 95%. The cases of a run share its machine; a floor at the low
+    quartile of their spreads is SAM's fudge constant s0 (Tusher et al. 2001) for this.
+
+    >>> round(noise_floor([0.01 * k for k in range(1, 21)]), 4)
+    0.0575
+    """
+    data = np.asarray(list(relative_stdevs), dtype=float)
+    data = data[np.isfinite(data)]
+    return float(np.quantile(data, FLOOR_QUANTILE)) if len(data) >= FLOOR_MIN_CASES else 0.0
+
+
+def floored_stdev(stdev: Any, mean: Any, floor: float) -> Any:
+    """The stdev of process means, never below `floor` (relative) x the mean."""
+    return np.maximum(stdev, floor * np.abs(mean))
+
+
+def locate(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean of the fastest half of values (TRIM_SLOW dropped from the slow end, at least
+    MIN_KEPT kept), the variance of that mean, and its df.
+
+    On six pyperf runs of a dozen benchmarks here, a case's run-to-run spread (net of the
+    whole run's shift) was 1.0% for this mean of log process means against 2.0% for the
+    interquartile mean (median over cases; 3.2% and 6.6% pooled over all). The variance is
+    Yuen's, winsorizing at the largest value kept: a trimmed mean's asymptotic variance is
+    its winsorized variance over the kept share squared, for one-sided trimming too
+    (Stigler 1973).
+
+    >>> locate(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    (2.0, 0.5333333333333333, 2.0)
+    >>> locate(np.array([1.0, 3.0]))
+    (2.0, 1.0, 1.0)
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    h = n - min(int(TRIM_SLOW * n), max(n - MIN_KEPT, 0))
+    location = float(x[:h].mean())
+    if h < 2:
+        return location, math.nan, 0.0
+    winsorized = np.minimum(x, x[h - 1])
+    return location, float((n - 1) * winsorized.var(ddof=1) / (h * (h - 1))), float(h - 1)
+
+
+def relative_stdev(means: Sequence[float]) -> float:
+    """Sample stdev over mean, in floats (statistics.stdev is exact, and slow).
+
+    >>> round(relative_stdev([1.0, 1.1, 0.9]), 3)
+    0.1
+    """
+    mean = statistics.fmean(means)
+    return math.sqrt(math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1)) / mean
+
+
+def run_noise(case_means: Iterable[Sequence[float]]) -> float | None:
+    """A run's per-process noise: the median over its cases with NOISE_MIN_PROCESSES or more
+    processes of the coefficient of variation of their process means (None: no such case).
+
+    >>> round(run_noise([[1.0, 1.1, 0.9], [2.0, 2.0, 2.0], [5.0]]), 4)
+    0.05
+    """
+    cvs = [relative_stdev(m) for m in case_means if len(m) >= NOISE_MIN_PROCESSES]
+    return statistics.median(cvs) if cvs else None
+
+
+def choose_method(noise: float | None) -> str:
+    """How a run locates its cases: FASTEST_HALF when its noise is over CONTENDED_NOISE.
+
+    >>> choose_method(0.03), choose_method(0.09), choose_method(None)
+    ('mean', 'fastest half', 'mean')
+    """
+    return FASTEST_HALF if noise is not None and noise > CONTENDED_NOISE else MEAN
+
+
+def spread_of(means: Sequence[float], method: str) -> float:
+    """A case's relative spread of process means as `method` sees it: their stdev over their
+    mean, or the winsorized stdev of their logs behind the fastest half (NaN under 2)."""
+    if len(means) < 2:
+        return math.nan
+    if method == MEAN:
+        return relative_stdev(means)
+    _, variance, df = locate(np.log(means))
+    return math.sqrt(variance * (df + 1) * df / (len(means) - 1)) if df > 0 else math.nan
+
+
+def locate_case(means: Sequence[float], floor: float = 0.0, method: str = MEAN) -> Location:
+    """A case's location in one run and its 95% CI (NaN bounds under 2 processes), the
+    spread floored at `floor` (relative).
+
+    >>> [round(x, 3) for x in locate_case([1.0, 2.0, 3.0])[:3]]
+    [2.0, -0.484, 4.484]
+    >>> [round(x, 3) for x in locate_case([1.0, 1.0, 1.0, 2.0, 2.0, 2.0], method=FASTEST_HALF)[:3]]
+    [1.0, 1.0, 1.0]
+    """
+    n = len(means)
+    if method == MEAN:
+        centre = statistics.fmean(means)
+        if n < 2:
+            return Location(centre, math.nan, math.nan, method)
+        half = float(t_half_width(floored_stdev(relative_stdev(means), 1.0, floor), n)) * centre
+        return Location(centre, centre - half, centre + half, method)
+    logs = np.log(np.asarray(means, dtype=float))
+    centre, variance, df = locate(logs)
+    if df <= 0:
+        return Location(math.exp(centre), math.nan, math.nan, method)
+    # the floor on the winsorized spread, as a floor on the variance of the location
+    variance = max(variance, (n - 1) * floor**2 / ((df + 1) * df))
+    half = t_quantile(df) * math.sqrt(variance)
+    return Location(math.exp(centre), math.exp(centre - half), math.exp(centre + half), method)
+
+
+def relative_half_width(means: Sequence[float], floor: float = 0.0, method: str = MEAN) -> float:
+    """The half-width of a case's 95% CI over its location (the upper one on a log scale).
+
+    >>> round(relative_half_width([1.0, 1.1, 0.9]), 3), round(relative_half_width([1.0, 1.1, 0.9], 0.2), 3)
+    (0.248, 0.497)
+    """
+    found = locate_case(means, floor, method)
+    return (found.high - found.value) / found.value
