@@ -28,10 +28,10 @@ Added columns (after the fixed ones):
     loops             int    pyperf loops of the value's process (raw value = value * loops)
 
 Values inside one process are not independent, so every statistic of a case's
-location is computed over per-process means (`process_means`): its 95% confidence
-interval is bench.location's (Student t over the per-process means, or the fastest
-half's on a contended run), and a ratio's interval is Student's t on paired, or
-Welch's t on unpaired, logs of the per-process means.
+location is computed over per-process means (`process_means`): the summary's `mean` is
+bench.location's location, the mean of the fastest half of a case's per-process means
+(geometric), with Yuen's 95% interval; a ratio's interval is Student's t on paired, or
+Welch's t on unpaired, logs of all the per-process means.
 """
 
 from __future__ import annotations
@@ -47,10 +47,8 @@ from scipy import stats
 
 from bench.location import (
     CONFIDENCE,
-    choose_method,
     locate_case,
     noise_floor,
-    run_noise,
     spread_of,
     t_half_width,
 )
@@ -247,29 +245,28 @@ def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:
 
 def summarize_processes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per run x benchmark location and 95% CI over per-process means (bench.location: the
-    mean, or on a contended run the fastest half), each case's spread floored at its run's
-    `noise_floor`; `location` names the method."""
+    mean of the fastest half), each case's spread floored at its run's `noise_floor`."""
     rows = []
     for run, cases in process_means(frame).groupby("run", sort=False, observed=True):
         means = {name: group.to_numpy(float) for name, group
                  in cases.groupby("benchmark", sort=False, observed=True)["mean"]}
-        method = choose_method(run_noise(means.values()))
-        floor = noise_floor(spread_of(m, method) for m in means.values())
+        floor = noise_floor(spread_of(m) for m in means.values())
         for name, m in means.items():
-            found = locate_case(m, floor, method)
+            found = locate_case(m, floor)
             rows.append((run, name, found.value, float(np.std(m, ddof=1)) if len(m) > 1
-                         else math.nan, len(m), found.low, found.high, method))
+                         else math.nan, len(m), found.low, found.high))
     out = pd.DataFrame(rows, columns=[*KEYS, "mean", "process_stdev", "n_processes", "ci_low",
-                                      "ci_high", "location"]).set_index(KEYS)
+                                      "ci_high"]).set_index(KEYS)
     out["rel_half_width"] = (out["ci_high"] - out["mean"]) / out["mean"]
     return out
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per run x benchmark: labels, mean with 95% CI over process means, median, stdev, IQR.
+    """Per run x benchmark: labels, location with 95% CI over process means, median, stdev, IQR.
 
-    `mean` is the mean of the per-process means (the centre of the CI);
-    `rel_stdev` is pyperf's stdev over all values divided by that mean.
+    `mean` is the case's location, the centre of the CI (bench.location: the geometric mean
+    of the fastest half of its per-process means); `rel_stdev` is pyperf's stdev over all
+    values divided by it.
     """
     labels = [c for c in COLUMNS if c not in (*KEYS, "process", "value", "round", "pass", "loops")]
     first = frame.groupby(KEYS, sort=False, observed=True)[labels].first()

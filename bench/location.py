@@ -1,23 +1,22 @@
 """Where a case's worker processes put it: its location and 95% CI, from process means alone.
 
 Values inside one process are not independent, so every interval here is over per-process
-means. A case's location in a run is the mean of its process means (Student t), except on a
-contended run, where it is the mean of the fastest half of them (`locate`, Yuen's interval):
+means. A case's location in a run is the mean of the fastest half of its log process means,
+with Yuen's interval (`locate`); the regression gate (bench.gate.estimates) locates a case
+the same way, so the report and the gate speak of one number:
 
 - Load on a shared machine only ever adds time: a slow spell of the host makes some
-  processes of a case slow, never fast. On a quiet run the process means scatter both ways
-  and the mean is the narrowest interval; on a run whose per-process noise (`run_noise`) is
-  over CONTENDED_NOISE, the slow end of a case's processes is the machine, and a run's mean
-  moves with it as a whole. On five sets of five quick runs on a 2-core shared machine (per-
-  process noise 2.8-23%), each run's interval of the mean covered the mean of the five runs
-  in 63-92% of (case, run) pairs; located this way, in 87-97%, with the quiet runs' intervals
-  unchanged (the mean's) and the contended runs' narrower.
-- The regression gate (bench.gate.estimates) locates every case of every run by `locate`:
-  a two-run comparison is always made on the fastest halves.
+  processes of a case slow, never fast, and a run made while the machine is contended is
+  slower as a whole. The slow end of a case's processes is the machine, the fast end the code.
+- Measured on the 2-core shared machine this was chosen on (quick profile, five runs back to
+  back, per-process noise 3.4-11.8%): each run's interval of this location covered the mean
+  of the five runs in 94.6% of (case, run) pairs, at a median half-width of 2.8% (2.5-2.7%
+  on the quiet runs); the mean of all process means, on the same runs, 79.3% at 5.0%.
+  The adaptive schedule (bench.schedule) spends its processes where this interval is wide.
 
-A case's spread is never taken below its run's `noise_floor`: three or four processes
-estimate a spread loosely, and the adaptive schedule stops the cases whose spread looked
-small. Pure: numbers in, numbers out.
+A case's spread is never taken below its run's `noise_floor`: a few processes estimate a
+spread loosely, and the adaptive schedule stops the cases whose spread looked small. The
+plain mean (MEAN) is kept for comparing the two. Pure: numbers in, numbers out.
 """
 
 from __future__ import annotations
@@ -37,13 +36,8 @@ FLOOR_MIN_CASES = 10    # cases (2+ processes) a run needs before the floor is l
 TRIM_SLOW = 0.5         # share of process means the fastest half drops from the slow end
 MIN_KEPT = 2            # ... but never fewer than this many kept (a variance needs two)
 NOISE_MIN_PROCESSES = 3  # processes a case needs before its spread counts in the run's noise
-# Per-process noise (the median over cases of the coefficient of variation of process means)
-# over which a run counts as contended. Quiet runs on the 2-core machine this was chosen on
-# measured 2.8-3.6%, contended ones 5.1-23%; at about 4% the fastest half's interval and the
-# mean's are equally wide (quick profile), under it the mean's is narrower.
-CONTENDED_NOISE = 0.04
-MEAN = "mean"
-FASTEST_HALF = "fastest half"
+FASTEST_HALF = "fastest half"  # the location of every case (`locate`)
+MEAN = "mean"                  # the plain mean of the process means, for comparison
 
 
 class Location(NamedTuple):
@@ -153,16 +147,7 @@ def run_noise(case_means: Iterable[Sequence[float]]) -> float | None:
     return statistics.median(cvs) if cvs else None
 
 
-def choose_method(noise: float | None) -> str:
-    """How a run locates its cases: FASTEST_HALF when its noise is over CONTENDED_NOISE.
-
-    >>> choose_method(0.03), choose_method(0.09), choose_method(None)
-    ('mean', 'fastest half', 'mean')
-    """
-    return FASTEST_HALF if noise is not None and noise > CONTENDED_NOISE else MEAN
-
-
-def spread_of(means: Sequence[float], method: str) -> float:
+def spread_of(means: Sequence[float], method: str = FASTEST_HALF) -> float:
     """A case's relative spread of process means as `method` sees it: their stdev over their
     mean, or the winsorized stdev of their logs behind the fastest half (NaN under 2)."""
     if len(means) < 2:
@@ -173,14 +158,15 @@ def spread_of(means: Sequence[float], method: str) -> float:
     return math.sqrt(variance * (df + 1) * df / (len(means) - 1)) if df > 0 else math.nan
 
 
-def locate_case(means: Sequence[float], floor: float = 0.0, method: str = MEAN) -> Location:
+def locate_case(means: Sequence[float], floor: float = 0.0,
+                method: str = FASTEST_HALF) -> Location:
     """A case's location in one run and its 95% CI (NaN bounds under 2 processes), the
     spread floored at `floor` (relative).
 
-    >>> [round(x, 3) for x in locate_case([1.0, 2.0, 3.0])[:3]]
-    [2.0, -0.484, 4.484]
-    >>> [round(x, 3) for x in locate_case([1.0, 1.0, 1.0, 2.0, 2.0, 2.0], method=FASTEST_HALF)[:3]]
+    >>> [round(x, 3) for x in locate_case([1.0, 1.0, 1.0, 2.0, 2.0, 2.0])[:3]]
     [1.0, 1.0, 1.0]
+    >>> [round(x, 3) for x in locate_case([1.0, 2.0, 3.0], method=MEAN)[:3]]
+    [2.0, -0.484, 4.484]
     """
     n = len(means)
     if method == MEAN:
@@ -199,11 +185,14 @@ def locate_case(means: Sequence[float], floor: float = 0.0, method: str = MEAN) 
     return Location(math.exp(centre), math.exp(centre - half), math.exp(centre + half), method)
 
 
-def relative_half_width(means: Sequence[float], floor: float = 0.0, method: str = MEAN) -> float:
+def relative_half_width(means: Sequence[float], floor: float = 0.0,
+                        method: str = FASTEST_HALF) -> float:
     """The half-width of a case's 95% CI over its location (the upper one on a log scale).
 
-    >>> round(relative_half_width([1.0, 1.1, 0.9]), 3), round(relative_half_width([1.0, 1.1, 0.9], 0.2), 3)
-    (0.248, 0.497)
+    >>> round(relative_half_width([1.0, 1.1, 0.9], method=MEAN), 3)
+    0.248
+    >>> round(relative_half_width([1.0, 1.1, 0.9], 0.2, method=MEAN), 3)
+    0.497
     """
     found = locate_case(means, floor, method)
     return (found.high - found.value) / found.value

@@ -12,9 +12,8 @@ Every process is labelled with its pass (`bench_pass`). The day's noise is measu
 the run itself (`measure_noise`): the median over cases of the spread of process means
 (coefficient of variation), and one factor per pass (the median over cases of a process
 mean against its case's median), which shows the slow spells. A case's half-width is its
-location's (bench.location: the mean of its process means, or on a contended run the mean of
-their fastest half), so on a contended run the adaptive passes go where the fastest half is
-still wide.
+location's (bench.location: the mean of the fastest half of its process means), so the
+adaptive passes go where that is still wide.
 """
 
 from __future__ import annotations
@@ -37,20 +36,20 @@ class CaseTrack:
     seconds: list[float] = field(default_factory=list)
     failed: bool = False
 
-    def half_width(self, floor: float = 0.0, method: str = "mean") -> float:
+    def half_width(self, floor: float = 0.0) -> float:
         """Relative half-width of the 95% CI of the case's location (bench.location: the
-        mean, or the fastest half), the spread floored at `floor` (relative)."""
+        mean of the fastest half of its process means), the spread floored at `floor`."""
         from bench.location import relative_half_width
 
         if len(self.means) < MIN_PASSES_FOR_CI:
             return math.inf
-        return relative_half_width(self.means, floor, method)
+        return relative_half_width(self.means, floor)
 
-    def spread(self, method: str = "mean") -> float:
-        """The relative spread of the process means as `method` sees it (NaN under 2)."""
+    def spread(self) -> float:
+        """The relative spread behind the case's location (NaN under 2 processes)."""
         from bench.location import spread_of
 
-        return spread_of(self.means, method)
+        return spread_of(self.means)
 
 
 def process_means(benchmark: Any) -> list[float]:
@@ -105,24 +104,16 @@ class Scheduler:
         """Processes planned so far: the round-robin passes of every case."""
         return self.passes * len(self.cases)
 
-    def method(self) -> str:
-        """How the run locates its cases so far (bench.location.choose_method on its noise)."""
-        from bench.location import choose_method, run_noise
-
-        return choose_method(run_noise(t.means for t in self.tracks.values() if not t.failed))
-
-    def floor(self, method: str | None = None) -> float:
+    def floor(self) -> float:
         """The run's noise floor so far (bench.location.noise_floor over the cases' spreads)."""
         from bench.location import noise_floor
 
-        method = method or self.method()
-        return noise_floor(t.spread(method) for t in self.tracks.values() if not t.failed)
+        return noise_floor(t.spread() for t in self.tracks.values() if not t.failed)
 
     def due(self) -> list[str]:
         """Cases that may get one more adaptive process, widest CI first (ties by name)."""
-        method = self.method()
-        floor = self.floor(method)
-        widths = {name: t.half_width(floor, method) for name, t in self.tracks.items()
+        floor = self.floor()
+        widths = {name: t.half_width(floor) for name, t in self.tracks.items()
                   if not t.failed and len(t.means) < self.max_processes}
         open_cases = [name for name, width in widths.items() if width > self.target]
         return sorted(open_cases, key=lambda name: (-widths[name], name))
@@ -135,9 +126,8 @@ class Scheduler:
     def summary(self) -> dict[str, Any]:
         """How precise the run got: half-widths and why cases missed the target."""
         alive = {n: t for n, t in self.tracks.items() if not t.failed and t.means}
-        method = self.method()
-        floor = self.floor(method)
-        widths = {n: t.half_width(floor, method) for n, t in alive.items()}
+        floor = self.floor()
+        widths = {n: t.half_width(floor) for n, t in alive.items()}
         finite = [w for w in widths.values() if math.isfinite(w)]
         over = {n: t for n, t in alive.items() if widths[n] > self.target} if self.target else {}
         never = [n for n, t in over.items() if len(t.means) >= self.max_processes]
@@ -146,8 +136,7 @@ class Scheduler:
                 "cases": len(alive),
                 "under_target": len(alive) - len(over) if self.target else None,
                 "missed_budget": len(over) - len(never), "missed_never_settles": len(never),
-                "processes": sum(len(t.means) for t in alive.values()), "noise_floor": floor,
-                "location": method}
+                "processes": sum(len(t.means) for t in alive.values()), "noise_floor": floor}
 
 
 def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
@@ -181,10 +170,8 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
 def describe_precision(summary: dict[str, Any]) -> str:
     """What a run reached: median CI half-width, cases under target, why others missed."""
     width = summary["median_half_width"]
-    located = (" (each case's fastest half of processes: a contended run)"
-               if summary.get("location") == "fastest half" else "")
-    line = (f"median 95% CI half-width {width:.1%}{located}" if width == width else "no CI (one "
-            "process per case)") + f" over {summary['cases']} cases, {summary['processes']} processes"
+    line = (f"median 95% CI half-width {width:.1%}" if width == width else "no CI (one process "
+            "per case)") + f" over {summary['cases']} cases, {summary['processes']} processes"
     if summary.get("noise_floor"):
         line += f" (no case's process spread taken as under {summary['noise_floor']:.1%})"
     if summary["target_ci"]:
@@ -205,10 +192,6 @@ def describe_noise(noise: dict[str, Any]) -> str:
         return "noise not measured in this run (fewer than 3 processes per case)"
     factors = noise.get("pass_factors") or []
     spread = f" (passes {min(factors):.2f}-{max(factors):.2f}x of normal)" if factors else ""
-    from bench.location import CONTENDED_NOISE, FASTEST_HALF, choose_method
-
-    contended = (f"; over {CONTENDED_NOISE:.0%}, so each case is the mean of its fastest half "
-                 "of processes (load only adds time)" if choose_method(cv) == FASTEST_HALF else "")
     # two single runs differ by sqrt(2) x the run-to-run spread; 2 sd of that is ~2.8 cv
     return (f"per-process noise {cv:.1%} in this run{spread}: differences under "
-            f"~{2 * math.sqrt(2) * cv:.0%} between single runs are not reliable{contended}")
+            f"~{2 * math.sqrt(2) * cv:.0%} between single runs are not reliable")

@@ -4,10 +4,10 @@ all runs' estimates of it.
     python scripts/coverage_runs.py results/aa-1.json results/aa-2.json ... results/aa-5.json
 
 For every case timed in every file: the run's location and 95% CI as `bench run` and the
-report compute them (bench.location: the mean of the process means, or on a contended run
-the mean of their fastest half; the spread floored at the run's noise floor) and whether it
-covers the mean of the runs' locations. `--mean` and `--fastest-half` locate every run one
-way; `--no-floor` leaves the spreads unfloored.
+report compute them (bench.location: the mean of the fastest half of the process means, the
+spread floored at the run's noise floor) and whether it covers the mean of the runs'
+locations. `--mean` locates every case by the plain mean of its process means (Student t)
+instead; `--no-floor` leaves the spreads unfloored.
 Prints the share of (case, run) pairs covered (an honest 95% CI covers it in about 90% or
 more of them: the mean of the runs itself carries each run's noise), the cases covered
 least, and per run: how it was located, its per-process noise, its shift (the median over
@@ -23,7 +23,15 @@ import argparse
 import math
 import statistics
 
-from bench.location import Location, choose_method, locate_case, noise_floor, run_noise, spread_of
+from bench.location import (
+    FASTEST_HALF,
+    MEAN,
+    Location,
+    locate_case,
+    noise_floor,
+    run_noise,
+    spread_of,
+)
 from bench.results import read_results
 from bench.schedule import process_means
 
@@ -79,16 +87,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="results files of independent runs (3 or more)")
     parser.add_argument("--no-floor", action="store_true", help="plain t intervals")
-    forced = parser.add_mutually_exclusive_group()
-    forced.add_argument("--mean", action="store_const", const="mean", dest="method",
-                        help="every run located by the mean of its process means")
-    forced.add_argument("--fastest-half", action="store_const", const="fastest half",
-                        dest="method", help="every run located by the fastest half")
+    parser.add_argument("--mean", action="store_const", const=MEAN, default=FASTEST_HALF,
+                        dest="method", help="locate by the plain mean of the process means")
     parser.add_argument("--net-of-shift", action="store_true",
                         help="divide each run's means by its shift (the whole machine's) first")
     args = parser.parse_args()
     cases, noise = read_means(args.paths)
-    methods = [args.method or choose_method(level) for level in noise]
+    methods = [args.method] * len(args.paths)
     shifts = run_shifts(cases, methods)
     if args.net_of_shift:
         cases = remove_shifts(cases, shifts)

@@ -66,26 +66,21 @@ def summary_of(tmp_path: Path, runs: list[list[float]]) -> pd.Series:
 
 # ---------------------------------------------------------------- summaries with known answers
 
-def test_ci_is_student_t_over_process_means(tmp_path: Path) -> None:
-    row = summary_of(tmp_path, [[0.99], [1.0], [1.01]])  # 1% noise: a quiet run
-    assert row["location"] == "mean" and row["mean"] == pytest.approx(1.0)
-    assert row["ci_high"] - row["mean"] == pytest.approx(0.02484, abs=5e-6)
-    assert row["mean"] - row["ci_low"] == pytest.approx(T_975_2 * 0.01 / math.sqrt(3))
-    assert row["rel_half_width"] == pytest.approx(0.02484, abs=5e-6)
-    assert (row["n_processes"], row["n_values"]) == (3, 3)
-
-
-def test_a_contended_run_locates_each_case_by_its_fastest_half(tmp_path: Path) -> None:
-    """Over 4% per-process noise, a slow spell that took two of six processes is the
-    machine: the case is the mean of its fastest half, with Yuen's interval."""
-    spell = [[1.0], [1.01], [0.99], [1.0], [1.5], [1.6]]
-    row = summary_of(tmp_path, spell)
-    assert row["location"] == "fastest half"
-    assert row["mean"] == pytest.approx(math.exp(np.mean(np.log([0.99, 1.0, 1.0]))))
-    assert row["ci_low"] < 0.99 and 1.0 < row["ci_high"] < 1.05  # the spell is outside
-    assert row["process_stdev"] == pytest.approx(np.std([1.0, 1.01, 0.99, 1.0, 1.5, 1.6], ddof=1))
-    quiet = summary_of(tmp_path, [[1.0], [1.01], [0.99], [1.0], [1.02], [0.98]])
-    assert quiet["location"] == "mean" and quiet["mean"] == pytest.approx(1.0)
+def test_a_case_is_the_mean_of_its_fastest_half_with_yuens_interval(tmp_path: Path) -> None:
+    """Six processes, two of them in a slow spell: the location is the geometric mean of the
+    fastest three, its interval Yuen's (winsorized at the slowest one kept, t on 2 df)."""
+    means = [1.0, 1.02, 0.98, 1.01, 1.5, 1.6]
+    row = summary_of(tmp_path, [[m] for m in means])
+    logs = np.sort(np.log(means))
+    assert row["mean"] == pytest.approx(math.exp(logs[:3].mean()))
+    variance = 5 * np.minimum(logs, logs[2]).var(ddof=1) / (3 * 2)
+    half = T_975_2 * math.sqrt(variance)
+    assert row["ci_low"] == pytest.approx(row["mean"] * math.exp(-half))
+    assert row["ci_high"] == pytest.approx(row["mean"] * math.exp(half))
+    assert row["rel_half_width"] == pytest.approx(math.expm1(half))
+    assert row["ci_high"] < 1.1  # the spell is outside the interval
+    assert row["process_stdev"] == pytest.approx(np.std(means, ddof=1))
+    assert (row["n_processes"], row["n_values"]) == (6, 6)
 
 
 def test_values_inside_a_process_do_not_shrink_the_ci(tmp_path: Path) -> None:
@@ -103,9 +98,7 @@ def test_median_stdev_iqr_over_all_values(tmp_path: Path) -> None:
     assert row["stdev"] == pytest.approx(np.std([1, 2, 3, 4, 5, 100], ddof=1))
     assert row["iqr"] == pytest.approx(np.percentile([1, 2, 3, 4, 5, 100], 75)
                                        - np.percentile([1, 2, 3, 4, 5, 100], 25))
-    # process means 1.5, 3.5, 52.5: a contended run, located by the fastest two
-    assert row["location"] == "fastest half"
-    assert row["mean"] == pytest.approx(math.sqrt(1.5 * 3.5))
+    assert row["mean"] == pytest.approx(math.sqrt(1.5 * 3.5))  # process means 1.5, 3.5, 52.5
     assert row["min_raw"] == pytest.approx(16.0)  # value 1.0 x 16 loops
 
 
@@ -115,11 +108,19 @@ def test_a_case_whose_processes_agree_by_chance_gets_the_runs_noise_floor(tmp_pa
                  for i, sd in enumerate(spreads)}
     processes["ser/pickle-5/dumps/ints/1"] = [[1.0], [1.0001], [0.9999]]
     rows = summarize(load_results([write_suite(tmp_path / "run.json", processes)]))
-    floor = float(np.quantile([*spreads, 0.0001], bench.location.FLOOR_QUANTILE))
+    # three processes: the fastest two kept, winsorized at the second, so a case's spread
+    # (the winsorized sd of its logs) is |log(1 - sd)| / sqrt(3), and its interval t(1) x that
+    def spread(sd: float) -> float:
+        return abs(math.log(1 - sd)) / math.sqrt(3)
+
+    floor = float(np.quantile([*map(spread, spreads), spread(0.0001)],
+                              bench.location.FLOOR_QUANTILE))
+    t_975_1 = stats.t.ppf(0.975, 1)
     lucky = rows[rows["benchmark"] == "ser/pickle-5/dumps/ints/1"].iloc[0]
-    assert lucky["rel_half_width"] == pytest.approx(T_975_2 * floor / math.sqrt(3), rel=1e-3)
+    assert lucky["rel_half_width"] == pytest.approx(math.expm1(t_975_1 * floor), rel=1e-3)
     widest = rows[rows["benchmark"] == "ser/pickle-5/dumps/ints/1010"].iloc[0]
-    assert widest["rel_half_width"] == pytest.approx(T_975_2 * 0.022 / math.sqrt(3), rel=1e-3)
+    assert widest["rel_half_width"] == pytest.approx(math.expm1(t_975_1 * spread(0.022)),
+                                                     rel=1e-3)
 
 
 def test_one_process_has_no_ci(tmp_path: Path) -> None:

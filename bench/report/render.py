@@ -18,7 +18,7 @@ from bench.capabilities import load_capabilities
 from bench.frame import MIN_PROCESSES, describe_runs, list_failures, tidy_frame
 from bench.gate.history import History, build_history
 from bench.gate.rule import DEFAULT_THRESHOLD
-from bench.location import CONFIDENCE, CONTENDED_NOISE, FASTEST_HALF
+from bench.location import CONFIDENCE
 from bench.report.blocks import Bullets, Section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.history import history_section
@@ -38,12 +38,12 @@ from bench.results import read_runs
 
 METHODS = [
     "Each benchmark's values come from several worker processes; values inside one process "
-    "are not independent, so a case's location and its 95% confidence interval are computed "
-    "over the per-process means: their mean (Student t with n_processes - 1 degrees of "
-    "freedom) or, in a run whose per-process noise is over "
-    f"{CONTENDED_NOISE:.0%}, the mean of their fastest half (Yuen's interval), since load "
-    "only adds time and a contended machine moves the mean of all processes as a whole. "
-    "Median, stdev and IQR are over all values, as pyperf shows them.",
+    "are not independent, so a case's value and its 95% confidence interval are computed "
+    "over the per-process means: the (geometric) mean of their fastest half, with Yuen's "
+    "interval, as the regression gate locates a case. Load only adds time: a slow spell of "
+    "the machine slows some processes, never speeds one up, and a contended machine moves "
+    "the mean of all processes as a whole. Median, stdev and IQR are over all values, as "
+    "pyperf shows them.",
     "A ratio A/B within one run is the ratio of the geometric means of A's and B's "
     "per-process means; its 95% CI is Student's t on the per-pass log differences when the "
     "run went in passes (the processes of one pass ran minutes apart at most, so a slow "
@@ -111,25 +111,7 @@ def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
     return template.render(sections=sections, runs=list(data.runs["run"]),
                            banners=banner_lines(data, found),
                            n_cases=len(data.summary), version=__version__,
-                           confidence=f"{CONFIDENCE:.0%}",
-                           located=describe_locations(data.summary))
-
-
-def describe_locations(summary: pd.DataFrame) -> str:
-    """How the runs' cases were located, for the page's header.
-
-    >>> describe_locations(pd.DataFrame({"run": ["a", "b"], "location": ["mean", "fastest half"]}))
-    'means of per-process means; in b (contended), means of the fastest half of them'
-    """
-    if "location" not in summary.columns or summary.empty:
-        return "means of per-process means"
-    contended = sorted(summary.loc[summary["location"] == FASTEST_HALF, "run"].astype(str).unique())
-    if not contended:
-        return "means of per-process means"
-    if len(contended) == summary["run"].nunique():
-        return "means of the fastest half of per-process means (contended runs)"
-    return (f"means of per-process means; in {', '.join(contended)} (contended), means of the "
-            "fastest half of them")
+                           confidence=f"{CONFIDENCE:.0%}")
 
 
 def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = None,
