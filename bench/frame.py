@@ -47,6 +47,7 @@ from scipy import stats
 
 from bench.location import (
     CONFIDENCE,
+    Interval,
     locate_case,
     noise_floor,
     spread_of,
@@ -78,14 +79,6 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
                  "loops": "loops"}
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
-
-
-class Interval(NamedTuple):
-    """A point estimate and its 95% confidence interval (NaN bounds when unknown)."""
-
-    value: float
-    low: float
-    high: float
 
 
 class Exponent(NamedTuple):
@@ -218,18 +211,6 @@ def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run x benchmark x process, with the mean of that process's values."""
     grouped = frame.groupby([*KEYS, "process"], sort=False, observed=True)["value"]
     return grouped.mean().rename("mean").reset_index()
-
-
-def mean_interval(values: Numbers) -> Interval:
-    """Mean and Student t 95% CI of independent values (e.g. per-process means).
-
-    >>> [round(x, 3) for x in mean_interval([1.0, 2.0, 3.0])]
-    [2.0, -0.484, 4.484]
-    """
-    data = np.asarray(values, dtype=float)
-    mean = float(data.mean())
-    half = float(t_half_width(data.std(ddof=1), len(data))) if len(data) >= 2 else math.nan
-    return Interval(mean, mean - half, mean + half)
 
 
 def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:

@@ -40,13 +40,12 @@ FASTEST_HALF = "fastest half"  # the location of every case (`locate`)
 MEAN = "mean"                  # the plain mean of the process means, for comparison
 
 
-class Location(NamedTuple):
-    """A case's location in one run, its 95% CI, and how it was located."""
+class Interval(NamedTuple):
+    """A point estimate and its 95% confidence interval (NaN bounds when unknown)."""
 
     value: float
     low: float
     high: float
-    method: str
 
 
 @functools.lru_cache(maxsize=1024)
@@ -159,7 +158,7 @@ def spread_of(means: Sequence[float], method: str = FASTEST_HALF) -> float:
 
 
 def locate_case(means: Sequence[float], floor: float = 0.0,
-                method: str = FASTEST_HALF) -> Location:
+                method: str = FASTEST_HALF) -> Interval:
     """A case's location in one run and its 95% CI (NaN bounds under 2 processes), the
     spread floored at `floor` (relative).
 
@@ -172,17 +171,17 @@ def locate_case(means: Sequence[float], floor: float = 0.0,
     if method == MEAN:
         centre = statistics.fmean(means)
         if n < 2:
-            return Location(centre, math.nan, math.nan, method)
+            return Interval(centre, math.nan, math.nan)
         half = float(t_half_width(floored_stdev(relative_stdev(means), 1.0, floor), n)) * centre
-        return Location(centre, centre - half, centre + half, method)
+        return Interval(centre, centre - half, centre + half)
     logs = np.log(np.asarray(means, dtype=float))
     centre, variance, df = locate(logs)
     if df <= 0:
-        return Location(math.exp(centre), math.nan, math.nan, method)
+        return Interval(math.exp(centre), math.nan, math.nan)
     # the floor on the winsorized spread, as a floor on the variance of the location
     variance = max(variance, (n - 1) * floor**2 / ((df + 1) * df))
     half = t_quantile(df) * math.sqrt(variance)
-    return Location(math.exp(centre), math.exp(centre - half), math.exp(centre + half), method)
+    return Interval(math.exp(centre), math.exp(centre - half), math.exp(centre + half))
 
 
 def relative_half_width(means: Sequence[float], floor: float = 0.0,

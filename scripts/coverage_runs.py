@@ -26,7 +26,7 @@ import statistics
 from bench.location import (
     FASTEST_HALF,
     MEAN,
-    Location,
+    Interval,
     locate_case,
     noise_floor,
     run_noise,
@@ -47,7 +47,7 @@ def read_means(paths: list[str]) -> tuple[dict[str, list[list[float]]], list[flo
 
 
 def locate_runs(means: list[list[float]], floors: list[float], methods: list[str]
-                ) -> list[Location]:
+                ) -> list[Interval]:
     """One case's location in each run."""
     return [locate_case(m, floor, method) for m, floor, method in zip(means, floors, methods)]
 

@@ -24,7 +24,6 @@ from bench.frame import (
     fit_exponents,
     list_failures,
     load_results,
-    mean_interval,
     process_means,
     ratio_interval,
     summarize,
@@ -140,7 +139,7 @@ def test_summary_keeps_labels_and_metadata(tmp_path: Path) -> None:
 
 
 def test_mean_interval_of_three_values() -> None:
-    mean, low, high = mean_interval([1.0, 2.0, 3.0])
+    mean, low, high = bench.location.locate_case([1.0, 2.0, 3.0], method=bench.location.MEAN)
     assert (mean, high - mean) == (2.0, pytest.approx(2.4841, abs=1e-4))
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 
 from bench.gate.history import History
-from bench.gate.rule import CONFIDENCE, Comparison, Estimate
+from bench.gate.rule import Comparison, Estimate
 from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivity
+from bench.location import CONFIDENCE
 from bench.text import (
     VERDICTS,
     format_change,

@@ -21,15 +21,9 @@ import pandas as pd
 from bench.cases import SINK_OPS
 from bench.errors import InputError
 from bench.folds import STYLES
-from bench.frame import (
-    MIN_PROCESSES,
-    Interval,
-    fit_exponents,
-    process_mean_arrays,
-    ratio_interval,
-    summarize,
-)
+from bench.frame import MIN_PROCESSES, fit_exponents, process_mean_arrays, ratio_interval, summarize
 from bench.gate.rule import COUNT_THRESHOLD, DEFAULT_THRESHOLD, Comparison, classify, compare_runs
+from bench.location import Interval
 from bench.text import format_percent, format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
