@@ -46,24 +46,30 @@ def read_means(paths: list[str]) -> tuple[dict[str, list[list[float]]], list[flo
     return cases, [run_noise(run.values()) for run in runs]
 
 
-def locate_runs(means: list[list[float]], floors: list[float], methods: list[str]
+def locate_runs(means: list[list[float]], floors: list[float], method: str = FASTEST_HALF
                 ) -> list[Interval]:
     """One case's location in each run."""
-    return [locate_case(m, floor, method) for m, floor, method in zip(means, floors, methods)]
+    return [locate_case(m, floor, method) for m, floor in zip(means, floors)]
 
 
-def flag_covered(means: list[list[float]], floors: list[float], methods: list[str]) -> list[bool]:
+def covers_mean(found: list[Interval]) -> list[bool]:
     """Per run: whether its 95% CI covers the mean of the runs' locations."""
-    found = locate_runs(means, floors, methods)
     centre = statistics.fmean(f.value for f in found)
     return [f.low <= centre <= f.high for f in found]
 
 
-def run_shifts(cases: dict[str, list[list[float]]], methods: list[str]) -> list[float]:
+def flag_covered(means: list[list[float]], floors: list[float], method: str = FASTEST_HALF
+                 ) -> list[bool]:
+    """Per run: whether its 95% CI of one case covers the mean of the runs' locations."""
+    return covers_mean(locate_runs(means, floors, method))
+
+
+def run_shifts(cases: dict[str, list[list[float]]], runs: int, method: str = FASTEST_HALF
+               ) -> list[float]:
     """Each run's shift: the median over cases of its location against their mean over runs."""
-    logs: list[list[float]] = [[] for _ in methods]
+    logs: list[list[float]] = [[] for _ in range(runs)]
     for means in cases.values():
-        values = [f.value for f in locate_runs(means, [0.0] * len(methods), methods)]
+        values = [f.value for f in locate_runs(means, [0.0] * runs, method)]
         centre = statistics.fmean(values)
         for r, value in enumerate(values):
             logs[r].append(math.log(value / centre))
@@ -77,10 +83,11 @@ def remove_shifts(cases: dict[str, list[list[float]]], shifts: list[float]
             for name, means in cases.items()}
 
 
-def run_floors(cases: dict[str, list[list[float]]], methods: list[str]) -> list[float]:
-    """Each run's noise floor over the cases' spreads, as its method sees them."""
+def run_floors(cases: dict[str, list[list[float]]], runs: int, method: str = FASTEST_HALF
+               ) -> list[float]:
+    """Each run's noise floor over the cases' spreads, as `method` sees them."""
     return [noise_floor(spread_of(means[r], method) for means in cases.values())
-            for r, method in enumerate(methods)]
+            for r in range(runs)]
 
 
 def main() -> None:
@@ -93,15 +100,14 @@ def main() -> None:
                         help="divide each run's means by its shift (the whole machine's) first")
     args = parser.parse_args()
     cases, noise = read_means(args.paths)
-    methods = [args.method] * len(args.paths)
-    shifts = run_shifts(cases, methods)
+    runs, method = len(args.paths), args.method
+    shifts = run_shifts(cases, runs, method)
     if args.net_of_shift:
         cases = remove_shifts(cases, shifts)
-    floors = [0.0] * len(args.paths) if args.no_floor else run_floors(cases, methods)
-    flags = {name: flag_covered(means, floors, methods) for name, means in cases.items()}
-    widths = [[(f.high - f.value) / f.value for f in (locate_case(means[r], floors[r], method)
-                                                      for means in cases.values())]
-              for r, method in enumerate(methods)]
+    floors = [0.0] * runs if args.no_floor else run_floors(cases, runs, method)
+    found = {name: locate_runs(means, floors, method) for name, means in cases.items()}
+    flags = {name: covers_mean(f) for name, f in found.items()}
+    widths = [[(f[r].high - f[r].value) / f[r].value for f in found.values()] for r in range(runs)]
     counts = {name: sum(f) for name, f in flags.items()}
     pairs = len(cases) * len(args.paths)
     print(f"{len(cases)} cases in all {len(args.paths)} runs: each run's 95% CI covers the mean "
@@ -113,7 +119,7 @@ def main() -> None:
     for r, path in enumerate(args.paths):
         covered = sum(f[r] for f in flags.values()) / len(cases)
         level = "-" if noise[r] is None else f"{noise[r]:.1%}"
-        print(f"{path}: {methods[r]}, per-process noise {level}, shift {shifts[r]:.3f}x, "
+        print(f"{path}: {method}, per-process noise {level}, shift {shifts[r]:.3f}x, "
               f"median half-width {statistics.median(widths[r]):.1%}, covered {covered:.0%}")
 
 

@@ -81,14 +81,11 @@ def time_in_processes(python: str, num: str, den: str, processes: int, rounds: i
 
 
 def fastest_half_ratio(numerator: Any, denominator: Any) -> float:
-    """The ratio of two ops' locations as the regression gate takes them: the mean of the
-    fastest half of each op's per-process means, on a log scale."""
-    import numpy as np  # the parent's only: the children import no more than a worker does
+    """The ratio of two ops' locations as the harness and the regression gate take them
+    (bench.location.locate_case: the mean of the fastest half of the per-process means)."""
+    from bench.location import locate_case  # the parent's only: children import as a worker
 
-    from bench.location import locate
-
-    return math.exp(locate(np.log(np.asarray(numerator, dtype=float)))[0]
-                    - locate(np.log(np.asarray(denominator, dtype=float)))[0])
+    return locate_case(list(numerator)).value / locate_case(list(denominator)).value
 
 
 def choose_python(results: str, given: str | None) -> str:

@@ -77,14 +77,13 @@ def synthetic_runs(shifts: list[float], cases: int = 30, processes: int = 6,
 def test_coverage_finds_each_runs_shift_and_covers_once_it_is_divided_out() -> None:
     coverage = load_script("coverage_runs")
     cases = synthetic_runs([1.0, 1.0, 1.3])
-    methods = ["mean"] * 3
-    shifts = coverage.run_shifts(cases, methods)
+    shifts = coverage.run_shifts(cases, 3, "mean")
     assert shifts[2] / shifts[0] == pytest.approx(1.3, rel=0.01)
     floors = [0.0] * 3
 
     def covered(runs: dict[str, list[list[float]]]) -> float:
         flags = [f for means in runs.values()
-                 for f in coverage.flag_covered(means, floors, methods)]
+                 for f in coverage.flag_covered(means, floors, "mean")]
         return sum(flags) / len(flags)
 
     assert covered(cases) < 0.1  # 1% intervals cannot hold a 30% move of one run
@@ -109,13 +108,13 @@ def test_coverage_sets_a_slow_spell_aside_where_the_mean_cannot(tmp_path: Path) 
         pyperf.BenchmarkSuite(benchmarks).dump(paths[-1])
     cases, noise = coverage.read_means(paths)
     assert len(cases) == 40 and noise[2] > 0.5 > 0.02 > noise[0]
-    half, mean = ["fastest half"] * 3, ["mean"] * 3
+    half, mean = "fastest half", "mean"
     found = coverage.locate_runs(cases["case-2"], [0.0] * 3, half)
     assert found[2].value == pytest.approx(2.0, rel=0.02)  # the mean of all six: 3.34
 
-    def covered(methods: list[str]) -> float:
-        floors = coverage.run_floors(cases, methods)
-        flags = [f for m in cases.values() for f in coverage.flag_covered(m, floors, methods)]
+    def covered(method: str) -> float:
+        floors = coverage.run_floors(cases, 3, method)
+        flags = [f for m in cases.values() for f in coverage.flag_covered(m, floors, method)]
         return sum(flags) / len(flags)
 
     assert covered(half) >= 0.9 and covered(mean) < 0.5
