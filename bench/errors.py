@@ -11,3 +11,8 @@ class InputError(BenchError):
     """Bad input or usage: a file, an argument or a selection is wrong (exit code 2)."""
 
     exit_code = 2
+
+
+class OutputError(InputError):
+    """An output cannot or must not be written (a full disk, no reader, one of the command's
+    own inputs, a file another run holds): exit code 2."""

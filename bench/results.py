@@ -28,13 +28,11 @@ is the one writer: it replaces the file atomically, with the user's umask.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import json
 import math
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from typing import Any
 import pyperf
 
 from bench.errors import InputError
+from bench.files import write_atomic
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "bench_format"
@@ -130,29 +129,6 @@ def write_results(results: Results) -> None:
     """Replace `results.path` with the results, atomically; gzip when it ends in .gz."""
     data = format_results(results).encode("utf-8")
     write_atomic(results.path, gzip.compress(data) if results.path.endswith(".gz") else data)
-
-
-def write_atomic(path: str, content: str | bytes) -> None:
-    """Replace `path` atomically: temp file in the same directory, fsync, rename.
-
-    The file gets the permissions an ordinary new file would (0666 less the umask).
-    """
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------- reading

@@ -230,12 +230,21 @@ def render_text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
+def escape_markdown(text: str) -> str:
+    """Text from a file or the command line made inert in markdown: HTML escaped, one line.
+
+    >>> escape_markdown("<img src=x onerror=alert(1)> a & b")
+    '&lt;img src=x onerror=alert(1)&gt; a &amp; b'
+    """
+    return " ".join(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
+
+
 def render_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
                           align: Sequence[str] | None = None) -> list[str]:
     """GitHub markdown table; `align` is one of ':--', '--:', '---' per column.
 
     By default the first and last columns are left-aligned and the others right-aligned;
-    a `|` inside a cell is escaped.
+    a `|` inside a cell is escaped, and so is HTML (`escape_markdown`).
 
     >>> render_markdown_table(["a", "b"], [["1", "x|y"]], align=["---", "---"])
     ['| a | b |', '| --- | --- |', '| 1 | x\\\\|y |']
@@ -244,7 +253,7 @@ def render_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
         align = [":--" if i in (0, len(headers) - 1) else "--:" for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(escape_markdown(c).replace("|", "\\|") for c in cells) + " |"
 
     return [line(headers), line(align), *(line(r) for r in rows)]
 

@@ -180,4 +180,4 @@ def test_cli_threshold_must_be_a_number(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "a.json", "b.json", "--threshold", "five"])
     assert exit_info.value.code == 2
-    assert "'five' is not a number of percent" in capsys.readouterr().err
+    assert "'five' is not a number" in capsys.readouterr().err

@@ -10,12 +10,15 @@ subclasses; `main` turns them into one `ERROR: ...` line on stderr and the
 error's exit code (`--debug` shows the traceback instead).
 
 Exit codes: 0 ok, 1 regression found, 2 bad input or usage, 3 a run finished
-but some cases failed, 130 interrupted.
+but some cases failed, 70 internal error (a bug in bench: one line, `--debug` for the
+traceback), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -24,7 +27,7 @@ from typing import NoReturn
 
 from bench import __version__
 from bench.cli.history import add_history_arguments, cmd_history
-from bench.cli.options import EXIT_INTERRUPTED, EXIT_USAGE
+from bench.cli.options import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from bench.cli.parts import add_merge_arguments, cmd_merge
 from bench.cli.progress import terminate_as_interrupt
 from bench.cli.reading import (
@@ -136,3 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (`bench ... | head`)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # a bug: its own exit code, so CI tells it from a regression
+        if args.debug:
+            traceback.print_exc()
+        where = "" if args.debug else "; run with --debug for the traceback"
+        message = " ".join(str(exc).split())
+        print(f"ERROR: internal error: {type(exc).__name__}: {message}{where} (please report it)",
+              file=sys.stderr)
+        return EXIT_INTERNAL

@@ -31,7 +31,8 @@ def find_history_files(paths: list[str]) -> list[str]:
             files.append(path)
             continue
         found = sorted(str(p) for p in folder.iterdir() if p.name.endswith(HISTORY_SUFFIXES)
-                       and not p.name.endswith((".capabilities.json",)) and p.is_file())
+                       and not p.name.endswith((".capabilities.json",))
+                       and not p.name.startswith(".") and p.is_file())  # .tmp-*: a killed save
         if not found:
             raise InputError(f"{path}: no results files (*.json, *.json.gz) in this folder")
         files += found

@@ -7,6 +7,7 @@ bench.text; -o/--output files are checked before work starts and written atomica
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from bench.cases import Case
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in bench, not a verdict
 
 
 # ---------------------------------------------------------------- selection and pyperf
@@ -47,11 +49,11 @@ def add_pyperf_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("pyperf options (passed through to pyperf)")
     group.add_argument("--fast", action="store_true", help="pyperf --fast")
     group.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
-    group.add_argument("-p", "--processes", type=int, help="worker processes per case")
-    group.add_argument("-n", "--values", type=int, help="values per process")
-    group.add_argument("-w", "--warmups", type=int, help="warmup values per process")
-    group.add_argument("-l", "--loops", type=int, help="loops per value (0: calibrate)")
-    group.add_argument("--min-time", type=float, help="minimum seconds of one value")
+    group.add_argument("-p", "--processes", type=parse_count, help="worker processes per case")
+    group.add_argument("-n", "--values", type=parse_count, help="values per process")
+    group.add_argument("-w", "--warmups", type=parse_count_or_zero, help="warmup values per process")
+    group.add_argument("-l", "--loops", type=parse_count_or_zero, help="loops per value (0: calibrate)")
+    group.add_argument("--min-time", type=parse_positive, help="minimum seconds of one value")
 
 
 def pyperf_flags(args: argparse.Namespace) -> list[str]:
@@ -90,47 +92,77 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exit 1 when a case is slower (default), or never")
 
 
-def parse_percent(text: str) -> float:
-    """A percentage on the command line as a fraction: '5' -> 0.05."""
-    try:
-        return float(text) / 100
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of percent") from None
+def parse_number(text: str) -> float:
+    """A finite number >= 0 from the command line (seconds, percent); argparse's type.
 
+    >>> parse_number("2.5")
+    2.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number, 0 or more")
+    return value
+
+
+def parse_percent(text: str) -> float:
+    """A percentage on the command line as a fraction: '5' -> 0.05 (finite, 0 or more)."""
+    return parse_number(text) / 100
+
+
+def parse_positive(text: str) -> float:
+    """A finite number > 0 (a timeout, a minimum time)."""
+    value = parse_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number over 0")
+    return value
+
+
+def parse_count(text: str) -> int:
+    """A whole number >= 1 (processes, values, rounds, jobs, a size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
+    return value
+
+
+def parse_count_or_zero(text: str) -> int:
+    """A whole number >= 0 (warmups; loops, where 0 calibrates)."""
+    return 0 if text.strip() == "0" else parse_count(text)
+
+
+def parse_filename(text: str) -> str:
+    """A file name that is not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty file name")
+    return text
 
 
 # ---------------------------------------------------------------- output files
 
-def check_output(path: str, *, force: bool = False, append: bool = False) -> None:
-    """Refuse to clobber an existing file, or to write where we cannot; create parent dirs."""
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, expected a file name")
-    if os.path.exists(path) and not (force or append):
-        raise InputError(f"{path}: already exists (use --force to overwrite or --append to add)")
-    if append and not os.path.exists(path):
-        raise InputError(f"{path}: --append needs an existing results file")
-    parent = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot create directory {parent} ({exc.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{path}: directory {parent} is not writable")
-
-
 def write_output(text: str, path: str | None, option: str = "-o/--output") -> None:
-    """Write `text` to `path` atomically (creating its directory), or to stdout without a path."""
-    if not path:
+    """Write `text` to `path` (bench.files: atomic, symlinks followed, devices written
+    through), or to stdout without a path."""
+    if path is None:
         sys.stdout.write(text)
         return
-    from bench.results import write_atomic
+    write_outputs([(path, text)], option)
 
-    check_output(path, force=True)
-    try:
-        write_atomic(path, text)
-    except OSError as exc:
-        raise InputError(f"{option}: cannot write {path!r}: {exc.strerror}") from None
-    print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
+
+def write_outputs(outputs: list[tuple[str, str]], option: str = "-o/--output") -> None:
+    """Write several outputs whole or not at all, then say what was written."""
+    from bench.files import check_output, write_files
+
+    for path, _ in outputs:
+        check_output(path, force=True, option=option)
+    write_files(outputs)
+    for path, text in outputs:
+        print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- the ship suite

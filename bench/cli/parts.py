@@ -13,8 +13,9 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from bench.cli.options import EXIT_OK, check_output, pyperf_flags
+from bench.cli.options import EXIT_OK, parse_filename, pyperf_flags
 from bench.errors import InputError
+from bench.files import check_not_input, check_output, lock_output
 
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
@@ -126,7 +127,8 @@ def resume_cases(results: Results, setup: dict, selected: list[Case], metric: st
 
 def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("parts", nargs="+", metavar="SHARD", help="results files of bench run --shard")
-    parser.add_argument("-o", "--output", required=True, help="the merged results file to write")
+    parser.add_argument("-o", "--output", required=True, type=parse_filename,
+                        help="the merged results file to write")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     parser.add_argument("--allow-mixed-machines", action="store_true",
                         help="accept parts run on different hosts (their times are then less "
@@ -138,13 +140,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from bench.results import read_results, write_results
 
     check_output(args.output, force=args.force)
+    check_not_input(args.output, args.parts)
     parts = [read_results(path) for path in args.parts]
     merged = merge_results(parts, args.output, args.allow_mixed_machines)
     missing = missing_shards(parts)
     if missing:
         print(f"warning: shard(s) {', '.join(missing)} not given; the merged run is partial",
               file=sys.stderr)
-    write_results(merged)
+    with lock_output(args.output, "bench merge"):
+        write_results(merged)
     print(f"wrote {args.output}: {len(merged.benchmarks)} benchmarks, {len(merged.failures)} "
           f"failed, from {len(parts)} part(s)", file=sys.stderr)
     return EXIT_OK

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from bench.errors import OutputError
 from bench.text import format_quantity
 
 if TYPE_CHECKING:
@@ -42,7 +43,11 @@ def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
                 on_saved()
             for output in outputs.values():
                 if output.benchmarks:
-                    write_results(output)
+                    try:
+                        write_results(output)
+                    except OutputError as exc:
+                        raise OutputError(f"{exc}; the file keeps the cases saved before this "
+                                          "one (--resume continues)") from None
             batch = pending[:]
             pending.clear()
             last_save = time.monotonic()

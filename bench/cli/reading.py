@@ -12,10 +12,12 @@ from bench.cli.options import (
     add_format_argument,
     add_gate_arguments,
     add_threshold_argument,
-    check_output,
+    parse_filename,
     write_output,
+    write_outputs,
 )
 from bench.errors import InputError
+from bench.files import check_not_input, check_output
 
 # ---------------------------------------------------------------- report and export
 
@@ -30,26 +32,29 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a results file or folder of a history, one run per commit "
                              "(repeatable): adds a History section with the change points that "
                              "bench history finds")
-    parser.add_argument("-o", "--output", default="reports/index.html")
+    parser.add_argument("-o", "--output", default="reports/index.html", type=parse_filename)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.cli.history import find_history_files
     from bench.report.render import build_report
 
-    check_output(args.output, force=True)
     csv_path = str(Path(args.output).with_suffix(".csv"))
     history = find_history_files(args.history) if args.history else []
+    inputs = [*args.results, *([args.capabilities] if args.capabilities else []), *history]
+    for path, option in ((args.output, "-o/--output"), (csv_path, "the CSV beside -o")):
+        check_output(path, force=True, option=option)
+        check_not_input(path, inputs, option)
     html = build_report(args.results, args.capabilities, args.base, args.threshold, history,
                         csv_name=Path(csv_path).name)
-    write_output(export_summary(args.results), csv_path)
-    write_output(html, args.output)
+    write_outputs([(csv_path, export_summary(args.results)), (args.output, html)])
     return EXIT_OK
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="pyperf JSON files (.json or .json.gz)")
-    parser.add_argument("--csv", required=True, metavar="OUT", help="write the summary here")
+    parser.add_argument("--csv", required=True, type=parse_filename, metavar="OUT",
+                        help="write the summary here")
 
 
 def export_summary(results: list[str]) -> str:
@@ -60,7 +65,8 @@ def export_summary(results: list[str]) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    check_output(args.csv, force=True)
+    check_output(args.csv, force=True, option="--csv")
+    check_not_input(args.csv, args.results, "--csv")
     write_output(export_summary(args.results), args.csv, "--csv")
     return EXIT_OK
 
@@ -73,7 +79,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", action="append", default=[], metavar="FILE_OR_GLOB",
                         help="a run of the base (repeatable, globs allowed)")
     add_gate_arguments(parser)
-    parser.add_argument("-o", "--output", help="write the report here instead of stdout")
+    parser.add_argument("-o", "--output", type=parse_filename, help="write the report here instead of stdout")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -98,6 +104,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         base, head = head[:1], head[1:]
     elif not head:
         raise InputError("give the HEAD run after the --base runs")
+    if args.output is not None:
+        check_output(args.output, force=True)
+        check_not_input(args.output, [*base, *head])
     base_runs, head_runs = read_runs(base), read_runs(head)
     comparison = compare_runs(tidy_frame(base_runs), tidy_frame(head_runs),
                               threshold=args.threshold)

@@ -24,9 +24,12 @@ from bench.cli.options import (
     add_plugin_argument,
     add_pyperf_arguments,
     add_selection_arguments,
-    check_output,
     drop_ship_cases,
     known_profiles,
+    parse_count,
+    parse_filename,
+    parse_number,
+    parse_positive,
     pyperf_flags,
     scheduler_flags,
     write_output,
@@ -34,6 +37,7 @@ from bench.cli.options import (
 from bench.cli.parts import add_plan_arguments
 from bench.cli.progress import run_with_progress
 from bench.errors import InputError
+from bench.files import check_not_input, check_output, is_special, lock_output, target_of
 from bench.text import render_document
 
 if TYPE_CHECKING:
@@ -112,20 +116,21 @@ def format_registries(doc: dict) -> str:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="quick", help=known_profiles("quick"))
     add_selection_arguments(parser)
-    parser.add_argument("-o", "--output", default="results/latest.json", help="pyperf JSON to write")
+    parser.add_argument("-o", "--output", default="results/latest.json", type=parse_filename,
+                        help="pyperf JSON to write (locked while the run writes it)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     parser.add_argument("--append", action="store_true", help="add cases to an existing output file")
     add_plan_arguments(parser)
-    parser.add_argument("--size", type=int, action="append", default=[],
+    parser.add_argument("--size", type=parse_count, action="append", default=[],
                         help="run the selected cases at this size instead (repeatable)")
     parser.add_argument("--no-capabilities", action="store_true",
                         help="do not write the capability matrix beside the results (a "
                              "--metric instructions run never does: its time run writes it)")
     add_metric_argument(parser)
-    parser.add_argument("--target-ci", type=float, metavar="PERCENT",
+    parser.add_argument("--target-ci", type=parse_number, metavar="PERCENT",
                         help="after the passes, add processes to cases whose 95%% CI half-width "
                              "is over this (default: the profile's, quick: 3; 0: off)")
-    parser.add_argument("--budget", type=float, metavar="SECONDS",
+    parser.add_argument("--budget", type=parse_number, metavar="SECONDS",
                         help="time the run may take, adaptive processes included (default: "
                              "the profile's, quick: 300)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -137,12 +142,21 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    started = time.monotonic()  # the budget is the whole command's
+    profile, selected = select_run_cases(args, args.size)
+    if args.costs:
+        check_not_input(args.output, [args.costs])
+    with lock_output(args.output):
+        return run_locked(args, profile, selected, started)
+
+
+def run_locked(args: argparse.Namespace, profile: Profile, selected: list[Case],
+               started: float) -> int:
+    """`bench run` once its output is locked: plan, run, save, summarize."""
     from bench import cases
     from bench.cli.parts import plan_run
     from bench.schedule import describe_noise, describe_precision
 
-    started = time.monotonic()  # the budget is the whole command's
-    profile, selected = select_run_cases(args, args.size)
     if args.metric == "instructions":
         selected = drop_ship_cases(selected)
     plan = make_plan(args, profile, selected) if args.metric == "time" else None
@@ -268,13 +282,18 @@ def report_failures(failures: dict[str, str]) -> None:
 
 
 def write_capabilities_beside(output: str) -> None:
-    """Write the capability matrix JSON next to the results (NAME.capabilities.json)."""
+    """Write the capability matrix JSON next to the results (NAME.capabilities.json); not
+    beside what is not a regular file (`-o /dev/null`)."""
     try:
         from bench.capabilities import probe_capabilities
     except ImportError:
         return
-    from bench.results import write_atomic
+    from bench.files import write_atomic
 
+    if is_special(target_of(output)):
+        print(f"not writing the capability matrix beside {output} (not a regular file)",
+              file=sys.stderr)
+        return
     path = capabilities_path(output)
     write_atomic(path, json.dumps(probe_capabilities(), indent=1))
     print(f"wrote {path}", file=sys.stderr)
@@ -297,11 +316,12 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
                         help="interpreter A, then interpreter B (each needs bench installed)")
     parser.add_argument("--profile", default="smoke", help=known_profiles("smoke"))
     add_selection_arguments(parser)
-    parser.add_argument("--rounds", type=int, default=AB_ROUNDS,
+    parser.add_argument("--rounds", type=parse_count, default=AB_ROUNDS,
                         help=f"A/B alternations per case (default: {AB_ROUNDS})")
     add_gate_arguments(parser)
     add_metric_argument(parser)
-    parser.add_argument("--outdir", default="results/ab", help="where a.json and b.json go")
+    parser.add_argument("--outdir", default="results/ab", type=parse_filename,
+                        help="where a.json and b.json go")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     add_plugin_argument(parser)
     add_pyperf_arguments(parser)
@@ -326,19 +346,30 @@ def check_interpreters(paths: list[str]) -> dict[str, str]:
 
 def cmd_ab(args: argparse.Namespace) -> int:
     from bench import runner
-    from bench.frame import load_results
-    from bench.gate.render import format_comparison
-    from bench.gate.rule import compare_runs, exit_code_for
     from bench.results import Results
 
     pythons = check_interpreters(args.pythons)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
     profile, selected = select_run_cases(args)
     outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
-    for output in outputs.values():
-        check_output(output.path, force=args.force)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(output.path)
+    with contextlib.ExitStack() as locks:
+        for output in outputs.values():
+            check_output(output.path, force=args.force)
+            locks.enter_context(lock_output(output.path, "bench ab"))
+            if not is_special(target_of(output.path)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target_of(output.path))
+        return run_ab(args, profile, selected, pythons, outputs)
+
+
+def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
+           pythons: dict[str, str], outputs: dict[str, Results]) -> int:
+    """`bench ab` once both outputs are locked: run both sides, save, compare."""
+    from bench import runner
+    from bench.frame import load_results
+    from bench.gate.render import format_comparison
+    from bench.gate.rule import compare_runs, exit_code_for
+
     if args.metric == "instructions":
         counting = {side: count_settings(args, profile, python) for side, python in pythons.items()}
         print(f"bench ab: {len(selected)} cases counted on each side (counts do not depend on "
@@ -375,15 +406,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_argument(parser)
-    parser.add_argument("-o", "--output", help="write to this file instead of stdout")
+    parser.add_argument("-o", "--output", type=parse_filename, help="write to this file instead of stdout")
     parser.add_argument("--serializer", dest="serializers", action="append", default=[],
                         metavar="NAME", help="probe only this serializer (repeatable)")
     parser.add_argument("--kind", dest="kinds", action="append", default=[], metavar="NAME",
                         help="probe only this object kind (repeatable)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=parse_positive, default=10.0, metavar="SECONDS",
                         help="a child that finishes no kind for this long is killed "
                              "(default: 10)")
-    parser.add_argument("--jobs", type=int, default=2, help="serializers probed at once "
+    parser.add_argument("--jobs", type=parse_count, default=2, help="serializers probed at once "
                         "(default: 2)")
     parser.add_argument("--kinds-module", dest="kinds_modules", action="append", default=[],
                         metavar="MODULE", help="also probe the KINDS of this importable module "

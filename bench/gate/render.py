@@ -17,6 +17,7 @@ from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivi
 from bench.location import CONFIDENCE
 from bench.text import (
     VERDICTS,
+    escape_markdown,
     format_change,
     format_change_interval,
     format_percent,
@@ -96,8 +97,8 @@ def format_comparison_markdown(cmp: Comparison) -> str:
     status = (f"**{counts['slower']} slower**" if counts["slower"] else "no regression")
     lines = [f"### bench compare: {status}", "",
              f"{summarize_counts(counts)}; {describe_geomean(cmp.geomean)}", "",
-             f"{describe_sides(cmp)}; {describe_rule(cmp)}", ""]
-    lines += [f"- note: {note}" for note in cmp.notes]
+             f"{escape_markdown(describe_sides(cmp))}; {describe_rule(cmp)}", ""]
+    lines += [f"- note: {escape_markdown(note)}" for note in cmp.notes]
     folded = {"uncertain": "uncertain (CI too wide to tell, or too few processes)",
               "same": "the same (within the threshold)"}
     shown = cmp.cases[~cmp.cases["verdict"].isin(list(folded))]
@@ -257,8 +258,8 @@ def format_history(history: History, fmt: str) -> str:
 
     def markdown() -> str:
         table = render_markdown_table(headers, rows) if rows else ["No change point."]
-        return "\n".join([f"### History: {describe_history(history)}", "", *table, "",
-                          f"**{summarize_history(history)}**"]) + "\n"
+        return "\n".join([f"### History: {escape_markdown(describe_history(history))}", "", *table,
+                          "", f"**{escape_markdown(summarize_history(history))}**"]) + "\n"
 
     def data() -> dict[str, Any]:
         changes = [{"case": c.case, "run": c.index, "label": c.label, "unit": history.units[c.case],
