@@ -170,9 +170,11 @@ def test_gate_commands_share_the_threshold_option(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
+    from bench.metric import INSTRUCTIONS, TIME
+
     assert f"--threshold PERCENT smallest change that counts, in percent (default: " \
-           f"{rule.DEFAULT_THRESHOLD * 100:g} for times, {rule.COUNT_THRESHOLD * 100:g} for " \
-           "counts)" in out
+           f"{TIME.threshold:.0%} for wall time, {INSTRUCTIONS.threshold:.0%} for " \
+           "instructions)" in out
     assert "--format {text,md,json}" in out
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from bench import cases, ship, ship_tasks
 from bench.cases import Case, get_profile, parse_case
-from bench.cli.running import drop_ship_cases, scheduler_flags
+from bench.cli.running import drop_unmeasurable, scheduler_flags
 from bench.errors import InputError
+from bench.metric import INSTRUCTIONS, TIME
 from bench.serializers import SERIALIZERS
 from bench.ship import SCALE_OPS, SCHEDULER_ENV, TRANSPORTS
 
@@ -83,9 +84,10 @@ def test_a_missing_transport_library_skips_its_cases_with_the_reason(monkeypatch
 
 def test_instruction_counts_drop_ship_cases_and_scheduler_needs_an_address(monkeypatch) -> None:
     mixed = [parse_case("ser/pickle-5/dumps/ints/10"), parse_case("ship/loky/empty/none/0")]
-    assert drop_ship_cases(mixed) == mixed[:1]
+    assert drop_unmeasurable(mixed, INSTRUCTIONS) == mixed[:1]
+    assert drop_unmeasurable(mixed, TIME) == mixed
     with pytest.raises(InputError, match="no case left"):
-        drop_ship_cases(mixed[1:])
+        drop_unmeasurable(mixed[1:], INSTRUCTIONS)
     monkeypatch.delenv(SCHEDULER_ENV, raising=False)
     assert scheduler_flags(None) == []
     with pytest.raises(InputError, match="expected HOST:PORT"):

@@ -42,7 +42,7 @@ def find_history_files(paths: list[str]) -> list[str]:
 def cmd_history(args: argparse.Namespace) -> int:
     from bench.gate.history import build_history
     from bench.gate.render import format_history
-    from bench.gate.rule import COUNT_THRESHOLD, DEFAULT_THRESHOLD
+    from bench.metric import choose_threshold, metric_of_units
     from bench.results import read_runs
 
     files = find_history_files(args.runs)
@@ -52,12 +52,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise InputError(f"--label: {len(args.labels)} label(s) for {len(files)} runs")
     runs = read_runs(files)
     units = {b.get_unit() for run in runs for b in run.benchmarks}
-    if len(units) > 1:
+    if metric_of_units(units) is None:
         raise InputError(f"bench history: runs of different units ({', '.join(sorted(units))}): "
                          "a history is of one metric")
-    threshold = args.threshold
-    if threshold is None:
-        threshold = COUNT_THRESHOLD if units == {"integer"} else DEFAULT_THRESHOLD
+    threshold = choose_threshold(args.threshold, units)
     history = build_history(runs, threshold, args.labels)
     sys.stdout.write(format_history(history, args.format))
     regression = args.fail_on == "slower" and bool(history.newest_regressions())

@@ -17,6 +17,7 @@ from bench.text import formats_of
 
 if TYPE_CHECKING:
     from bench.cases import Case
+    from bench.metric import Metric
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in bench, not a verdict
@@ -68,9 +69,12 @@ def pyperf_flags(args: argparse.Namespace) -> list[str]:
 
 # ---------------------------------------------------------------- verdict options
 
-# The gate's DEFAULT_THRESHOLD and COUNT_THRESHOLD (a test checks them; importing the gate here
-# would load pandas and scipy for every command).
-THRESHOLD_HELP = "smallest change that counts, in percent (default: 5 for times, 1 for counts)"
+def threshold_help() -> str:
+    """--threshold's help: the default of each metric."""
+    from bench.metric import METRICS
+
+    defaults = ", ".join(f"{m.threshold:.0%} for {m.noun}" for m in METRICS.values())
+    return f"smallest change that counts, in percent (default: {defaults})".replace("%", "%%")
 
 
 def add_format_argument(parser: argparse.ArgumentParser, markdown: bool = True) -> None:
@@ -81,7 +85,7 @@ def add_format_argument(parser: argparse.ArgumentParser, markdown: bool = True) 
 def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
     """--threshold PERCENT, kept as a fraction; unset (None) means the gate's default."""
     parser.add_argument("--threshold", type=parse_percent, default=None, metavar="PERCENT",
-                        help=THRESHOLD_HELP)
+                        help=threshold_help())
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,14 +171,17 @@ def write_outputs(outputs: list[tuple[str, str]], option: str = "-o/--output") -
 
 # ---------------------------------------------------------------- the ship suite
 
-def drop_ship_cases(selected: list[Case]) -> list[Case]:
-    """The cases an instruction count can measure: ship cases span processes, so they go."""
-    kept = [case for case in selected if case.suite != "ship"]
+def drop_unmeasurable(selected: list[Case], metric: Metric) -> list[Case]:
+    """The cases `metric` can measure (a count is of one process: ship cases span several)."""
+    kept = [case for case in selected if metric.can_measure(case.suite)]
     if len(kept) < len(selected):
-        print(f"skipped {len(selected) - len(kept)} ship cases: --metric instructions counts one "
-              "process, a ship case spans several (use --metric time)", file=sys.stderr)
+        suites = sorted({case.suite for case in selected} - {case.suite for case in kept})
+        print(f"skipped {len(selected) - len(kept)} {'/'.join(suites)} cases: --metric "
+              f"{metric.name} cannot measure them (a count is of one process; use --metric time)",
+              file=sys.stderr)
     if not kept:
-        raise InputError("--metric instructions: no case left once the ship cases are dropped")
+        raise InputError(f"--metric {metric.name}: no case left once those it cannot measure "
+                         "are dropped")
     return kept
 
 

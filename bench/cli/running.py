@@ -24,7 +24,7 @@ from bench.cli.options import (
     add_plugin_argument,
     add_pyperf_arguments,
     add_selection_arguments,
-    drop_ship_cases,
+    drop_unmeasurable,
     known_profiles,
     parse_count,
     parse_filename,
@@ -38,6 +38,7 @@ from bench.cli.parts import add_plan_arguments
 from bench.cli.progress import run_with_progress
 from bench.errors import InputError
 from bench.files import check_not_input, check_output, is_special, lock_output, target_of
+from bench.metric import get_metric
 from bench.text import render_document
 
 if TYPE_CHECKING:
@@ -157,11 +158,11 @@ def run_locked(args: argparse.Namespace, profile: Profile, selected: list[Case],
     from bench.cli.parts import plan_run
     from bench.schedule import describe_noise, describe_precision
 
-    if args.metric == "instructions":
-        selected = drop_ship_cases(selected)
-    plan = make_plan(args, profile, selected) if args.metric == "time" else None
+    metric = get_metric(args.metric)
+    selected = drop_unmeasurable(selected, metric)
+    plan = make_plan(args, profile, selected) if metric.scheduled else None
     selected, output, plan = plan_run(args, profile, selected, plan)  # --shard, --resume
-    if profile.writes_capabilities and args.metric == "time" and not args.no_capabilities:
+    if profile.writes_capabilities and metric.writes_capabilities and not args.no_capabilities:
         write_capabilities_beside(args.output)  # first: the budget's clock is already running
     if plan is not None:
         plan.started = started
@@ -329,7 +330,9 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_metric_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=["time", "instructions"], default="time",
+    from bench.metric import METRICS, TIME
+
+    parser.add_argument("--metric", choices=list(METRICS), default=TIME.name,
                         help="time (default): wall time on pyperf; instructions: instructions "
                              "of one call under valgrind's callgrind (-n: values per case)")
 
@@ -370,7 +373,8 @@ def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
 
-    if args.metric == "instructions":
+    metric = get_metric(args.metric)
+    if not metric.paired_ab:
         counting = {side: count_settings(args, profile, python) for side, python in pythons.items()}
         print(f"bench ab: {len(selected)} cases counted on each side (counts do not depend on "
               f"load: no rounds); A = {pythons['a']}, B = {pythons['b']}", file=sys.stderr)
@@ -396,7 +400,7 @@ def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
         print("ERROR: no case was measured on both sides", file=sys.stderr)
         return EXIT_FAILED_CASES
     comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
-                              threshold=args.threshold, paired=args.metric == "time")
+                              threshold=args.threshold, paired=metric.paired_ab)
     sys.stdout.write(format_comparison(comparison, args.format))
     failed = any(output.failures for output in outputs.values())
     return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)
