@@ -23,8 +23,8 @@ to 5% more than the counts after it (a dill loads, a list-growing fold) in every
 widened the case's interval past the gate's 1% threshold; when k is 1, the 1-call count is
 that warm-up value. Values stop at `values` or at VALUE_BUDGET instructions (an op of 100 M
 or more, ~1.5 s a call under callgrind, is counted once, with no warm-up value: its values
-in one process agree within 0.01%). The fixed
-costs (the loop's set-up, the client requests, the dump) cancel; what is left is one call
+in one process agree within 0.01%). The fixed costs (the loop's set-up, the client requests,
+the dump) cancel; what is left is one call
 of the op and one turn of the `for` loop that calls it, as in a time run. Peak memory is
 not measured here: it is the time run's, and its tracemalloc call would move the next
 call's count. The objects alive after preparing (the interpreter's, the case's data) are
@@ -66,15 +66,19 @@ from typing import Any
 from bench.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
 from bench.cases import Case, load_plugins, parse_case
 from bench.folds import STYLES
-from bench.runner import CaseResult, describe_exit, python_metadata
+from bench.runner import (
+    CaseResult,
+    absolute_program,
+    child_environ,
+    describe_exit,
+    make_scratch,
+    plugin_options,
+    python_metadata,
+    remove_stale_scratch,
+)
 from bench.serializers import SERIALIZERS
 from bench.shapes import SHAPES
-from bench.worker import (
-    describe_failure,
-    imported_libraries,
-    prepare_case,
-    run_metadata,
-)
+from bench.worker import add_plugin_path, describe_failure, imported_libraries, prepare_case, run_metadata
 
 VALUES = 3                # values per case unless -n/--values
 JOBS = 2                  # counting processes at once
@@ -270,7 +274,7 @@ def count_cases(names: Sequence[str], dumps: Dumps, values: int) -> Iterator[dic
     """
     pending = iter(names)
     while True:
-        with tempfile.TemporaryDirectory(prefix="bench-count-") as workdir:
+        with tempfile.TemporaryDirectory(prefix="bench-count-", dir=dumps.directory) as workdir:
             dumps.shim.stop_instrumentation()  # building and checking at valgrind's plain speed
             try:
                 batch = list(prepare_batch(pending, workdir))
@@ -317,8 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dumps", required=True, help="the directory callgrind dumps into")
     parser.add_argument("--values", type=int, default=VALUES)
     parser.add_argument("--plugin", action="append", default=[])
+    parser.add_argument("--plugin-path", default="", help="the plugins' folders (os.pathsep)")
     parser.add_argument("cases", nargs="+")
     args = parser.parse_args(argv)
+    add_plugin_path(args.plugin_path)
     load_plugins(args.plugin)
     shim = Shim(args.shim)
     if not shim.on_valgrind():
@@ -339,6 +345,11 @@ def counting_metadata(settings: CountSettings) -> dict[str, Any]:
             "callgrind_options": " ".join(CALLGRIND_OPTIONS),
             "address_randomization": "off" if settings.tools.setarch else "on",
             **run_metadata(settings.profile)}
+
+
+def predict_metadata(python: str) -> dict[str, Any]:
+    """The machine's and interpreter's metadata (and unit) a count of `python` will carry."""
+    return {**python_metadata(python), "unit": UNIT}
 
 
 def make_benchmark(case: Case, line: dict[str, Any], common: dict[str, Any]) -> Any:
@@ -364,13 +375,12 @@ def read_case_line(case: Case, line: dict[str, Any], common: dict[str, Any]) -> 
 
 
 def counting_command(group: Sequence[Case], settings: CountSettings, dumps: str) -> list[str]:
-    """The valgrind command of one counting process."""
-    program = [settings.python, "-m", "bench.counter", "--shim", settings.tools.shim,
+    """The valgrind command of one counting process (started in `dumps`, never in the
+    caller's folder, whose modules it must not import)."""
+    program = [absolute_program(settings.python), "-m", "bench.counter", "--shim", settings.tools.shim,
                "--dumps", dumps, "--values", str(settings.values)]
-    for plugin in settings.plugins:
-        program += ["--plugin", plugin]
-    return settings.tools.command(os.path.join(dumps, DUMP_NAME), [*program,
-                                                                   *(c.name for c in group)])
+    return settings.tools.command(os.path.join(dumps, DUMP_NAME),
+                                  [*program, *plugin_options(settings.plugins), *(c.name for c in group)])
 
 
 class Pool:
@@ -384,7 +394,7 @@ class Pool:
         self.processes: set[subprocess.Popen[str]] = set()
         self.stopped = False
         self.common = {**python_metadata(settings.python), **counting_metadata(settings)}
-        self.env = {**os.environ, **COUNTING_ENV}
+        self.env = child_environ({**os.environ, **COUNTING_ENV})
 
     def next_group(self) -> list[Case] | None:
         with self.lock:
@@ -400,13 +410,13 @@ class Pool:
 
     def count_group(self, group: list[Case]) -> None:
         """Run one counting process over `group`; requeue what a dead process left."""
-        dumps = tempfile.mkdtemp(prefix="bench-callgrind-")
+        dumps = make_scratch("callgrind")
         try:
             with tempfile.TemporaryFile("w+") as errors:
                 try:
                     proc = subprocess.Popen(counting_command(group, self.settings, dumps),
                                             stdout=subprocess.PIPE, stderr=errors, text=True,
-                                            env=self.env)
+                                            env=self.env, cwd=dumps)
                 except OSError as exc:
                     for case in group:
                         self.results.put(CaseResult(case, None, f"cannot start valgrind: {exc}"))
@@ -460,6 +470,7 @@ class Pool:
 
 def iter_count(cases: Sequence[Case], settings: CountSettings) -> Generator[CaseResult, None, None]:
     """Count each case under callgrind; yield one CaseResult per case, as they finish."""
+    remove_stale_scratch()
     pool = Pool(cases, settings)
     threads = [threading.Thread(target=pool.serve, daemon=True) for _ in range(settings.jobs)]
     for thread in threads:

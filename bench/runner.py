@@ -11,14 +11,22 @@ import in the worker was 45 ms. Loops are calibrated inside a case's first worke
 bench.worker.calibrate_loops), not in a calibration process: a process costs more than
 the timing it holds. The case's workers share a file where the first leaves the metadata
 it measured (peak memory, page faults, sizes).
+
+Workers never import from the caller's folder: each starts in the run's scratch folder (so
+`python -m` puts that folder, not the caller's, on its path), with the PYTHONPATH entries
+made absolute and the folders of the `--plugin` modules passed on (`plugin_folders`). Scratch
+folders are named `bench-KIND-PID-...` after the process that owns them; a run first removes
+those whose owner is dead (a SIGKILLed run's, `remove_stale_scratch`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -98,8 +106,102 @@ def worker_environ(args: Any) -> dict[str, str]:
     names given to `--inherit-environ`, or all of it with `--copy-env`."""
     from pyperf._utils import create_environ
 
-    return dict(create_environ(args.inherit_environ, getattr(args, "locale", True),
-                               getattr(args, "copy_env", False)))
+    return child_environ(create_environ(args.inherit_environ, getattr(args, "locale", True),
+                                        getattr(args, "copy_env", False)))
+
+
+def child_environ(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` with PYTHONPATH's entries made absolute and its empty ones (the current
+    folder) dropped: a child starts in its scratch folder and imports nothing from the caller's.
+
+    >>> child_environ({"PYTHONPATH": os.pathsep.join(["/a", "", "/b"])})["PYTHONPATH"] == "/a:/b"
+    True
+    """
+    environ = dict(environ)
+    if "PYTHONPATH" in environ:
+        environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(entry) for entry in
+                                                environ["PYTHONPATH"].split(os.pathsep) if entry)
+    return environ
+
+
+def absolute_program(program: str) -> str:
+    """`program` made absolute when it is a relative path (a child started in another
+    folder would look for it there); a bare name is left for PATH.
+
+    >>> absolute_program("python3"), absolute_program("/usr/bin/python3")
+    ('python3', '/usr/bin/python3')
+    """
+    return os.path.abspath(program) if os.sep in program else program
+
+
+def plugin_options(plugins: Sequence[str]) -> list[str]:
+    """A child's options for the `--plugin` modules: each name, then the folders they are
+    imported from (`--plugin-path`, os.pathsep between them)."""
+    options = [arg for plugin in plugins for arg in ("--plugin", plugin)]
+    folders = plugin_folders(plugins)
+    return [*options, "--plugin-path", os.pathsep.join(folders)] if folders else options
+
+
+def plugin_folders(plugins: Sequence[str]) -> list[str]:
+    """The folders the `--plugin` modules are imported from (the folder holding a dotted
+    module's top package), for workers that do not import from the caller's folder."""
+    folders = []
+    for name in plugins:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+            continue
+        folder = os.path.dirname(os.path.abspath(spec.origin))
+        for _ in range(name.count(".") + (os.path.basename(spec.origin) == "__init__.py")):
+            folder = os.path.dirname(folder)
+        folders.append(folder)
+    return list(dict.fromkeys(folders))
+
+
+SCRATCH_NAME = re.compile(r"bench-(?:run|ab|callgrind|probe)-(\d+)-")
+
+
+def make_scratch(kind: str) -> str:
+    """A new scratch folder `bench-KIND-PID-...` in the temporary directory, PID this process's."""
+    return tempfile.mkdtemp(prefix=f"bench-{kind}-{os.getpid()}-")
+
+
+def remove_stale_scratch(directory: str | None = None) -> list[str]:
+    """Remove the scratch folders (`make_scratch`) of this user in `directory` (default: the
+    temporary directory) whose owner process is dead; return their paths."""
+    directory = directory or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = SCRATCH_NAME.match(entry.name)
+        try:
+            mine = entry.is_dir(follow_symlinks=False) and entry.stat().st_uid == os.getuid()
+        except OSError:
+            mine = False
+        if match and mine and not process_alive(int(match.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """True while a process `pid` exists (one of another user counts).
+
+    >>> process_alive(os.getpid())
+    True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 # pyperf's metadata that belongs to one process, not to the machine or the interpreter
@@ -114,13 +216,18 @@ def python_metadata(python: str, environ: tuple[tuple[str, str], ...] = ()) -> d
     """pyperf's metadata of the machine and of `python` (version, build, executable, CPU,
     ASLR, timer ...), collected once per interpreter by pyperf in that interpreter.
 
-    BenchError when `python` cannot run pyperf (the workers would fail alike).
+    BenchError when `python` cannot run pyperf (the workers would fail alike). It runs in a
+    scratch folder of its own: `-c` puts the current folder on its path.
     """
+    scratch = make_scratch("probe")
     try:
-        proc = subprocess.run([python, "-c", METADATA_PROBE], capture_output=True, text=True,
-                              env=dict(environ) or None, timeout=120)
+        proc = subprocess.run([absolute_program(python), "-c", METADATA_PROBE],
+                              capture_output=True, text=True, env=dict(environ) or None,
+                              timeout=120, cwd=scratch)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BenchError(f"cannot run {python}: {exc}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise BenchError(f"{python} cannot collect pyperf's metadata: {last}")
@@ -128,18 +235,24 @@ def python_metadata(python: str, environ: tuple[tuple[str, str], ...] = ()) -> d
     return {key: value for key, value in metadata.items() if key not in PROCESS_METADATA}
 
 
+def predict_metadata(settings: RunSettings) -> dict[str, Any]:
+    """The machine's and interpreter's metadata (and unit) a worker's run of `settings` will
+    carry: what pyperf checks before runs join a case, known before anything is timed."""
+    args = parse_pyperf_args(settings)
+    environ = worker_environ(args)
+    return {**python_metadata(args.python, tuple(sorted(environ.items()))), "unit": "second"}
+
+
 def worker_command(args: Any, python: str, options: dict[str, str],
                    plugins: Sequence[str]) -> list[str]:
     """The command line of one worker process: pyperf's settings, then the case's options."""
-    command = [python, *PROGRAM_ARGS, "--values", str(args.values),
+    command = [absolute_program(python), *PROGRAM_ARGS, "--values", str(args.values),
                "--warmups", str(args.warmups if args.warmups is not None else 1),
                "--min-time", str(args.min_time)]
     for key, value in options.items():
         if value:
             command += [f"--{key}", value]
-    for plugin in plugins:
-        command += ["--plugin", plugin]
-    return command
+    return [*command, *plugin_options(plugins)]
 
 
 def spawn_worker(case: Case, args: Any, python: str, options: dict[str, str],
@@ -148,7 +261,8 @@ def spawn_worker(case: Case, args: Any, python: str, options: dict[str, str],
     benchmark holds one pyperf Run (or the reason the case could not be timed).
 
     `options` are the worker's own (loops, meta, result, profile, round, pass); the result
-    file is read and removed. Ctrl-C stops the worker and is raised again.
+    file is read and removed. The worker starts in the result file's folder (the run's
+    scratch folder), never in the caller's. Ctrl-C stops the worker and is raised again.
     """
     import pyperf
 
@@ -158,7 +272,8 @@ def spawn_worker(case: Case, args: Any, python: str, options: dict[str, str],
     try:
         proc = subprocess.run(command, env=environ, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True, errors="replace",
-                              timeout=args.timeout or None)
+                              timeout=args.timeout or None,
+                              cwd=os.path.dirname(os.path.abspath(options["result"])))
     except subprocess.TimeoutExpired:
         return CaseResult(case, None, f"worker timed out: no result within {args.timeout:g} s",
                           time.monotonic() - start)
@@ -202,7 +317,8 @@ def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
     merges them). Loops are calibrated in a case's first process and kept. A case that
     fails leaves the schedule.
     """
-    scratch = tempfile.mkdtemp(prefix="bench-run-")
+    remove_stale_scratch()
+    scratch = make_scratch("run")
     try:
         args = parse_pyperf_args(settings)
         by_name = {case.name: case for case in cases}
@@ -237,7 +353,8 @@ def iter_ab(cases: Sequence[Case], settings: RunSettings, pythons: dict[str, str
     failure and the case's remaining rounds are skipped.
     """
     plan = plan_ab_rounds(rounds)
-    scratch = tempfile.mkdtemp(prefix="bench-ab-")
+    remove_stale_scratch()
+    scratch = make_scratch("ab")
     try:
         args = parse_pyperf_args(settings)
         for case in cases:

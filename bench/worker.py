@@ -341,16 +341,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Options: --case NAME, --values N, --warmups N, --loops N (0: calibrate them, see
     calibrate_loops), --min-time SECONDS, --result PATH (default: print it), --meta PATH
-    (metadata shared by the case's workers), --profile, --round, --pass, --plugin MODULE.
+    (metadata shared by the case's workers), --profile, --round, --pass, --plugin MODULE,
+    --plugin-path FOLDERS (where the plugins are, os.pathsep between them).
     """
     options: dict[str, str] = {}
     try:
         options = parse_worker_args(sys.argv[1:] if argv is None else argv)
         if "case" not in options:
             raise BenchError("no --case given")
+        add_plugin_path(options.get("plugin-path", ""))
         load_plugins(filter(None, options.get("plugin", "").split(",")))
         case = parse_case(options["case"])
-        with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        scratch = os.path.dirname(options.get("result", "")) or None  # the parent removes it
+        with tempfile.TemporaryDirectory(prefix="bench-", dir=scratch) as workdir:
             time_func, metadata = build_time_func(case, workdir, options.get("meta", ""))
             loops = (int(options.get("loops", 0))
                      or calibrate_loops(time_func, float(options.get("min-time", 0.1))))
@@ -367,6 +370,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench worker: {options.get('case')}: {reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def add_plugin_path(folders: str) -> None:
+    """Put the `--plugin` modules' folders (os.pathsep between them) at the end of sys.path:
+    a plugin is found there, and nothing in them shadows an installed library."""
+    for folder in filter(None, folders.split(os.pathsep)):
+        if folder not in sys.path:
+            sys.path.append(folder)
 
 
 def run_metadata(profile: str, ab_round: str = "", step: str = "") -> dict[str, str | int]:

@@ -217,3 +217,65 @@ def test_a_worker_past_pyperf_s_timeout_is_stopped_and_named(tmp_path):
     args.timeout = 0.01  # no interpreter starts that fast
     result = spawn_worker(case, args, sys.executable, options)
     assert result.benchmark is None and result.error == "worker timed out: no result within 0.01 s"
+
+
+SHADOW = """import pathlib
+pathlib.Path({marker!r}).write_text("imported from the caller's folder")
+raise ImportError("the caller's {name}.py was imported")
+"""
+
+
+@pytest.mark.slow
+def test_workers_never_import_from_the_caller_s_folder(tmp_path):
+    folder, marker = tmp_path / "work", tmp_path / "marker.txt"
+    folder.mkdir()
+    for name in ("dill", "json", "pyperf"):
+        (folder / f"{name}.py").write_text(SHADOW.format(marker=str(marker), name=name))
+    out = tmp_path / "r.json"
+    # the parent without its own folder on its path (as the `bench` script runs), in `folder`
+    launcher = "import sys; del sys.path[0]; from bench.cli import main; raise SystemExit(main())"
+    proc = subprocess.run([sys.executable, "-c", launcher, "run", "--profile", "smoke",
+                           "-k", "ser/dill/*", "-o", str(out)], cwd=folder, capture_output=True,
+                          text=True, env=bench_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()
+    metadata = load_metadata(out)["ser/dill/dumps/ints/10"]
+    import dill
+
+    assert metadata["subject_version"] == dill.__version__ and "dill" in metadata["bench_imported"]
+
+
+@pytest.mark.slow
+def test_a_plugin_from_the_caller_s_folder_still_reaches_the_workers(tmp_path):
+    plugin = (os.path.join(os.path.dirname(__file__), "plugins", "bench_doubles.py"))
+    with open(plugin, encoding="utf-8") as f:
+        text = f.read().replace('"test-pickle-twice"', '"test-cwd-plugin"')
+    (tmp_path / "cwd_plugin.py").write_text(text)
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--plugin", "cwd_plugin",
+                           "--profile", "smoke", "-k", "ser/test-cwd-plugin/*", "-o", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert proc.returncode == 0, proc.stderr
+    assert list(load_metadata(out)) == ["ser/test-cwd-plugin/dumps/ints/10"]
+
+
+def test_stale_scratch_folders_of_dead_runs_are_removed(tmp_path):
+    from bench.runner import make_scratch, remove_stale_scratch
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [tmp_path / f"bench-{kind}-{dead.pid}-x1" for kind in ("run", "ab", "callgrind")]
+    alive = tmp_path / f"bench-run-{os.getpid()}-x2"
+    other = tmp_path / f"bench-report-{dead.pid}-x3"  # not a scratch folder of a run
+    for folder in [*stale, alive, other]:
+        folder.mkdir()
+        (folder / "meta-0.json").write_text("{}")
+    assert sorted(remove_stale_scratch(str(tmp_path))) == sorted(map(str, stale))
+    assert alive.exists() and other.exists() and not any(f.exists() for f in stale)
+    mine = make_scratch("run")
+    try:
+        assert os.path.basename(mine).startswith(f"bench-run-{os.getpid()}-")
+        assert mine not in remove_stale_scratch(os.path.dirname(mine))
+    finally:
+        os.rmdir(mine)
