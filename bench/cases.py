@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.errors import InputError
-from bench.folds import INPUT_KINDS, STYLES, TASKS
+from bench.folds import INPUT_KINDS, STYLES, TASKS, estimate_fold_nbytes
 from bench.serializers import SERIALIZERS, classify_roundtrip
 from bench.shapes import SHAPES, build_shape, estimate_nbytes
-from bench.ship import SCALE_OPS, SHIP_OPS, SHIP_SHAPES, TRANSPORTS, shape_of
+from bench.ship import SCALE_OPS, SHIP_OPS, SHIP_SHAPES, TRANSPORTS, estimate_ship_nbytes, shape_of
 
 SUITES = ("ser", "fold", "ref", "ship")
 SER_OPS = ("dumps", "loads")
@@ -174,6 +174,31 @@ def ship_suite_cases(sockets: Sequence[str], sizes: Sequence[int], sides: Sequen
 def ref_cases(sizes: Iterable[int]) -> Iterator[Case]:
     """The memcpy reference: copying a bytes buffer of each size."""
     return (Case("ref", "memcpy", "copy", "bytes", size) for size in sizes)
+
+
+def estimate_ref_nbytes(size: int) -> int:
+    """Bytes the memcpy reference holds: its buffer and the copy.
+
+    >>> estimate_ref_nbytes(1000)
+    2000
+    """
+    return 2 * size
+
+
+def estimate_ser_nbytes(shape: str, size: int) -> int:
+    """Bytes a serializer case's input takes: one item of the shape, times the size (the
+    shape's own cap is checked by `check_resized`)."""
+    return estimate_nbytes(shape, 1) * size
+
+
+# Each suite's estimate of the bytes a case holds, from (op, shape, size): what
+# `check_resized` holds to the memory budget before any worker starts.
+SUITE_ESTIMATES: dict[str, Callable[[str, str, int], int]] = {
+    "ser": lambda op, shape, size: estimate_ser_nbytes(shape, size),
+    "fold": lambda op, shape, size: estimate_fold_nbytes(op, size),
+    "ref": lambda op, shape, size: estimate_ref_nbytes(size),
+    "ship": lambda op, shape, size: estimate_ship_nbytes(op, size),
+}
 
 
 def around(shape: str) -> list[int]:
@@ -357,7 +382,7 @@ def resize_cases(cases: Sequence[Case], sizes: Sequence[int]) -> list[Case]:
 
 
 def memory_budget() -> int:
-    """Bytes a serializer case's input may take: BENCH_MEMORY_BUDGET, or 4 GiB."""
+    """Bytes a case's data may take (SUITE_ESTIMATES): BENCH_MEMORY_BUDGET, or 4 GiB."""
     text = os.environ.get("BENCH_MEMORY_BUDGET", str(4 * 2**30))
     if not text.isdigit():
         raise InputError(f"BENCH_MEMORY_BUDGET={text!r}: expected a number of bytes")
@@ -365,17 +390,19 @@ def memory_budget() -> int:
 
 
 def check_resized(case: Case, budget: int) -> None:
-    """Refuse a size below 1, outside the shape's range, or whose input would exceed `budget`."""
+    """Refuse a size below 1, outside the shape's range, or whose data would exceed `budget`
+    (each suite's estimate, SUITE_ESTIMATES)."""
     if case.size < 1:
         raise InputError(f"--size {case.size}: sizes must be at least 1")
     check_case(case)
-    if case.suite != "ser":
-        return
-    estimate = estimate_nbytes(case.shape, 1) * case.size
+    estimate = SUITE_ESTIMATES[case.suite](case.op, case.shape, case.size)
     if estimate > budget:
-        raise InputError(f"--size {case.size}: shape {case.shape!r} would need about "
+        what = f"shape {case.shape!r}" if case.suite == "ser" else case.name
+        raise InputError(f"--size {case.size}: {what} would need about "
                          f"{estimate / 2**30:.1f} GiB, over the budget of "
                          f"{budget / 2**30:.1f} GiB (set BENCH_MEMORY_BUDGET in bytes)")
+    if case.suite != "ser":
+        return
     try:
         estimate_nbytes(case.shape, case.size)
     except InputError as exc:

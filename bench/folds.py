@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from bench.equality import same_value
 from bench.errors import InputError
-from bench.shapes import WORDS
+from bench.shapes import WORDS, shape_nbytes
 
 Fold = Callable[[Iterable[Any]], Any]
 InputKind = Literal["list", "generator"]
@@ -274,6 +274,18 @@ def build_items(task: str, n: int, seed: int = 0) -> list[Any]:
     if n < 1:
         raise InputError(f"fold task {task!r}: size {n} must be at least 1")
     return get_task(task).build(n, random.Random(f"{task}:{n}:{seed}"))
+
+
+def estimate_fold_nbytes(task: str, n: int) -> int:
+    """Bytes a fold case of `task` at size n holds: its items (the list a generator runs
+    over too), extrapolated from a small build, and an answer no larger than them (a
+    flattened list, a joined string, numpy's array of them).
+
+    >>> 2_000_000 < estimate_fold_nbytes("sum", 30_000) < 3_000_000
+    True
+    """
+    probe = min(max(n, 1), 64)
+    return 2 * shape_nbytes(build_items(task, probe)) * n // probe
 
 
 def get_fold(style: str, task: str) -> Fold:

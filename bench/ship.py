@@ -15,6 +15,7 @@ Importing this module imports no optional library (loky, distributed, a serializ
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import dataclass
 
 from bench.serializers import SERIALIZERS
@@ -88,6 +89,22 @@ def workers_of(op: str) -> int:
     (2, 1)
     """
     return int(op.rsplit("-x", 1)[1]) if "-x" in op else 1
+
+
+def estimate_ship_nbytes(op: str, n: int) -> int:
+    """Bytes a ship case of `op` at size n holds at once, over its processes: a data or code
+    case's n ints on both sides and in between (a list slot and an int object each, 3 times);
+    a grid case's n x n float64 grid with numpy's temporaries (6 of them) in the checking
+    process and in each tile worker.
+
+    >>> estimate_ship_nbytes("empty", 0), estimate_ship_nbytes("stencil-x2", 1000) // 10**6
+    (0, 144)
+    """
+    if op == "empty":
+        return 0
+    if op in SCALE_OPS:
+        return 6 * 8 * n * n * (workers_of(op) + 1)
+    return 3 * n * (8 + sys.getsizeof(10**4))
 
 
 def shape_of(op: str) -> str:

@@ -166,3 +166,37 @@ def test_resize_refuses_bad_sizes_and_budgets(size, budget, message, monkeypatch
     picked = select_cases(get_profile("smoke").list_cases(), ["ser/pickle-5/dumps/*"])
     with pytest.raises(InputError, match=message.replace("(", r"\(")):
         resize_cases(picked, [size])
+
+
+@pytest.mark.parametrize(("profile", "pattern", "size"), [
+    ("smoke", "fold/loop/sum/list/*", 10**12),
+    ("smoke", "fold/loop/sum/generator/*", 10**12),
+    ("smoke", "ref/*", 10**12),
+    ("ship-smoke", "ship/process-pool/data/*", 10**11),
+    ("ship-smoke", "ship/pipes/stencil-x2/*", 10**5),
+])
+def test_a_huge_size_on_any_suite_is_refused_before_a_worker_starts(profile, pattern, size,
+                                                                    tmp_path, capsys, monkeypatch):
+    import bench.runner
+    from bench.cli import main
+
+    def no_worker(*args, **kwargs):
+        raise AssertionError("a worker was started")
+
+    monkeypatch.setattr(bench.runner, "spawn_worker", no_worker)
+    out = tmp_path / "r.json"
+    assert main(["run", "--profile", profile, "-k", pattern, "--size", str(size), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"ERROR: --size {size}: ")
+    assert "over the budget of 4.0 GiB (set BENCH_MEMORY_BUDGET in bytes)" in err[0]
+    assert not out.exists()
+
+
+def test_every_suite_has_a_memory_estimate_that_grows_with_the_size():
+    from bench.cases import SUITE_ESTIMATES, SUITES, memory_budget
+
+    cases = {c.suite: c for c in get_profile("quick").list_cases() if c.op != "empty"}
+    assert set(SUITE_ESTIMATES) == set(SUITES)
+    for suite, case in cases.items():
+        small, big = (SUITE_ESTIMATES[suite](case.op, case.shape, n) for n in (case.size, 10 * case.size))
+        assert 0 < small < big < memory_budget(), case.name
