@@ -66,21 +66,46 @@ class Results:
     run: str = ""
     noise: dict[str, Any] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
+    # add_benchmark's index: case name -> position in `benchmarks`, and id() of that list
+    _positions: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _indexed: int = field(default=0, init=False, repr=False, compare=False)
 
     def suite(self) -> pyperf.BenchmarkSuite:
         """The benchmarks as one pyperf suite (for its metadata and dates)."""
         return pyperf.BenchmarkSuite(self.benchmarks, filename=self.path or None)
 
-    def add_benchmark(self, benchmark: pyperf.Benchmark) -> None:
-        """Add a timed case: its runs join a benchmark of the same name (pyperf --append)."""
+    def add_benchmark(self, benchmark: pyperf.Benchmark) -> str | None:
+        """Add a timed case: its runs join a benchmark of the same name (pyperf --append).
+
+        Runs pyperf would refuse to join (another host, interpreter, unit ...: the metadata
+        pyperf's `add_run` checks) are not added; the case keeps its runs, and the reason is
+        returned (None when added). Cases are found by name through an index of positions,
+        rebuilt when the list was replaced or changed length behind it.
+        """
         name = benchmark.get_name()
-        for existing in self.benchmarks:
-            if existing.get_name() == name:
-                existing.add_runs(benchmark)
-                break
-        else:
+        if self._indexed != id(self.benchmarks) or len(self._positions) != len(self.benchmarks):
+            self._positions = {b.get_name(): i for i, b in enumerate(self.benchmarks)}
+            self._indexed = id(self.benchmarks)
+        at = self._positions.get(name)
+        if at is None or self.benchmarks[at].get_name() != name:
+            self._positions[name] = len(self.benchmarks)
             self.benchmarks.append(benchmark)
+            self.failures.pop(name, None)
+            return None
+        existing = self.benchmarks[at]
+        try:
+            from pyperf._bench import _CHECKED_METADATA as checked
+        except ImportError:
+            checked = ("hostname", "python_executable", "unit")
+        held = existing.get_metadata()
+        for run in benchmark.get_runs():
+            for key in checked:
+                if held.get(key) != run.get_metadata().get(key):
+                    return (f"{name}: not added, its runs have another {key} "
+                            f"({run.get_metadata().get(key)!r}, the file's {held.get(key)!r})")
+        existing.add_runs(benchmark)
         self.failures.pop(name, None)
+        return None
 
     def add_failure(self, name: str, reason: str) -> None:
         """Record a case that could not be timed, with the reason."""

@@ -5,15 +5,69 @@ interrupted file holds each case with some of its processes. Resuming gives each
 the passes it lacks, with the means it already has counted by the adaptive phase; a count
 run (`--metric instructions`) has one result per case, so a case in the file is done. A case
 recorded as failed is done either way.
+
+pyperf keeps one machine's processes in a case (`Benchmark.add_run` refuses a run whose host,
+interpreter, CPU, platform or unit differ, CHECKED_METADATA). A case that a file holds from
+another machine or interpreter (a CI job resumed on a new runner) is therefore kept as it is,
+never topped up here (`foreign_cases`): mixing machines within a case would mix their speeds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.results import Results
 from bench.schedule import Scheduler, process_means
+
+# The metadata pyperf checks before a run joins a case (pyperf._bench._CHECKED_METADATA, less
+# the case's own `name` and `inner_loops`), the machine's first.
+CHECKED_METADATA = ("hostname", "python_executable", "cpu_model_name", "cpu_count", "platform",
+                    "aslr", "python_implementation", "python_version", "python_unicode", "unit")
+
+
+def find_mismatch(held: dict[str, Any], here: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """(key, value there, value here) of the first CHECKED_METADATA key on which a case's
+    runs (`held`) differ from this machine's (`here`), or None when runs from here may join.
+
+    >>> find_mismatch({"hostname": "a", "unit": "second"}, {"hostname": "a", "unit": "second"})
+    >>> find_mismatch({"hostname": "ci-1"}, {"hostname": "ci-2"})
+    ('hostname', 'ci-1', 'ci-2')
+    """
+    for key in CHECKED_METADATA:
+        if held.get(key) != here.get(key):
+            return key, held.get(key), here.get(key)
+    return None
+
+
+def foreign_cases(results: Results, here: dict[str, Any], names: Collection[str]
+                  ) -> dict[str, tuple[str, Any, Any]]:
+    """Case name -> `find_mismatch` for the cases among `names` whose runs in `results` come
+    from another machine or interpreter than `here` (pyperf would refuse to join them)."""
+    found = {}
+    for benchmark in results.benchmarks:
+        if benchmark.get_name() in names:
+            mismatch = find_mismatch(benchmark.get_metadata(), here)
+            if mismatch is not None:
+                found[benchmark.get_name()] = mismatch
+    return found
+
+
+def describe_foreign(foreign: dict[str, tuple[str, Any, Any]], option: str) -> str:
+    """One line: how many cases were run elsewhere, where, and that they stay as they are.
+
+    >>> print(describe_foreign({"a": ("hostname", "ci-1", "ci-2")}, "--resume"))
+    --resume: 1 cases were run on host 'ci-1' (this is 'ci-2'); kept as they are, not topped up here
+    """
+    groups: dict[str, int] = {}
+    for key, there, here in foreign.values():
+        where = (f"on host {there!r} (this is {here!r})" if key == "hostname" else
+                 f"with another {key.replace('_', ' ')} ({there!r} there, {here!r} here)")
+        groups[where] = groups.get(where, 0) + 1
+    where = (next(iter(groups)) if len(groups) == 1 else
+             "elsewhere: " + ", ".join(f"{count} {where}" for where, count in groups.items()))
+    return f"{option}: {len(foreign)} cases were run {where}; kept as they are, not topped up here"
 
 
 def count_processes(results: Results) -> dict[str, int]:

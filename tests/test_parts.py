@@ -232,3 +232,65 @@ def test_a_resumed_schedule_runs_only_the_passes_each_case_lacks() -> None:
     assert resumed.tracks["b"].means == [1.0, 1.1, 1.2]  # the adaptive phase sees them
     shard = narrow_schedule(plan, ["b", "c"])
     assert shard.cases == ["b", "c"] and shard.planned() == 6
+
+
+# ---------------------------------------------------------------- another machine's cases
+
+def host_benchmark(name: str, host: str, *values: float, python: str = "/usr/bin/python3"
+                   ) -> pyperf.Benchmark:
+    metadata = {"name": name, "loops": 4, "hostname": host, "python_executable": python,
+                "unit": "second"}
+    return pyperf.Benchmark([pyperf.Run([v], metadata=metadata, collect_metadata=False)
+                             for v in values])
+
+
+def test_runs_of_another_host_never_make_add_benchmark_raise() -> None:
+    results = Results([host_benchmark("a", "ci-1", 1.0), host_benchmark("b", "ci-2", 2.0)])
+    reason = results.add_benchmark(host_benchmark("a", "ci-2", 1.5))
+    assert reason is not None and "hostname" in reason and "'ci-1'" in reason
+    assert [run.values for run in results.benchmarks[0].get_runs()] == [(1.0,)]  # kept as it was
+    assert results.add_benchmark(host_benchmark("b", "ci-2", 2.5)) is None
+    assert [run.values for run in results.benchmarks[1].get_runs()] == [(2.0,), (2.5,)]
+    assert results.add_benchmark(host_benchmark("c", "ci-2", 3.0)) is None
+    assert [b.get_name() for b in results.benchmarks] == ["a", "b", "c"]
+
+
+def test_add_benchmark_finds_cases_by_name_after_the_list_changes() -> None:
+    results = Results([host_benchmark(f"c{i}", "h", 1.0) for i in range(50)])
+    assert results.add_benchmark(host_benchmark("c49", "h", 2.0)) is None
+    results.benchmarks = [host_benchmark("c49", "h", 3.0)]  # replaced behind the index
+    assert results.add_benchmark(host_benchmark("c49", "h", 4.0)) is None
+    assert len(results.benchmarks) == 1 and len(results.benchmarks[0].get_runs()) == 2
+
+
+def test_cases_of_another_machine_are_found_before_timing_and_said_in_one_line() -> None:
+    from bench.resume import describe_foreign, foreign_cases
+
+    here = {"hostname": "ci-2", "python_executable": "/usr/bin/python3", "unit": "second"}
+    results = Results([host_benchmark("a", "ci-1", 1.0), host_benchmark("b", "ci-2", 1.0),
+                       host_benchmark("c", "ci-2", 1.0, python="/opt/venv/bin/python"),
+                       host_benchmark("d", "ci-1", 1.0)])
+    foreign = foreign_cases(results, here, {"a", "b", "c"})
+    assert foreign == {"a": ("hostname", "ci-1", "ci-2"),
+                       "c": ("python_executable", "/opt/venv/bin/python", "/usr/bin/python3")}
+    line = describe_foreign(foreign, "--resume")
+    assert "\n" not in line and line.startswith("--resume: 2 cases were run elsewhere: ")
+    assert "1 on host 'ci-1' (this is 'ci-2')" in line and line.endswith("not topped up here")
+
+
+def test_resume_and_append_leave_another_host_s_cases_before_timing(tmp_path: Path, capsys,
+                                                                    monkeypatch) -> None:
+    import bench.cli.parts as parts
+
+    names = [case.name for case in SMOKE.list_cases()]
+    here = {"hostname": "ci-2", "python_executable": "/usr/bin/python3", "unit": "second"}
+    monkeypatch.setattr(parts, "predict_metadata", lambda args, profile: here)
+    results = Results([host_benchmark(n, "ci-1", 1.0) for n in names[:3]]
+                      + [host_benchmark(names[3], "ci-2", 1.0)], path=str(tmp_path / "r.json"))
+    args = parts.argparse.Namespace(metric="time")
+    selected = [case for case in SMOKE.list_cases() if case.name in names[:5]]
+    for option in ("--resume", "--append"):
+        kept = parts.leave_foreign_cases(results, selected, args, SMOKE, option)
+        assert [case.name for case in kept] == names[3:5]
+        assert capsys.readouterr().err == (f"{option}: 3 cases were run on host 'ci-1' (this is "
+                                           "'ci-2'); kept as they are, not topped up here\n")

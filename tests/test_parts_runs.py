@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import random
 import signal
 import subprocess
@@ -106,3 +107,43 @@ def test_shards_merged_equal_one_run_of_the_same_selection(tmp_path: Path, run_b
     stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(merged)],
                            capture_output=True, text=True)
     assert stats.returncode == 0 and f"Number of benchmarks: {len(SER)}" in stats.stdout
+
+
+def move_to_another_host(path: Path, keep_runs: int) -> None:
+    """Rewrite `path` as if its runs were made on another CI runner, keeping `keep_runs` each."""
+    from bench.results import write_results
+
+    results = read_results(path)
+    results.benchmarks = [pyperf.Benchmark([
+        pyperf.Run(run.values, warmups=run.warmups, collect_metadata=False,
+                   metadata={**run.get_metadata(), "hostname": "ci-runner-1",
+                             "python_executable": "/home/runner/venv/bin/python"})
+        for run in benchmark.get_runs()[:keep_runs]]) for benchmark in results.benchmarks]
+    write_results(results)
+
+
+@pytest.mark.parametrize("option", ["--resume", "--append"])
+def test_a_file_of_another_host_is_resumed_or_appended_to_without_touching_its_cases(
+        tmp_path: Path, run_bench: RunBench, option: str) -> None:
+    # Two passes, the second dropped: resuming would top the other host's cases up, which
+    # pyperf refuses (`metadata hostname is different`) after timing them.
+    path, two = tmp_path / "run.json", ["--profile", "smoke", "-p", "2", "--target-ci", "0"]
+    first = ["-k", "ref/*", "-k", "fold/loop/sum/list/*"]
+    done = run_bench("run", *two, *first, "-o", str(path))
+    assert done.returncode == 0, done.stderr
+    move_to_another_host(path, keep_runs=1)
+    before = {b.get_name(): [run.values for run in b.get_runs()] for b in read_results(path).benchmarks}
+    done = run_bench("run", *two, *first, "-k", "fold/builtin/*", option, "-o", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (f"{option}: 2 cases were run on host 'ci-runner-1' (this is '{platform.node()}'); "
+            "kept as they are, not topped up here") in done.stderr.splitlines()
+    assert set(shown_cases(done.stderr)) == {"fold/builtin/sum/list/100"}
+    after = read_results(path)
+    for benchmark in after.benchmarks:
+        runs = [run.values for run in benchmark.get_runs()]
+        if benchmark.get_name() in before:
+            assert runs == before[benchmark.get_name()]  # untouched
+            assert benchmark.get_metadata()["hostname"] == "ci-runner-1"
+        else:
+            assert len(runs) == 2 and benchmark.get_metadata()["hostname"] == platform.node()

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from bench.cli.options import EXIT_OK, parse_filename, pyperf_flags
+from bench.cli.options import EXIT_OK, parse_filename, pyperf_flags, scheduler_flags
 from bench.errors import InputError
 from bench.files import check_not_input, check_output, lock_output
 
@@ -67,6 +67,7 @@ def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case],
         if os.path.exists(args.output):
             selected, resumed = resume_cases(read_results(args.output), setup, selected,
                                              args.metric)
+            selected = leave_foreign_cases(resumed, selected, args, profile, "--resume")
         else:
             print(f"--resume: {args.output} does not exist yet; starting afresh", file=sys.stderr)
     if resumed is not None:
@@ -75,6 +76,8 @@ def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case],
         check_output(args.output, force=args.force, append=args.append)
         output = read_results(args.output) if args.append else Results(path=args.output,
                                                                         setup=setup)
+        if args.append:
+            selected = leave_foreign_cases(output, selected, args, profile, "--append")
     if plan is not None:
         plan = narrow_schedule(plan, [case.name for case in selected], resumed)
     return selected, output, plan
@@ -121,6 +124,34 @@ def resume_cases(results: Results, setup: dict, selected: list[Case], metric: st
     print(f"--resume: {len(results.benchmarks)} of {len(selected)} cases in {results.path} "
           f"({len(results.failures)} failed); continuing", file=sys.stderr)
     return remaining, results
+
+
+def leave_foreign_cases(results: Results, selected: list[Case], args: argparse.Namespace,
+                        profile: Profile, option: str) -> list[Case]:
+    """The selected cases less those `results` holds from another machine or interpreter,
+    which stay as they are (bench.resume.foreign_cases), said in one line on stderr; decided
+    before anything is timed, from the metadata this run's workers will record."""
+    from bench.resume import describe_foreign, foreign_cases
+
+    held = {b.get_name() for b in results.benchmarks} & {case.name for case in selected}
+    if not held:
+        return selected
+    foreign = foreign_cases(results, predict_metadata(args, profile), held)
+    if foreign:
+        print(describe_foreign(foreign, option), file=sys.stderr)
+    return [case for case in selected if case.name not in foreign]
+
+
+def predict_metadata(args: argparse.Namespace, profile: Profile) -> dict:
+    """The metadata pyperf checks before runs join a case, as this run's workers will record it."""
+    if args.metric == "instructions":
+        from bench.counter import predict_metadata as predict_count
+
+        return predict_count(args.python or sys.executable)
+    from bench import runner
+
+    flags = pyperf_flags(args) + scheduler_flags(getattr(args, "scheduler", None))
+    return runner.predict_metadata(runner.RunSettings(profile, flags, args.plugin))
 
 
 # ---------------------------------------------------------------- merge
