@@ -172,7 +172,7 @@ def remove_stale_scratch(directory: str | None = None) -> list[str]:
     """Remove the scratch folders (`make_scratch`) of this user in `directory` (default: the
     temporary directory) whose owner process is dead; return their paths."""
     directory = directory or tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(directory))
     except OSError:
