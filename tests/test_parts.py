@@ -206,7 +206,7 @@ def test_shard_and_costs_options_are_checked(tmp_path: Path, capsys) -> None:
     out = str(tmp_path / "r.json")
     assert main(["run", "--profile", "smoke", "--shard", "3/2", "-o", out]) == 2
     assert "--shard '3/2'" in one_error_line(capsys)
-    assert main(["run", "--profile", "smoke", "--costs", out, "-o", out]) == 2
+    assert main(["run", "--profile", "smoke", "--costs", str(tmp_path / "c.json"), "-o", out]) == 2
     assert "--costs: only with --shard" in one_error_line(capsys)
 
 

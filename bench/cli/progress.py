@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -61,7 +62,9 @@ def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
                 with deferred_signals():  # kept and listed for showing together, or neither
                     for side, result in by_side.items():
                         if result.benchmark is not None:
-                            outputs[side].add_benchmark(result.benchmark)
+                            refused = outputs[side].add_benchmark(result.benchmark)
+                            if refused:
+                                print(f"warning: {refused}", file=sys.stderr)
                         elif result.case.name not in {b.get_name() for b in outputs[side].benchmarks}:
                             outputs[side].add_failure(result.case.name,
                                                       result.error or "unknown failure")
