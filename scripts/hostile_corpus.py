@@ -9,8 +9,9 @@ JSON arrays, huge numbers, NaN, deep nesting, pyperf JSON with keys missing ...)
 mutations of a valid results file and of a capability matrix (a key deleted, a value of the
 wrong type, a boolean, 1e308, negative, a string, a duplicate key ...). Each input goes
 through commands that read it (`plan_runs`: every command for the special files, a few in
-turn for the other inputs, so that each results command sees about a quarter of them), plus hostile option values (--threshold nan, -o '', -o onto a
-symlink to /dev/full, output onto its own input ...). Every run is a fresh `bench` process in
+turn for the other inputs, so that each results command sees about a quarter of them), plus
+hostile option values (--threshold nan, -o '', -o onto a symlink to /dev/full, output onto
+its own input ...). Every run is a fresh `bench` process in
 a folder of its own, with a 10 s timeout, a 4 GB address-space limit, BENCH_MAX_INPUT_MB=5 and,
 when this script runs as root, the user nobody (so that no run can replace a node of /dev).
 
@@ -18,7 +19,7 @@ A run fails (`classify_outcome`) on a traceback in stderr, a timeout (a hang), a
 outside 0, 1, 2, 3, 130, an exit 2 whose stderr is not one `ERROR:` line, or an input whose
 bytes or file type changed (a symlink or FIFO replaced by a regular file included). Prints
 "N inputs, M command runs: T tracebacks, H hangs, O overwritten, E bad errors" and the failures
-grouped by cause; exit 1 when any run failed.
+grouped by cause; exit 1 when any run failed, 2 when bench itself could not be started.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ CAPABILITIES = REPO / "tests" / "data" / "report" / "capabilities.json"
 TIMEOUT = 10.0
 MEMORY_KB = 4 * 1024 * 1024
 DOCUMENTED_EXITS = {0, 1, 2, 3, 130}
+NOT_STARTED = {126, 127}  # the shell could not run bench: a broken harness, not a bench bug
 TRACEBACK = "Traceback (most recent call last)"
 CASE = "ref/memcpy/copy/bytes/1000"
 T = TypeVar("T")
@@ -564,6 +566,8 @@ def last_traceback_line(stderr: str) -> str:
 def classify_outcome(outcome: Outcome) -> list[str]:
     """The failures of one run: `traceback: LINE`, `hang`, `overwritten: ...`, `bad error: ...`."""
     causes = []
+    if outcome.returncode in NOT_STARTED and outcome.stderr.startswith("sh: "):
+        return [f"harness: bench did not start (exit {outcome.returncode})"]
     if TRACEBACK in outcome.stderr:
         causes.append("traceback: " + last_traceback_line(outcome.stderr))
     code = outcome.returncode
@@ -580,7 +584,7 @@ def classify_outcome(outcome: Outcome) -> list[str]:
 
 
 KINDS = {"traceback": "tracebacks", "hang": "hangs", "overwritten": "overwritten",
-         "bad error": "bad errors"}
+         "bad error": "bad errors", "harness": "not started"}
 
 
 def summarize(outcomes: list[Outcome], inputs: int) -> JSON:
@@ -622,7 +626,9 @@ def format_summary(summary: JSON, examples: int = 1) -> str:
     """The one-line summary, then each cause with its count, commands and an example."""
     lines = [f"{summary['inputs']} inputs, {summary['runs']} command runs: "
              f"{summary['tracebacks']} tracebacks, {summary['hangs']} hangs, "
-             f"{summary['overwritten']} overwritten, {summary['bad errors']} bad errors"]
+             f"{summary['overwritten']} overwritten, {summary['bad errors']} bad errors"
+             + (f" ({summary['not started']} runs could not start bench: the counts are "
+                "incomplete)" if summary["not started"] else "")]
     for group in summary["groups"]:
         commands = ", ".join(f"{c} x{n}" for c, n in list(group["commands"].items())[:4])
         lines.append(f"  {group['runs']:4d}  {group['cause']}  [{commands}]")
@@ -677,6 +683,11 @@ def main(argv: list[str] | None = None) -> int:
     venv = REPO / ".venv" / "bin" / "bench"
     bench = (args.bench.split() if args.bench else
              [str(venv)] if venv.exists() else [sys.executable, "-m", "bench"])
+    try:
+        subprocess.run([*bench, "--version"], capture_output=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"ERROR: --bench {' '.join(bench)}: cannot run it ({exc})", file=sys.stderr)
+        return 2
     corpus = spread(build_corpus(args.seed), args.limit)
     jobs = plan_runs(corpus) + spread(plan_option_runs(), args.limit)
     scratch = Path(args.keep or tempfile.mkdtemp(prefix="hostile-"))
@@ -692,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     else:
         sys.stdout.write(format_summary(summary))
-    return 1 if summary["failed_runs"] else 0
+    return 2 if summary["not started"] else 1 if summary["failed_runs"] else 0
 
 
 if __name__ == "__main__":

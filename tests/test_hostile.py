@@ -106,6 +106,12 @@ def test_an_undocumented_exit_or_a_messy_error_is_a_bad_error(code: int, stderr:
     assert hostile.classify_outcome(outcome(code, stderr)) == [cause]
 
 
+def test_a_bench_that_cannot_start_is_the_harness_not_a_bad_error() -> None:
+    missing = "sh: 1: exec: .venv/bin/bench: not found\n"
+    assert hostile.classify_outcome(outcome(127, missing)) == [
+        "harness: bench did not start (exit 127)"]
+
+
 def test_a_changed_input_is_overwritten() -> None:
     change = "x.json: symlink to /dev/null -> file sha256 e3b0c44298fc1c14"
     assert hostile.classify_outcome(outcome(0, "", (change,))) == [f"overwritten: {change}"]
