@@ -17,8 +17,8 @@ from bench import __version__
 from bench.capabilities import load_capabilities
 from bench.frame import MIN_PROCESSES, describe_runs, list_failures, tidy_frame
 from bench.gate.history import History, build_history
-from bench.gate.rule import DEFAULT_THRESHOLD
 from bench.location import CONFIDENCE
+from bench.metric import choose_threshold
 from bench.report.blocks import Bullets, Section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.history import history_section
@@ -121,6 +121,10 @@ def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = 
     report's HTML (linking to csv_name, the summary CSV beside it, when given)."""
     loaded = read_runs(paths)
     caps = load_capabilities(capabilities) if capabilities else None
-    changes = build_history(read_runs(history), threshold or DEFAULT_THRESHOLD) if history else None
+    changes = None
+    if history:
+        runs = read_runs(history)
+        units = [b.get_unit() for run in runs for b in run.benchmarks]
+        changes = build_history(runs, choose_threshold(threshold, units))
     return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded),
                          base, threshold, changes, csv_name)
