@@ -204,6 +204,10 @@ def main(argv: list[str]) -> int:
     """Read the spec, adopt the parent's sys.path, run the mode."""
     spec = json.loads(Path(argv[0]).read_text())
     sys.path[:] = spec["sys_path"]
+    if spec.get("plugins"):  # a plugin's serializers, as in the parent
+        from bench.cases import load_plugins
+
+        load_plugins(spec["plugins"])
     warnings.simplefilter("ignore")
     with open(spec["events"], "a", encoding="utf-8") as out:
         MODES[spec["mode"]](spec, out)

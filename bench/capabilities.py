@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.capability_kinds import Kind
+from bench.cases import LOADED_PLUGINS
 from bench.errors import InputError
 from bench.serializers import SERIALIZERS, Serializer, describe_error
 
@@ -214,8 +215,8 @@ def run_child(spec: dict[str, Any], run_dir: Path, timeout: float) -> ChildResul
     """Run `python -m bench._probe` on one spec and collect what it reported."""
     child_dir = run_dir / "children" / str(next(_CHILD_IDS))
     child_dir.mkdir(parents=True)
-    sys_path = [os.path.abspath(entry) for entry in sys.path]  # the child runs in run_dir
-    spec = {**spec, "events": str(child_dir / "events.jsonl"), "sys_path": sys_path}
+    spec = {**spec, "events": str(child_dir / "events.jsonl"), "sys_path": child_sys_path(),
+            "plugins": list(LOADED_PLUGINS)}
     (child_dir / "spec.json").write_text(json.dumps(spec))
     reader = EventReader(child_dir / "events.jsonl")
     stderr_path = child_dir / "stderr.txt"
@@ -232,6 +233,14 @@ def run_child(spec: dict[str, Any], run_dir: Path, timeout: float) -> ChildResul
         return summarize_events(reader.events, "crash", describe_exit(proc.returncode,
                                                                        stderr_path))
     return summarize_events(reader.events)
+
+
+def child_sys_path() -> list[str]:
+    """The parent's sys.path made absolute for a child that runs elsewhere, the caller's folder
+    (on sys.path under `python -m bench`) moved to the end: it never shadows a library."""
+    caller = os.getcwd()
+    paths = [os.path.abspath(entry) for entry in sys.path]
+    return [p for p in paths if p != caller] + [p for p in paths if p == caller][:1]
 
 
 def has_every_kind(events: list[dict[str, Any]], kinds: list[str]) -> bool:

@@ -23,7 +23,15 @@ from bench.errors import InputError
 from bench.folds import INPUT_KINDS, STYLES, TASKS, estimate_fold_nbytes
 from bench.serializers import SERIALIZERS, classify_roundtrip
 from bench.shapes import SHAPES, build_shape, estimate_nbytes
-from bench.ship import SCALE_OPS, SHIP_OPS, SHIP_SHAPES, TRANSPORTS, estimate_ship_nbytes, shape_of
+from bench.ship import (
+    SCALE_OPS,
+    SHIP_OPS,
+    SHIP_SHAPES,
+    TRANSPORTS,
+    add_socket_transports,
+    estimate_ship_nbytes,
+    shape_of,
+)
 
 SUITES = ("ser", "fold", "ref", "ship")
 SER_OPS = ("dumps", "loads")
@@ -364,12 +372,19 @@ def get_profile(name: str) -> Profile:
 
 
 def load_plugins(names: Iterable[str]) -> None:
-    """Import plugin modules, which may add entries to the registries and to PROFILES."""
+    """Import plugin modules, which may add entries to the registries and to PROFILES; a new
+    serializer gets its ship-suite socket transport."""
     for name in names:
         try:
             importlib.import_module(name)
         except ImportError as exc:
             raise InputError(f"--plugin {name!r}: cannot import it ({exc})") from None
+        if name not in LOADED_PLUGINS:
+            LOADED_PLUGINS.append(name)
+    add_socket_transports()
+
+
+LOADED_PLUGINS: list[str] = []  # the plugins this process loaded, for the children it starts
 
 
 def resize_cases(cases: Sequence[Case], sizes: Sequence[int]) -> list[Case]:

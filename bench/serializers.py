@@ -48,7 +48,11 @@ class Serializer:
     older format kept as a reference (the quick profile times it on two shapes only, every
     other serializer on every shape); quick_shapes: a variant of another entry is timed by
     the quick profile only on the shapes where it can differ from that entry; zero_copy:
-    large buffers travel out of band and are not copied, so a share of memcpy means nothing.
+    large buffers travel out of band and are not copied, so a share of memcpy means nothing;
+    socket: the ship suite frames a loopback socket's messages with it (False for a variant
+    whose frames are another entry's); seconds_per_byte: a dumps call's rough cost per byte of
+    input, for balancing shards. Every fact has a default that works: `register_serializer`
+    needs only a name and two functions.
     """
 
     name: str
@@ -64,6 +68,8 @@ class Serializer:
     legacy: bool = False
     quick_shapes: tuple[str, ...] = ()
     zero_copy: bool = False
+    socket: bool = True
+    seconds_per_byte: float = 1e-9  # a C serializer's dumps, roughly
 
     def codec(self) -> Codec:
         """Import the library and return its codec."""
@@ -219,7 +225,8 @@ def _pickle_entry(protocol: int) -> Serializer:
     note = f"stdlib pickle, protocol={protocol} passed explicitly"
     return Serializer(f"pickle-{protocol}", "pickle", note, functools.partial(_pickle_codec, protocol),
                       call=f"pickle.dumps(obj, protocol={protocol})",
-                      color=PICKLE_COLORS[protocol], marker="o", legacy=protocol < 5)
+                      color=PICKLE_COLORS[protocol], marker="o", legacy=protocol < 5,
+                      seconds_per_byte=3e-9 if protocol == 0 else 1e-9)
 
 
 SERIALIZERS: dict[str, Serializer] = {
@@ -237,11 +244,12 @@ SERIALIZERS: dict[str, Serializer] = {
         Serializer("dill", "dill", "pure-Python pickler subclass that ships code; protocol=5, "
                    "default settings", functools.partial(_dill_codec, False), "dill",
                    call="dill.dumps(obj, protocol=5)", general=True, color="#f28e2b",
-                   marker="s"),
+                   marker="s", seconds_per_byte=40e-9),
         Serializer("dill-recurse", "dill", "dill with recurse=True: pickles only the globals "
                    "a function uses", functools.partial(_dill_codec, True), "dill",
                    call="dill.dumps(obj, protocol=5, recurse=True)", general=True,
-                   color="#ffbe7d", marker="s", quick_shapes=("ints", "records")),
+                   color="#ffbe7d", marker="s", quick_shapes=("ints", "records"), socket=False,
+                   seconds_per_byte=40e-9),
         Serializer("cloudpickle", "cloudpickle", "pickles functions and classes by value; "
                    "protocol=5; loads with plain pickle", _cloudpickle_codec, "cloudpickle",
                    call="cloudpickle.dumps(obj, protocol=5)", general=True, color="#e15759",
@@ -250,7 +258,8 @@ SERIALIZERS: dict[str, Serializer] = {
                    "strict_map_key=False; tuples come back as lists", _msgpack_codec, "msgpack",
                    call="msgpack.packb(obj, use_bin_type=True)", color="#ff9da7", marker="s"),
         Serializer("json", "json", "stdlib json, a text-format reference", _json_codec,
-                   call="json.dumps(obj).encode()", color="#59a14f", marker="s"),
+                   call="json.dumps(obj).encode()", color="#59a14f", marker="s",
+                   seconds_per_byte=3e-9),
         Serializer("msgspec-msgpack", "msgspec", "msgspec's MessagePack Encoder/Decoder, no "
                    "type given: tuples, sets and dataclasses come back as lists and dicts; "
                    "no numpy, no ints beyond 64 bits", functools.partial(_msgspec_codec, "msgpack"),
@@ -275,6 +284,32 @@ SERIALIZERS: dict[str, Serializer] = {
                    marker="D"),
     ]
 }
+
+
+def register_serializer(name: str, dumps: Callable[[Any], Any], loads: Callable[[Any], Any], *,
+                        dump: Callable[[Any, BinaryIO], Any] | None = None,
+                        load: Callable[[BinaryIO], Any] | None = None, module: str = "",
+                        note: str = "", **facts: Any) -> Serializer:
+    """Add a serializer to the registry from its functions; every other fact is a keyword of
+    `Serializer` with a default that works (the library: the module `dumps` comes from).
+
+    >>> import zlib, pickle
+    >>> entry = register_serializer("zlib-pickle-doc", lambda o: zlib.compress(pickle.dumps(o)),
+    ...                             lambda b: pickle.loads(zlib.decompress(b)))
+    >>> entry.has_file_form, classify_roundtrip(entry.codec(), [1, 2]).status
+    (False, 'ok')
+    >>> del SERIALIZERS["zlib-pickle-doc"]
+    """
+    if not name or name != name.lower() or "/" in name or name in SERIALIZERS:
+        raise SerializerError(f"register_serializer: {name!r} must be a new lower-case name "
+                              "without '/'")
+    codec = Codec(dumps, loads, dump, load)
+    library = module or getattr(dumps, "__module__", "") or "builtins"
+    facts.setdefault("has_file_form", dump is not None and load is not None)
+    facts.setdefault("call", f"{getattr(dumps, '__qualname__', 'dumps')}(obj)")
+    entry = Serializer(name, library, note or f"registered by {library}", lambda: codec, **facts)
+    SERIALIZERS[name] = entry
+    return entry
 
 
 def get_serializer(name: str) -> Serializer:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bench.cases import Case
 from bench.errors import InputError
+from bench.serializers import SERIALIZERS
 from bench.shapes import SHAPES, estimate_nbytes
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 PROCESS_START = 0.15          # seconds: a worker process before it times anything, with slack
 SECONDS_PER_BYTE = 1e-9       # one call of a C serializer per byte of input, roughly
-SLOW_SUBJECTS = {"dill": 40e-9, "dill-recurse": 40e-9, "json": 3e-9, "pickle-0": 3e-9}
 BUILD_SECONDS_PER_BYTE = 20e-9  # building a seeded input, per byte of it
 FOLD_CALL = 0.01              # seconds: the slowest fold call of the profiles (concat of 10,000)
 SHIP_CALL = 0.05              # seconds: one ship case's call (a pool, socket or cluster round trip), a guess
@@ -86,8 +86,8 @@ def estimate_call(case: Case) -> tuple[float, float]:
         nbytes = case.size
     else:
         nbytes = estimate_nbytes(case.shape, case.size) if case.shape in SHAPES else 0
-    per_byte = SLOW_SUBJECTS.get(case.subject, SECONDS_PER_BYTE) if case.op.startswith("dumps") \
-        else SECONDS_PER_BYTE
+    entry = SERIALIZERS.get(case.subject) if case.suite == "ser" else None
+    per_byte = entry.seconds_per_byte if entry and case.op.startswith("dumps") else SECONDS_PER_BYTE
     fixed = SHIP_CALL if case.suite == "ship" else 0.0
     return fixed + nbytes * per_byte, nbytes * BUILD_SECONDS_PER_BYTE
 

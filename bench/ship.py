@@ -58,14 +58,24 @@ def socket_transport(serializer: str) -> Transport:
     ops = SHIP_DATA_OPS if entry.general else ("empty", "data")
     return Transport(f"socket-{serializer}", entry.module,
                      f"loopback TCP, length-prefixed frames of {entry.call}", entry.distribution,
-                     serializer, entry.general, ops, entry.color, SOCKET_MARKERS[entry.marker])
+                     serializer, entry.general, ops, entry.color,
+                     SOCKET_MARKERS.get(entry.marker, DEFAULT_SOCKET_MARKER))
 
 
 SOCKET_MARKERS = {"o": "v", "s": "<", "D": ">"}  # a serializer's marker -> its socket's, one to one
+DEFAULT_SOCKET_MARKER = "^"
 
 
-SOCKET_SERIALIZERS = tuple(name for name, entry in SERIALIZERS.items()
-                           if not entry.legacy and entry.name != "dill-recurse")
+def socket_serializers() -> list[str]:
+    """The serializers that frame a loopback socket of the ship suite (not the legacy formats,
+    not variants whose frames are another entry's)."""
+    return [name for name, entry in SERIALIZERS.items() if entry.socket and not entry.legacy]
+
+
+def add_socket_transports() -> None:
+    """Give every socket serializer added since (a plugin's) its socket transport."""
+    for name in socket_serializers():
+        TRANSPORTS.setdefault(f"socket-{name}", socket_transport(name))
 
 TRANSPORTS: dict[str, Transport] = {t.name: t for t in [
     Transport("process-pool", None, "concurrent.futures.ProcessPoolExecutor, spawn context: "
@@ -78,7 +88,7 @@ TRANSPORTS: dict[str, Transport] = {t.name: t for t in [
     Transport("pipes", None, "spawned worker processes joined by multiprocessing Pipes; "
               "the tiles swap edge rows through them", ops=SCALE_OPS, color="#009E73",
               marker="X"),
-    *(socket_transport(name) for name in SOCKET_SERIALIZERS),
+    *(socket_transport(name) for name in socket_serializers()),
 ]}
 
 

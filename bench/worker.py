@@ -43,8 +43,6 @@ from bench.errors import BenchError
 
 TimeFunc = Callable[[int], float]
 Describe = Callable[[], dict[str, Any]]
-WATCHED_LIBRARIES = ("dill", "cloudpickle", "msgpack", "msgspec", "orjson", "ormsgpack", "cbor2", "numpy",
-                     "toolz", "cytoolz", "loky", "distributed")
 PROGRAM_ARGS = ("-m", "bench.worker")  # how the parent starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 MAX_LOOPS = 2 ** 32                     # pyperf's own bound on loops per value
@@ -82,9 +80,22 @@ def prepare_case(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]
     return builders[case.suite](case, workdir)
 
 
+def watched_libraries() -> list[str]:
+    """The optional libraries the registries' entries import (serializers, fold styles, ship
+    transports) and numpy, which shapes use: outside the standard library, each once."""
+    from bench.folds import STYLES
+    from bench.serializers import SERIALIZERS
+    from bench.ship import TRANSPORTS
+
+    modules = [*(s.module for s in SERIALIZERS.values()), *(s.module for s in STYLES.values()),
+               *(t.module for t in TRANSPORTS.values()), "numpy"]
+    tops = (m.split(".")[0] for m in modules if m)
+    return list(dict.fromkeys(m for m in tops if m not in sys.stdlib_module_names))
+
+
 def imported_libraries() -> str:
     """The watched optional libraries this process has loaded (`bench_imported`), or '-'."""
-    return ",".join(m for m in WATCHED_LIBRARIES if m in sys.modules) or "-"
+    return ",".join(m for m in watched_libraries() if m in sys.modules) or "-"
 
 
 def describe_failure(exc: BaseException) -> str:

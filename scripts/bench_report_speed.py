@@ -30,9 +30,10 @@ from pathlib import Path
 import pyperf
 
 from bench.cases import SINK_OPS
+from bench.folds import STYLES
+from bench.serializers import SERIALIZERS as REGISTRY
 
-SERIALIZERS = ["pickle-0", "pickle-2", "pickle-4", "pickle-5", "pickle-5-oob", "marshal",
-               "dill", "dill-recurse", "cloudpickle", "msgpack", "json", "pickle-3"]
+SERIALIZERS = list(REGISTRY)  # every registered serializer; the model's factors below, else 1
 SER_BASE = {"pickle-0": 3.0, "pickle-2": 1.3, "pickle-3": 1.2, "pickle-4": 1.0, "pickle-5": 1.0,
             "pickle-5-oob": 1.05, "marshal": 0.7, "dill": 6.0, "dill-recurse": 6.5,
             "cloudpickle": 1.1, "msgpack": 0.9, "json": 2.5}
@@ -40,7 +41,7 @@ SER_PAYLOAD = {"pickle-0": 2.0, "pickle-2": 1.2, "pickle-3": 1.1, "pickle-4": 1.
                "pickle-5": 1.0, "pickle-5-oob": 0.95, "marshal": 1.3, "dill": 1.02,
                "dill-recurse": 1.02, "cloudpickle": 1.0, "msgpack": 0.8, "json": 1.6}
 SHAPES = {"ints": 30, "records": 400, "bytes": 1, "text": 7}  # shape -> nbytes per item
-FOLD_STYLES = {"loop": 1.0, "reduce-lambda": 1.6, "reduce-operator": 1.1, "toolz": 0.9,
+FOLD_FACTORS = {"loop": 1.0, "reduce-lambda": 1.6, "reduce-operator": 1.1, "toolz": 0.9,
                "cytoolz": 0.5, "builtin": 0.2, "accumulate": 1.3, "numpy": 0.6}
 FOLD_TASKS = ["sum", "product", "max", "concat", "merge", "flatten", "count-words"]
 QUADRATIC = {("reduce-lambda", "concat"), ("reduce-lambda", "flatten"),
@@ -53,7 +54,7 @@ def case_specs(n_benchmarks: int) -> Iterator[dict]:
     sizes = [100, 1000, 10000]
     yield from ({"bench_suite": "ref", "bench_subject": "memcpy", "bench_op": "copy",
                  "bench_shape": "bytes", "bench_size": s} for s in [1000, 100_000, 1_000_000])
-    for style, task, size in itertools.product(FOLD_STYLES, FOLD_TASKS, [1000, 10000]):
+    for style, task, size in itertools.product(STYLES, FOLD_TASKS, [1000, 10000]):
         yield {"bench_suite": "fold", "bench_subject": style, "bench_op": task,
                "bench_shape": "list", "bench_size": size}
     for ser, shape, op in itertools.product(["pickle-5", "dill", "cloudpickle", "json"], SHAPES,
@@ -73,10 +74,10 @@ def mean_time(spec: dict) -> float:
         return 2e-7 + size / 10e9
     if spec["bench_suite"] == "fold":
         k = 2.0 if (subject, op) in QUADRATIC else 1.0
-        return 4e-8 * FOLD_STYLES[subject] * size**k / (1000 if k == 2 else 1)
+        return 4e-8 * FOLD_FACTORS.get(subject, 1.0) * size**k / (1000 if k == 2 else 1)
     per_item = SHAPES[spec["bench_shape"]] * 2e-10 * (5 if spec["bench_shape"] == "bytes" else 50)
     factor = {"dumps": 1.0, "loads": 1.3}.get(op, 1.15 if "bytesio" in op else 2.0)
-    return 1e-6 + SER_BASE[subject] * factor * per_item * size
+    return 1e-6 + SER_BASE.get(subject, 1.0) * factor * per_item * size
 
 
 def metadata_of(spec: dict, python: str, profile: str) -> dict:
@@ -93,7 +94,7 @@ def metadata_of(spec: dict, python: str, profile: str) -> dict:
             "perf_version": pyperf.__version__, "bench_profile": profile,
             "bench_version": "0.1.0", "gc_enabled": "true"}
     if spec["bench_suite"] == "ser":
-        meta["payload_bytes"] = int(SER_PAYLOAD[spec["bench_subject"]] * nbytes) + 16
+        meta["payload_bytes"] = int(SER_PAYLOAD.get(spec["bench_subject"], 1.0) * nbytes) + 16
     return meta
 
 

@@ -423,12 +423,15 @@ def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds-module", dest="kinds_modules", action="append", default=[],
                         metavar="MODULE", help="also probe the KINDS of this importable module "
                         "(the tests inject crashing kinds this way)")
+    add_plugin_argument(parser)
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
     from bench.capabilities import probe_capabilities
     from bench.capability_render import format_capabilities
+    from bench.cases import load_plugins
 
+    load_plugins(args.plugin)
     if args.output:
         check_output(args.output, force=True)  # before the probe, not after it
     doc = probe_capabilities(args.serializers or None, args.kinds or None, args.timeout,
