@@ -72,6 +72,7 @@ def check_output(path: str, *, force: bool = False, append: bool = False,
     """
     if not path or not path.strip():
         raise OutputError(f"{option}: empty file name")
+    check_resolvable(path)
     target = target_of(path)
     if os.path.isdir(target):
         raise OutputError(f"{path}: is a directory, expected a file name")
@@ -89,6 +90,15 @@ def check_output(path: str, *, force: bool = False, append: bool = False,
         raise OutputError(f"{path}: cannot create directory {parent} ({exc.strerror})") from None
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{path}: directory {parent} is not writable")
+
+
+def check_resolvable(path: str) -> None:
+    """Refuse a path whose symlinks loop (a write would replace the link, not follow it)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{path}: a symlink loop, not a file to write") from None
 
 
 def same_file(a: str, b: str) -> bool:
@@ -129,7 +139,9 @@ def write_files(outputs: Sequence[tuple[str, str | bytes]]) -> None:
     try:
         specials = []
         for path, content in outputs:
-            data = content.encode("utf-8") if isinstance(content, str) else content
+            # text from a file may hold a lone surrogate ("\ud800" in its JSON): kept, escaped
+            data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
+            check_resolvable(path)
             target = target_of(path)
             if is_special(target):
                 specials.append((path, target, data))

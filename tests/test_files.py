@@ -270,3 +270,46 @@ def test_an_internal_error_has_its_own_exit_code(capsys, monkeypatch):
     assert code == EXIT_INTERNAL != 1
     assert len(lines) == 1 and lines[0].startswith("ERROR: internal error: ZeroDivisionError")
     assert "--debug" in lines[0]
+
+
+# ---------------------------------------------------------------- what the hostile corpus found
+
+def test_a_lone_surrogate_from_a_file_is_written_escaped(tmp_path):
+    out = tmp_path / "out.csv"
+    files.write_atomic(str(out), "host,\ud800\n")
+    assert out.read_bytes() == b"host,\\ud800\n"
+
+
+def test_a_symlink_loop_is_refused_and_stays_a_link(tmp_path, capsys):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    for argv in (["export", str(BASE), "--csv", str(loop)],
+                 ["run", "--profile", "smoke", "-k", "ref/*", "--resume", "-o", str(loop)]):
+        code, lines = run_cli(argv, capsys)
+        assert_refused(code, lines, "symlink loop")
+        assert loop.is_symlink()
+
+
+def test_a_file_name_with_a_line_break_is_still_one_error_line(tmp_path, capsys):
+    code, lines = run_cli(["export", str(tmp_path / "a\nb.json"), "--csv", str(tmp_path / "s.csv")],
+                          capsys)
+    assert_refused(code, lines, "a\\nb.json")
+
+
+def test_a_dot_plot_without_rows_warns_nothing():
+    import warnings
+
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.report.plots import draw_dots
+
+    fig, ax = plt.subplots()
+    rows = pd.DataFrame({"subject": [], "mean": [], "ci_low": [], "ci_high": []})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw_dots(ax, rows, "mean", 1.0)
+    plt.close(fig)

@@ -124,8 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(message: str) -> str:
+    """A message as one printable line: line breaks in it (a file name's) shown as escapes.
+
+    >>> one_line("a\\nb.json: no such file")
+    'a\\\\nb.json: no such file'
+    """
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run one subcommand, map errors to exit codes."""
+    for stream in (sys.stdout, sys.stderr):  # text from a file may hold a lone surrogate
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -134,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -181,7 +181,7 @@ def draw_dots(ax: Axes, rows: pd.DataFrame, value: str, scale: float) -> None:
         ax.scatter(centre[index], y[index], marker=marker, c=[styles[i][0] for i in index],
                    s=28, zorder=3)
     ax.set_yticks(y, subjects)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)  # a panel with no row: no identical limits
     set_scales(ax, rows[value], None, limit=20.0)
 
 
