@@ -47,9 +47,12 @@ from scipy import stats
 
 from bench.location import (
     CONFIDENCE,
+    LARGE,
     Interval,
+    interval_from_log,
     locate_case,
     noise_floor,
+    scale_of,
     spread_of,
     t_half_width,
 )
@@ -207,17 +210,34 @@ def environment_differences(runs: pd.DataFrame | None, bases: Sequence[str] = ()
 
 # ---------------------------------------------------------------- statistics
 
+def scale_groups(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, Any]:
+    """The values over their group's largest when some value is past bench.location.LARGE
+    (a sum or a square of values near 1.8e308 overflows), and what to multiply a group's
+    mean or stdev of them by: the group's largest (a Series by group), else the values and 1.0."""
+    values = frame["value"]
+    if not len(values) or values.max() <= LARGE:
+        return values, 1.0
+    peaks = values.groupby([frame[k] for k in keys], sort=False, observed=True).transform("max")
+    scale = peaks.where(peaks > LARGE, 1.0)
+    by_group = scale.groupby([frame[k] for k in keys], sort=False, observed=True).first()
+    return values / scale, by_group
+
+
 def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run x benchmark x process, with the mean of that process's values."""
-    grouped = frame.groupby([*KEYS, "process"], sort=False, observed=True)["value"]
-    return grouped.mean().rename("mean").reset_index()
+    keys = [*KEYS, "process"]
+    values, scale = scale_groups(frame, keys)
+    grouped = values.groupby([frame[k] for k in keys], sort=False, observed=True)
+    return (grouped.mean() * scale).rename("mean").reset_index()
 
 
 def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:
     """Per run x benchmark statistics over all values: median, stdev, IQR, extremes, count."""
     grouped = frame.groupby(KEYS, sort=False, observed=True)["value"]
-    out = grouped.agg(median="median", stdev="std", minimum="min", maximum="max",
-                      n_values="count")
+    out = grouped.agg(median="median", minimum="min", maximum="max", n_values="count")
+    values, scale = scale_groups(frame, KEYS)
+    out.insert(1, "stdev", values.groupby([frame[k] for k in KEYS], sort=False,
+                                          observed=True).std() * scale)
     out["iqr"] = grouped.quantile(0.75) - grouped.quantile(0.25)
     raw = frame["value"] * frame["loops"]
     out["min_raw"] = raw.groupby([frame[k] for k in KEYS], sort=False, observed=True).min()
@@ -234,8 +254,9 @@ def summarize_processes(frame: pd.DataFrame) -> pd.DataFrame:
         floor = noise_floor(spread_of(m) for m in means.values())
         for name, m in means.items():
             found = locate_case(m, floor)
-            rows.append((run, name, found.value, float(np.std(m, ddof=1)) if len(m) > 1
-                         else math.nan, len(m), found.low, found.high))
+            scale = scale_of(m)
+            rows.append((run, name, found.value, float(np.std(m / scale, ddof=1)) * scale
+                         if len(m) > 1 else math.nan, len(m), found.low, found.high))
     out = pd.DataFrame(rows, columns=[*KEYS, "mean", "process_stdev", "n_processes", "ci_low",
                                       "ci_high"]).set_index(KEYS)
     out["rel_half_width"] = (out["ci_high"] - out["mean"]) / out["mean"]
@@ -276,21 +297,19 @@ def ratio_interval(numerator: Numbers, denominator: Numbers) -> Interval:
     """
     paired = paired_logs(numerator, denominator)
     if paired is not None:
-        ratio = float(np.exp(paired.mean()))
-        half = float(t_half_width(paired.std(ddof=1), len(paired)))
-        return Interval(ratio, ratio * math.exp(-half), ratio * math.exp(half))
+        return interval_from_log(float(paired.mean()),
+                                 float(t_half_width(paired.std(ddof=1), len(paired))))
     a = np.log(np.asarray(numerator, dtype=float))
     b = np.log(np.asarray(denominator, dtype=float))
-    ratio = float(np.exp(a.mean() - b.mean()))
+    centre = float(a.mean() - b.mean())
     if len(a) < 2 or len(b) < 2:
-        return Interval(ratio, math.nan, math.nan)
+        return interval_from_log(centre, math.nan)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0:
-        return Interval(ratio, ratio, ratio)
+        return interval_from_log(centre, 0.0)
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * se
-    return Interval(ratio, ratio * math.exp(-half), ratio * math.exp(half))
+    return interval_from_log(centre, float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * se)
 
 
 def paired_logs(numerator: Numbers, denominator: Numbers) -> np.ndarray | None:

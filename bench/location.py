@@ -16,7 +16,12 @@ the same way, so the report and the gate speak of one number:
 
 A case's spread is never taken below its run's `noise_floor`: a few processes estimate a
 spread loosely, and the adaptive schedule stops the cases whose spread looked small. The
-plain mean (MEAN) is kept for comparing the two. Pure: numbers in, numbers out.
+plain mean (MEAN) is kept for comparing the two.
+
+Nothing here raises on numbers a results file can hold: a bound whose exp no float holds
+is NaN, and so is its partner (`interval_from_log`: the interval is not computable), and
+values past LARGE are scaled before a sum or a square (`average_values`). Pure: numbers
+in, numbers out.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -38,6 +44,8 @@ MIN_KEPT = 2            # ... but never fewer than this many kept (a variance ne
 NOISE_MIN_PROCESSES = 3  # processes a case needs before its spread counts in the run's noise
 FASTEST_HALF = "fastest half"  # the location of every case (`locate`)
 MEAN = "mean"                  # the plain mean of the process means, for comparison
+MAX_LOG = math.log(sys.float_info.max)  # 709.78: the exp of a larger log overflows a float
+LARGE = 1e150  # numbers past this are scaled down first: their squares (or sums) would overflow
 
 
 class Interval(NamedTuple):
@@ -46,6 +54,97 @@ class Interval(NamedTuple):
     value: float
     low: float
     high: float
+
+
+def scale_of(values: Iterable[float]) -> float:
+    """1.0, or the largest magnitude of the values when it is past LARGE: what to divide them
+    by before a sum or a square (dividing by 1.0 changes no bit of an ordinary value).
+
+    >>> scale_of([1.0, 2.0]), scale_of([1e308, 1.0])
+    (1.0, 1e+308)
+    """
+    peak = max((abs(v) for v in values), default=0.0)
+    return peak if peak > LARGE else 1.0
+
+
+def average_values(values: Sequence[float]) -> float:
+    """The mean of finite numbers (statistics.fmean), scaled first when they are past LARGE,
+    so that their sum cannot overflow.
+
+    >>> average_values([1.0, 2.0]), average_values([1e308, 1e308])
+    (1.5, 1e+308)
+    """
+    scale = scale_of(values)
+    if scale == 1.0:
+        return statistics.fmean(values)
+    return statistics.fmean(v / scale for v in values) * scale
+
+
+def middle_value(values: Sequence[float]) -> float:
+    """The median of finite numbers, scaled first when they are past LARGE (the mean of
+    the two middle ones of 1e308s overflows).
+
+    >>> middle_value([1.0, 2.0]), middle_value([1e308, 1e308])
+    (1.5, 1e+308)
+    """
+    scale = scale_of(values)
+    return float(np.median(np.asarray(values, dtype=float) / scale)) * scale
+
+
+def exp_bound(x: float) -> float:
+    """exp(x), NaN where no float holds it (a bound past 1.8e308 is not computable).
+
+    >>> exp_bound(0.0), exp_bound(800.0), exp_bound(-800.0)
+    (1.0, nan, 0.0)
+    """
+    return math.exp(x) if x <= MAX_LOG else math.nan
+
+
+def exp_clamped(x: Any) -> Any:
+    """exp(x) (elementwise) within a float's range: past 1.8e308 reads as the largest float;
+    for a verdict, which only compares a ratio with 1 and the threshold, or a change's size.
+
+    >>> float(exp_clamped(0.0)), bool(exp_clamped(np.array([800.0]))[0] > 1.79e308)
+    (1.0, True)
+    """
+    return np.exp(np.minimum(x, MAX_LOG))
+
+
+def exp_intervals(centre: Any, half: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """interval_from_log elementwise: exp(centre), exp(centre - half), exp(centre + half),
+    NaN past a float's range (both bounds where either is).
+
+    >>> [x.tolist() for x in exp_intervals(np.array([0.0, 800.0]), np.array([0.0, 1.0]))]
+    [[1.0, nan], [1.0, nan], [1.0, nan]]
+    """
+    centre, half = np.asarray(centre, dtype=float), np.asarray(half, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, low, high = (np.exp(x) for x in (centre, centre - half, centre + half))
+    unknown = ~(np.isfinite(low) & np.isfinite(high))
+    return (np.where(np.isinf(value), math.nan, value), np.where(unknown, math.nan, low),
+            np.where(unknown, math.nan, high))
+
+
+def check_interval(value: float, low: float, high: float) -> Interval:
+    """The interval, both bounds NaN (not computable) when either is not a finite number.
+
+    >>> check_interval(2.0, 1.0, float("inf"))
+    Interval(value=2.0, low=nan, high=nan)
+    """
+    if math.isfinite(low) and math.isfinite(high):
+        return Interval(value, low, high)
+    return Interval(value, math.nan, math.nan)
+
+
+def interval_from_log(centre: float, half: float) -> Interval:
+    """exp(centre) and its interval exp(centre +- half) (bounds past a float's range: NaN).
+
+    >>> interval_from_log(0.0, math.log(2.0))
+    Interval(value=1.0, low=0.5, high=2.0)
+    >>> interval_from_log(700.0, 20.0)[1:]
+    (nan, nan)
+    """
+    return check_interval(exp_bound(centre), exp_bound(centre - half), exp_bound(centre + half))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -131,8 +230,10 @@ def relative_stdev(means: Sequence[float]) -> float:
     >>> round(relative_stdev([1.0, 1.1, 0.9]), 3)
     0.1
     """
-    mean = statistics.fmean(means)
-    return math.sqrt(math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1)) / mean
+    scale = scale_of(means)  # the ratio does not depend on it
+    scaled = [m / scale for m in means]
+    mean = statistics.fmean(scaled)
+    return math.sqrt(math.fsum((m - mean) ** 2 for m in scaled) / (len(means) - 1)) / mean
 
 
 def run_noise(case_means: Iterable[Sequence[float]]) -> float | None:
@@ -169,24 +270,24 @@ def locate_case(means: Sequence[float], floor: float = 0.0,
     """
     n = len(means)
     if method == MEAN:
-        centre = statistics.fmean(means)
+        centre = average_values(means)
         if n < 2:
             return Interval(centre, math.nan, math.nan)
         half = float(t_half_width(floored_stdev(relative_stdev(means), 1.0, floor), n)) * centre
-        return Interval(centre, centre - half, centre + half)
+        return check_interval(centre, centre - half, centre + half)
     logs = np.log(np.asarray(means, dtype=float))
     centre, variance, df = locate(logs)
     if df <= 0:
-        return Interval(math.exp(centre), math.nan, math.nan)
+        return Interval(exp_bound(centre), math.nan, math.nan)
     # the floor on the winsorized spread, as a floor on the variance of the location
     variance = max(variance, (n - 1) * floor**2 / ((df + 1) * df))
-    half = t_quantile(df) * math.sqrt(variance)
-    return Interval(math.exp(centre), math.exp(centre - half), math.exp(centre + half))
+    return interval_from_log(centre, t_quantile(df) * math.sqrt(variance))
 
 
 def relative_half_width(means: Sequence[float], floor: float = 0.0,
                         method: str = FASTEST_HALF) -> float:
-    """The half-width of a case's 95% CI over its location (the upper one on a log scale).
+    """The half-width of a case's 95% CI over its location (the upper one on a log scale;
+    NaN when the interval is not computable).
 
     >>> round(relative_half_width([1.0, 1.1, 0.9], method=MEAN), 3)
     0.248
@@ -194,4 +295,5 @@ def relative_half_width(means: Sequence[float], floor: float = 0.0,
     0.497
     """
     found = locate_case(means, floor, method)
-    return (found.high - found.value) / found.value
+    width = (found.high - found.value) / found.value
+    return width if math.isfinite(width) else math.nan

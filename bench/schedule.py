@@ -43,7 +43,8 @@ class CaseTrack:
 
         if len(self.means) < MIN_PASSES_FOR_CI:
             return math.inf
-        return relative_half_width(self.means, floor)
+        width = relative_half_width(self.means, floor)
+        return math.inf if math.isnan(width) else width  # not computable: as wide as can be
 
     def spread(self) -> float:
         """The relative spread behind the case's location (NaN under 2 processes)."""
@@ -54,7 +55,9 @@ class CaseTrack:
 
 def process_means(benchmark: Any) -> list[float]:
     """The mean of each run (worker process) of a pyperf Benchmark that has values."""
-    return [statistics.fmean(run.values) for run in benchmark.get_runs() if run.values]
+    from bench.location import average_values
+
+    return [average_values(run.values) for run in benchmark.get_runs() if run.values]
 
 
 @dataclass
@@ -147,13 +150,13 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
     mean against its case's geometric mean of process means (1.0: a normal pass; 1.3: the
     machine was 30% slower for that whole pass).
     """
-    from bench.location import NOISE_MIN_PROCESSES, run_noise
+    from bench.location import NOISE_MIN_PROCESSES, average_values, run_noise
 
     cases: list[list[float]] = []
     by_pass: dict[int, list[float]] = {}
     for bench in benchmarks:
         runs = [run for run in bench.get_runs() if run.values]
-        means = [statistics.fmean(run.values) for run in runs]
+        means = [average_values(run.values) for run in runs]
         if len(means) < NOISE_MIN_PROCESSES:
             continue
         cases.append(means)

@@ -15,11 +15,13 @@ is slower than the last segment by the threshold and by Z_NEWEST standard errors
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from bench.location import exp_clamped, middle_value
 from bench.results import Results
 
 PENALTY = 4.0        # x sigma^2 x log(n): PELT's price of a change point
@@ -100,9 +102,9 @@ def find_changes(values: Sequence[float], threshold: float) -> list[tuple[int, f
     for j, index in enumerate(breaks):
         before, after = x[edges[j]:index], x[index:edges[j + 2]]
         p = float(stats.ttest_ind(before, after, equal_var=False).pvalue)
-        ratio = math.exp(after.mean() - before.mean())
-        if abs(math.log(ratio)) >= math.log1p(threshold) and p < ALPHA:
-            changes.append((index, ratio, p))
+        step = float(after.mean() - before.mean())
+        if abs(step) >= math.log1p(threshold) and p < ALPHA:
+            changes.append((index, float(exp_clamped(step)), p))
     return changes
 
 
@@ -116,7 +118,7 @@ def check_newest(values: Sequence[float], threshold: float, since: int) -> tuple
         return None
     sigma = estimate_noise(x[:-1])
     z = (x[-1] - segment.mean()) / (sigma * math.sqrt(1 + 1 / len(segment)))
-    ratio = math.exp(x[-1] - segment.mean())
+    ratio = float(exp_clamped(x[-1] - segment.mean()))
     if ratio >= 1 + threshold and z >= Z_NEWEST:
         return ratio, float(stats.norm.sf(z))
     return None
@@ -145,9 +147,9 @@ def analyse_series(case: str, values: Sequence[float | None], points: Sequence[P
 def make_change(case: str, where: list[int], numbers: list[float], points: Sequence[Point],
                 index: int, since: int, ratio: float, p: float, newest: bool = False) -> Change:
     """A Change at position `index` of the kept values, with the median levels either side."""
-    before = float(np.median(numbers[since:index]))
-    return Change(case, where[index], points[where[index]].label, before, before * ratio, ratio,
-                  p, newest)
+    before = middle_value(numbers[since:index])
+    return Change(case, where[index], points[where[index]].label, before,
+                  min(before * ratio, sys.float_info.max), ratio, p, newest)
 
 
 def median_values(results: Results) -> tuple[dict[str, float], dict[str, str]]:
@@ -156,7 +158,7 @@ def median_values(results: Results) -> tuple[dict[str, float], dict[str, str]]:
     for benchmark in results.benchmarks:
         values = benchmark.get_values()
         if values:
-            medians[benchmark.get_name()] = float(np.median(values))
+            medians[benchmark.get_name()] = middle_value(values)
             units[benchmark.get_name()] = benchmark.get_unit()
     return medians, units
 

@@ -71,7 +71,7 @@ from bench.gate.estimates import (
     welch_df,
 )
 from bench.gate.shift import RunShift, describe_shift, estimate_shift, net_of_shift
-from bench.location import CONFIDENCE
+from bench.location import CONFIDENCE, exp_bound, exp_clamped, exp_intervals, interval_from_log
 from bench.text import VERDICTS
 
 DEFAULT_THRESHOLD = 0.05  # smallest change (5%) a verdict slower or faster must reach past
@@ -171,8 +171,9 @@ def apply_tests(estimates: pd.DataFrame, centered: pd.DataFrame | None,
     out["shift"] = found.shift if found else 0.0
     d, se, df = (out[c].to_numpy(float) for c in ("d", "se", "df"))
     out["p_value"] = p_values(d, se, df)
-    low, high = intervals(d, se, df)
-    out["ratio"], out["ci_low"], out["ci_high"] = np.exp(d), low, high
+    half = half_widths(se, df)
+    out["ratio"], out["ci_low"], out["ci_high"] = exp_intervals(d, half)
+    out["log_low"], out["log_high"] = d - half, d + half  # for the verdict past a float's range
     out["shared_var"] = shared * scale
     mean_var, mean_df = spread_of_mean(centered, constraints)
     pooling = Pooling(shared_var, shared_df, prior_df, mean_var, mean_df)
@@ -206,11 +207,16 @@ def p_values(d: np.ndarray, se: np.ndarray, df: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(se) & (df > 0), p, math.nan)
 
 
-def intervals(d: np.ndarray, se: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CONFIDENCE-level interval of the ratio exp(d) (NaN where untestable)."""
+def half_widths(se: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Half-widths of CONFIDENCE-level t intervals on the log scale (NaN where df <= 0)."""
     with np.errstate(invalid="ignore"):
-        half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.where(df > 0, df, math.nan)) * se
-    return np.exp(d - half), np.exp(d + half)
+        return stats.t.ppf(0.5 + CONFIDENCE / 2, np.where(df > 0, df, math.nan)) * se
+
+
+def intervals(d: np.ndarray, se: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CONFIDENCE-level interval of the ratio exp(d) (NaN where untestable or past a float)."""
+    _, low, high = exp_intervals(d, half_widths(se, df))
+    return low, high
 
 
 def adjust_p_values(p: np.ndarray) -> np.ndarray:
@@ -250,10 +256,11 @@ def assess_counts(base_pm: pd.DataFrame, head_pm: pd.DataFrame, threshold: float
     allows around it (estimate_counts), and a verdict from the two (classify_counts)."""
     est = estimate_counts(base_pm, head_pm)
     d, half = est["d"].to_numpy(float), est["half"].to_numpy(float)
-    out = est.assign(ratio=np.exp(d), ci_low=np.exp(d - half), ci_high=np.exp(d + half),
-                     p_value=math.nan, p_adjusted=math.nan, method="counts", df=math.nan)
-    out["verdict"] = classify_counts(out["ratio"].to_numpy(float), out["ci_low"].to_numpy(float),
-                                     out["ci_high"].to_numpy(float), threshold)
+    ratio, low, high = exp_intervals(d, half)
+    out = est.assign(ratio=ratio, ci_low=low, ci_high=high, p_value=math.nan,
+                     p_adjusted=math.nan, method="counts", df=math.nan)
+    out["verdict"] = classify_counts(exp_clamped(d), exp_clamped(d - half),
+                                     exp_clamped(d + half), threshold)
     return out
 
 
@@ -276,9 +283,8 @@ def count_geomean(tests: pd.DataFrame) -> Estimate:
     """Geometric mean of the count ratios, its interval the mean of the cases' intervals."""
     if tests.empty:
         return Estimate(math.nan, math.nan, math.nan)
-    return Estimate(float(np.exp(np.log(tests["ratio"]).mean())),
-                    float(np.exp(np.log(tests["ci_low"]).mean())),
-                    float(np.exp(np.log(tests["ci_high"]).mean())), cases=len(tests))
+    found = interval_from_log(float(tests["d"].mean()), float(tests["half"].mean()))
+    return Estimate(*found, cases=len(tests))
 
 
 def explain(row: pd.Series, threshold: float) -> str:
@@ -336,7 +342,7 @@ def estimate_geomean(tests: pd.DataFrame, pooling: Pooling) -> Estimate:
     d, se = float((tested["d"] + tested["shift"]).mean()), math.sqrt(var)
     low, high = intervals(np.array([d]), np.array([se]), np.array([df]))
     p = p_values(np.array([d]), np.array([se]), np.array([df]))
-    return Estimate(math.exp(d), float(low[0]), float(high[0]), float(p[0]), df, n)
+    return Estimate(exp_bound(d), float(low[0]), float(high[0]), float(p[0]), df, n)
 
 
 def independent_df(variances: np.ndarray, dfs: np.ndarray) -> float:
@@ -388,9 +394,11 @@ def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float | None
     else:
         mode = choose_mode(base_pm, head_pm, paired)
         tests, pooling = assess_cases(base_pm, head_pm, mode)
-        tests["verdict"] = classify(tests["ratio"].to_numpy(float), tests["ci_low"].to_numpy(float),
-                                    tests["ci_high"].to_numpy(float),
-                                    tests["p_adjusted"].to_numpy(float), threshold, alpha)
+        # clamped to a float's range: a ratio past it still gets its verdict
+        ratio, low, high = (exp_clamped(tests[c].to_numpy(float))
+                            for c in ("d", "log_low", "log_high"))
+        tests["verdict"] = classify(ratio, low, high, tests["p_adjusted"].to_numpy(float),
+                                    threshold, alpha)
         geomean = estimate_geomean(tests, pooling)
     one_sided = one_sided_cases(base_pm, head_pm)
     cases = pd.concat([tests, one_sided], ignore_index=True) if len(one_sided) else tests.copy()

@@ -53,9 +53,10 @@ from bench.gate.rule import (
     assess_cases,
     classify,
     default_threshold,
-    intervals,
+    half_widths,
     p_values,
 )
+from bench.location import exp_clamped
 from bench.text import format_percent
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
@@ -150,8 +151,8 @@ def slower_bench(tests: pd.DataFrame, levels: Sequence[float], threshold: float,
     for j, level in enumerate(levels):
         shifted = d + math.log1p(level)
         p = p_values(shifted, se, df)
-        low, high = intervals(shifted, se, df)
-        ratio = np.exp(shifted)
+        half = half_widths(se, df)  # clamped to a float's range: only compared for a verdict
+        ratio, low, high = (exp_clamped(x) for x in (shifted, shifted - half, shifted + half))
         if at_once or level == 0:
             p_adjusted = adjust_p_values(p)
         else:

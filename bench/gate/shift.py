@@ -27,6 +27,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from bench.gate.estimates import MIN_PRIOR_CASES
+from bench.location import interval_from_log
 from bench.text import format_change
 
 MIN_SHIFT_CASES = MIN_PRIOR_CASES  # cases needed to learn a shift and a floor from them
@@ -116,7 +117,6 @@ def describe_shift(found: RunShift, confidence: float) -> list[str]:
             f"the {found.cases} cases around their common shift (a robust empirical null): "
             f"{math.sqrt(found.floor_var):.1%} per case (sd, df {found.df:.0f}), part of every "
             "case's CI; pass several base runs (--base, repeatable) to measure it case by case",
-            "all cases moved together by " + format_change(
-                math.exp(found.shift), math.exp(found.shift - half), math.exp(found.shift + half))
+            "all cases moved together by " + format_change(*interval_from_log(found.shift, half))
             + ": "
             "the machine or a global change; each case's change and CI are net of that shift"]
