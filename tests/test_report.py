@@ -723,6 +723,53 @@ def test_a_round_trip_clearly_slower_ranks_below_even_with_one_op_faster() -> No
     assert not is_clearly_slower(ops, "marshal", "msgpack")
 
 
+def test_a_round_trip_whose_ci_passes_a_floats_range_is_not_clearly_slower() -> None:
+    from bench.report.findings import is_clearly_slower
+
+    # two processes 100x apart: a fastest half of 2 has 1 df (t = 12.7), so the CI of a
+    # 1 µs loads reaches 4 ms and the round trip's relative half-width is ~1000 > log(1.8e308)
+    ops = {("a", "dumps"): {"mean": 1e-6, "ci_low": 1e-7, "ci_high": 1e-5},
+           ("a", "loads"): {"mean": 1e-6, "ci_low": 5e-10, "ci_high": 4e-3},
+           ("b", "dumps"): {"mean": 1e-7, "ci_low": 0.99e-7, "ci_high": 1.01e-7},
+           ("b", "loads"): {"mean": 1e-7, "ci_low": 0.99e-7, "ci_high": 1.01e-7}}
+    assert not is_clearly_slower(ops, "a", "b")  # was OverflowError: math range error
+    assert not is_clearly_slower(ops, "b", "a")
+
+
+def test_a_busy_runs_round_trips_past_a_floats_range_share_a_rank(tmp_path: Path) -> None:
+    """Issue 27: `bench report` of a run whose process means spread ~50% raised OverflowError."""
+    import math
+    import sys
+
+    import numpy as np
+
+    from bench.report.findings import at_representative_size, round_trip
+
+    data = json.loads((Path(__file__).parents[1] / "results" / "baseline.json").read_text())
+    rng = np.random.default_rng(27)
+    for benchmark in data["benchmarks"]:
+        for run in benchmark["runs"]:
+            if run.get("values"):
+                factor = float(rng.lognormal(0.0, 0.5))  # the process's share of a busy machine
+                run["values"] = [value * factor for value in run["values"]]
+    path = tmp_path / "busy.json"
+    path.write_text(json.dumps(data))
+    found = find_all(prepare_data(load_results([path])))
+    shown = at_representative_size(found.ser_ops)
+    wide = []
+    for (shape, size), rows in shown.groupby(["shape", "size"]):
+        ops = {(str(r["subject"]), str(r["op"])): r for _, r in rows.iterrows()}
+        for subject in rows["subject"].unique():
+            total, half = round_trip(ops, str(subject), ["dumps", "loads"])
+            if half / total > math.log(sys.float_info.max):
+                wide.append((shape, size, subject))
+    assert len(wide) >= 3  # the round trips whose interval overflowed math.exp
+    ranks = found.ranks.set_index(["shape", "size", "subject"])
+    assert len(ranks) == len(shown) // 2  # every subject of every shape shown is ranked
+    for key in wide:  # never ranked apart from the subject above it
+        assert ranks.loc[key, "rank"] == 1 or ranks.loc[key, "tied"] != "", key
+
+
 def test_ship_tables_give_every_time_its_ci(tmp_path: Path) -> None:
     steady = [1.0, 1.01, 0.99, 1.0, 1.005]
     means = {"ship/process-pool/empty/none/1": steady,

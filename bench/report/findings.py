@@ -23,7 +23,7 @@ from bench.errors import InputError
 from bench.folds import STYLES
 from bench.frame import MIN_PROCESSES, fit_exponents, process_mean_arrays, ratio_interval, summarize
 from bench.gate.rule import COUNT_THRESHOLD, DEFAULT_THRESHOLD, Comparison, classify, compare_runs
-from bench.location import Interval
+from bench.location import Interval, interval_from_log
 from bench.text import format_percent, format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
@@ -214,7 +214,8 @@ def is_clearly_slower(ops: dict[tuple[str, str], Any], subject: str, leader: str
     """True when the gate's rule (ratio_verdict) calls subject's round trip slower than leader's.
 
     The round trip is the sum of the ops both have; the 95% CI of the ratio of the sums is
-    ratio x exp(±d), d the two sums' relative half-widths in quadrature (no CI: not slower).
+    ratio x exp(±d), d the two sums' relative half-widths in quadrature (no CI, or one past
+    a float's range: not slower).
     """
     common = [op for op in ("dumps", "loads") if (subject, op) in ops and (leader, op) in ops]
     if not common:
@@ -222,9 +223,10 @@ def is_clearly_slower(ops: dict[tuple[str, str], Any], subject: str, leader: str
     (slow, slow_half), (fast, fast_half) = (round_trip(ops, name, common)
                                             for name in (subject, leader))
     ratio, spread = slow / fast, math.hypot(slow_half / slow, fast_half / fast)
-    if is_missing(spread):
+    if is_missing(ratio) or ratio <= 0:
         return False
-    return ratio_verdict(ratio * math.exp(-spread), ratio * math.exp(spread), threshold) == "slower"
+    found = interval_from_log(math.log(ratio), spread)
+    return ratio_verdict(found.low, found.high, threshold) == "slower"
 
 
 def rank_round_trips(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:

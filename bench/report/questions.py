@@ -87,8 +87,10 @@ def growth_line(row: Any) -> str:
 
 
 def worst_row(rows: pd.DataFrame) -> Any:
-    """The row with the highest ratio (the case least in favour of the faster side)."""
-    return rows.loc[rows["ratio"].idxmax()]
+    """The row with the highest ratio (the case least in favour of the faster side; the
+    first row when no ratio is computable)."""
+    ratios = rows["ratio"]
+    return rows.loc[ratios.idxmax()] if ratios.notna().any() else rows.iloc[0]
 
 
 def answer_reduce_claim(data: ReportData, found: Findings) -> Answer:

@@ -15,6 +15,7 @@ import pandas as pd
 from bench.frame import environment_differences
 from bench.gate.render import describe_geomean, describe_rule, summarize_counts
 from bench.gate.rule import Comparison
+from bench.location import exp_clamped
 from bench.report import plots
 from bench.report.blocks import (
     Bullets,
@@ -99,7 +100,7 @@ def shared_move(cmp: Comparison) -> str | None:
 
     Most: at least MOVED_TOGETHER of 10 or more cases with a ratio on the same side of 1.
     """
-    shift = math.exp(cmp.pooling.run_shift)
+    shift = exp_clamped(cmp.pooling.run_shift)  # in words: past 1.8e308 reads as the largest
     if abs(cmp.pooling.run_shift) > math.log1p(cmp.threshold):
         return (f"every case moved together by {format_ratio(shift)} (the shift the gate "
                 "measured between the runs and set apart from each case's ratio): when "
