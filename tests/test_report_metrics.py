@@ -82,3 +82,25 @@ def test_report_sets_the_metrics_side_by_side(two_metrics: tuple[Path, Path], tm
 
 def test_doctests_of_the_metrics_section() -> None:
     assert doctest.testmod(bench.report.metrics).failed == 0
+
+
+def test_a_correlation_over_one_case_reads_as_not_computable(tmp_path: Path, monkeypatch) -> None:
+    from bench.report.metrics import metrics_section
+
+    monkeypatch.setattr(bench.report.plots, "plot_time_against_count", lambda pairs: "<svg/>")
+    one = {k: v for k, v in CASES.items() if k.startswith("fold/")}
+    one = dict(list(one.items())[:1])
+    monkeypatch.setitem(globals(), "CASES", one)
+    paths = write_run(tmp_path / "t.json", "second"), write_run(tmp_path / "i.json", "integer")
+    text = " ".join(str(getattr(b, "text", "")) for b in metrics_section(summary_of(paths)).blocks)
+    assert "over 1 case" in text and "nan" not in text and "ρ = -" in text
+
+
+def test_the_page_of_a_run_without_payload_sizes_warns_nothing(two_metrics, tmp_path) -> None:
+    import warnings
+
+    from bench.report.render import build_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_report([str(two_metrics[0])])

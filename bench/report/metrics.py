@@ -18,7 +18,7 @@ from scipy import stats
 
 from bench.report import plots
 from bench.report.blocks import Section, Table, Text, make_figure, make_table, missing
-from bench.text import format_factor, format_quantity
+from bench.text import MISSING, format_factor, format_quantity, is_missing
 
 TIME_UNIT, COUNT_UNIT = "second", "integer"
 DISAGREEMENTS = 12  # cases listed as disagreeing most
@@ -91,8 +91,8 @@ def metrics_section(summary: pd.DataFrame) -> Section:
             "cases (bench run --metric instructions) to see them side by side."))
         return section
     found = correlate_metrics(pairs)
-    lines = "; ".join(f"{r.suite}: Spearman ρ = {r.rho:.2f} over {r.cases} cases"
-                      for r in found.itertuples())
+    lines = "; ".join(f"{r.suite}: Spearman ρ = {MISSING if is_missing(r.rho) else f'{r.rho:.2f}'} "
+                      f"over {r.cases} case{'s' if r.cases != 1 else ''}" for r in found.itertuples())
     section.blocks += [
         Text(f"Time from {pairs['time_run'].iloc[0]}, instructions from "
              f"{pairs['count_run'].iloc[0]}. {lines}."),

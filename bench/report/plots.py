@@ -249,7 +249,7 @@ def plot_serializer_shape(rows: pd.DataFrame, title: str,
     axes[2].barh(np.arange(len(sizes)), sizes["payload_bytes"].astype(float) / byte_scale,
                  color=[style_of(str(s))[0] for s in sizes.index])
     axes[2].set_yticks(np.arange(len(sizes)), [names[s] for s in sizes.index])
-    axes[2].set_ylim(len(sizes) - 0.5, -0.5)
+    axes[2].set_ylim(max(len(sizes), 1) - 0.5, -0.5)
     axes[2].set(title="payload size", xlabel=f"payload ({byte_name})")
     set_title(fig, title)
     return figure_svg(fig)
