@@ -452,32 +452,8 @@ def order_cells(cells: list[dict[str, Any]], kinds: list[str],
 
 # ---------------------------------------------------------------- reading the file
 
-def check_capabilities(data: Any, source: str) -> dict[str, Any]:
-    """Validate a capability matrix (schema_version 1); InputError naming the problem."""
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: not a capability matrix (expected a JSON object)")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(f"{source}: capability matrix schema_version "
-                         f"{data.get('schema_version')!r} is not supported "
-                         f"(expected {SCHEMA_VERSION})")
-    for key in ("serializers", "kinds", "cells"):
-        if not isinstance(data.get(key), list):
-            raise InputError(f"{source}: capability matrix has no {key!r} list")
-    for cell in data["cells"]:
-        if not isinstance(cell, dict) or not {"kind", "serializer", "outcome"} <= set(cell):
-            raise InputError(f"{source}: capability cell {cell!r} lacks kind/serializer/outcome")
-    return data
-
-
 def load_capabilities(path: str | Path) -> dict[str, Any]:
-    """Read and validate a capability matrix JSON file (as `bench capabilities` writes it)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the capability matrix ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: capability matrix is not valid JSON ({exc})") from None
-    return check_capabilities(data, str(path))
+    """Read and validate a capability matrix file (bench.capability_render.read_capabilities)."""
+    from bench.capability_render import read_capabilities
+
+    return read_capabilities(path)

@@ -3,7 +3,8 @@
 A resumed run must continue with what the file was started with, and the shards of a merge
 must be parts of one run: the same profile, metric, pyperf settings, Python and library
 versions, and (unless mixed machines are allowed) the same host. `describe_setup` says it
-for the run about to start; `check_same_setup` names the first difference in one line.
+for the run about to start; `check_same_setup` names the first difference in one line;
+`check_setup` refuses a setup read from a file whose keys are not of these types.
 
     profile          the profile's name
     metric           time or instructions
@@ -19,12 +20,14 @@ for the run about to start; `check_same_setup` names the first difference in one
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import __version__
@@ -34,6 +37,7 @@ from bench.errors import InputError
 RUN_KEYS = ("profile", "metric", "pyperf_settings", "python", "libraries", "bench_version")
 # Distributions whose version is recorded besides the serializers' and fold styles'.
 CORE_DISTRIBUTIONS = ("pyperf", "numpy")
+MAX_SHARDS = 100_000
 
 
 
@@ -102,6 +106,62 @@ def find_commit() -> dict[str, str]:
         sha, date = done.stdout.split()
         return {"commit": sha, "commit_date": date}
     return {"commit": commit} if commit else {}
+
+
+def is_shard(value: Any) -> bool:
+    """True for `K/N` with 1 <= K <= N <= MAX_SHARDS.
+
+    >>> is_shard("2/8"), is_shard("9/8"), is_shard("x"), is_shard(["1/2"])
+    (True, False, False, False)
+    """
+    found = re.fullmatch(r"(\d{1,6})/(\d{1,6})", value) if isinstance(value, str) else None
+    return found is not None and 1 <= int(found[1]) <= int(found[2]) <= MAX_SHARDS
+
+
+def is_date(value: Any, local: bool = False) -> bool:
+    """True for an ISO 8601 date and time, as `git log --format=%cI` writes it (with `local`,
+    one without a UTC offset, as pyperf writes a run's `date`).
+
+    >>> is_date("2026-12-07T09:28:27+00:00"), is_date("2026-12-07T09:28:27+00:00", local=True)
+    (True, False)
+    >>> is_date("2026-11-24 15:19:11.920581", local=True), is_date("2026-13-01"), is_date(None)
+    (True, False, False)
+    """
+    try:
+        date = datetime.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return False
+    return date is not None and not (local and date.tzinfo is not None)
+
+
+# key of a setup -> (its check, what it must be in words): what describe_setup writes
+SETUP_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(("profile", "metric", "python", "bench_version", "hostname", "commit"),
+                    (lambda value: isinstance(value, str), "text")),
+    "pyperf_settings": (lambda value: isinstance(value, list)
+                        and all(isinstance(item, str) for item in value), "a list of text"),
+    "libraries": (lambda value: isinstance(value, dict)
+                  and all(isinstance(item, str) for item in value.values()),
+                  "an object of versions (text)"),
+    "shard": (is_shard, f"K/N with 1 <= K <= N <= {MAX_SHARDS}"),
+    "commit_date": (is_date, "an ISO 8601 date"),
+}
+
+
+def check_setup(setup: dict[str, Any], where: str) -> None:
+    """InputError naming the first key of a setup read from a file that is not as SETUP_RULES
+    says (keys it does not know are left as they are).
+
+    >>> check_setup({"profile": "quick", "shard": "2/8", "libraries": {"dill": "0.4.1"}}, "x")
+    >>> check_setup({"shard": "9/8"}, "x.json: bench_setup")
+    Traceback (most recent call last):
+    ...
+    bench.errors.InputError: x.json: bench_setup: shard '9/8' is not K/N with 1 <= K <= N <= 100000
+    """
+    for key, value in setup.items():
+        check, words = SETUP_RULES.get(key, (None, ""))
+        if check is not None and not check(value):
+            raise InputError(f"{where}: {key} {value!r:.40} is not {words}")
 
 
 def check_same_setup(expected: dict[str, Any], found: dict[str, Any], what: str,

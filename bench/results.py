@@ -19,10 +19,15 @@ pyperf ignores:
                           settings, Python, library versions, host, shard, commit (see
                           bench.provenance). Absent in files of version 1.
 
-`read_results` is the one reader, and it is strict: anything it cannot vouch for
-(missing, a directory, empty, not gzip, not UTF-8, not JSON, not pyperf, a value that
-is not a finite positive number, a bad `bench_failures` list, no timed value at all)
-is an InputError with a one-line reason that starts with the path. `write_results`
+`read_results` is the one reader, and it is strict: anything it cannot vouch for is an
+InputError with a one-line reason that starts with the path: missing, not a regular file
+(a FIFO, a device: refused before it is opened), over BENCH_MAX_INPUT_MB megabytes on disk
+or un-gzipped (default 512; a gzip bomb is stopped at the limit), empty, not gzip, not
+UTF-8, not JSON, not pyperf, a name or a case (suite ... size) twice, no timed value, and
+any key bench reads of the wrong type or out of range (METADATA_RULES, NOISE_NUMBER,
+bench.provenance.check_setup). Ranges hold what a run produces with room to spare: a
+value of 1e-12 to 1e6 s (or to 1e15 for counts and bytes), a duration up to 1e6 s, a
+bench_size up to 1e12, loops and byte counts up to 1e15, never a bool. `write_results`
 is the one writer: it replaces the file atomically, with the user's umask.
 """
 
@@ -33,8 +38,9 @@ import io
 import json
 import math
 import os
+import stat
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +48,8 @@ from typing import Any
 import pyperf
 
 from bench.errors import InputError
-from bench.files import write_atomic
+from bench.files import describe_kind, write_atomic
+from bench.provenance import check_setup, is_date
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "bench_format"
@@ -50,6 +57,47 @@ FAILURES_KEY = "bench_failures"
 NOISE_KEY = "bench_noise"
 SETUP_KEY = "bench_setup"
 GZIP_MAGIC = b"\x1f\x8b"
+PYPERF_FORMAT = "1.0"  # the version of pyperf's JSON that pyperf >= 1.0 writes
+MAX_INPUT_VARIABLE, DEFAULT_MAX_INPUT_MB = "BENCH_MAX_INPUT_MB", 512
+# What a run produces, with room to spare (see the docstring): anything outside is refused.
+MIN_VALUE, MAX_SECONDS, MAX_COUNT, MAX_SIZE = 1e-12, 1e6, 1e15, 10**12
+CASE_KEYS = ("bench_suite", "bench_subject", "bench_op", "bench_shape", "bench_size")
+Rule = tuple[Callable[[Any], bool], str]  # a key's check, and what it expects in words
+
+
+def number_rule(low: float, high: float, integer: bool = False, null: bool = False) -> Rule:
+    """The rule of a number from `low` to `high`, never a bool (or None, when `null`).
+
+    >>> check, words = number_rule(0, 10, integer=True)
+    >>> check(3), check(3.0), check(True), check(11), words
+    (True, False, False, False, 'an integer from 0 to 10')
+    """
+    types = (int,) if integer else (int, float)
+
+    def check(value: Any) -> bool:
+        return (value is None and null) or (type(value) in types and low <= value <= high)
+
+    kind = "an integer" if integer else "a number"
+    return check, f"{kind} from {low:g} to {high:g}{' or null' if null else ''}"
+
+
+TEXT: Rule = (lambda value: isinstance(value, str), "text")
+LOOPS, COUNT = number_rule(1, MAX_COUNT, integer=True), number_rule(0, MAX_COUNT, integer=True)
+# pyperf metadata (of the suite, a benchmark or a run) that bench reads
+METADATA_RULES: dict[str, Rule] = {
+    **dict.fromkeys(("name", *CASE_KEYS[:4], "subject_version", "bench_imported", "bench_profile",
+                     "bench_version", "bench_metric", "hostname", "python_version", "platform",
+                     "python_implementation", "cpu_model_name", "perf_version", "unit"), TEXT),
+    "date": (lambda value: is_date(value, local=True), "a date and time without a UTC offset"),
+    "bench_size": number_rule(0, MAX_SIZE, integer=True), "loops": LOOPS, "inner_loops": LOOPS,
+    "bench_round": COUNT, "bench_pass": COUNT, "cpu_count": COUNT,
+    **dict.fromkeys(("payload_bytes", "peak_alloc_bytes", "shape_nbytes", "reply_bytes",
+                     "minor_faults_per_call"), number_rule(0, MAX_COUNT)),
+    "comm_share": number_rule(-MAX_COUNT, MAX_COUNT), "duration": number_rule(0, MAX_SECONDS),
+}
+# bench_noise (bench.schedule): numbers or null, and the list pass_factors
+NOISE_NUMBER, NOISE_FACTORS = number_rule(0, MAX_COUNT, null=True), (lambda value: isinstance(
+    value, list) and all(number_rule(MIN_VALUE, MAX_COUNT)[0](v) for v in value), "positive numbers")
 
 
 @dataclass
@@ -71,8 +119,19 @@ class Results:
     _indexed: int = field(default=0, init=False, repr=False, compare=False)
 
     def suite(self) -> pyperf.BenchmarkSuite:
-        """The benchmarks as one pyperf suite (for its metadata and dates)."""
-        return pyperf.BenchmarkSuite(self.benchmarks, filename=self.path or None)
+        """The benchmarks as one pyperf suite (for its metadata and dates), built in one pass.
+
+        pyperf's constructor scans the suite for each benchmark's name before adding it (a
+        minute for 20,000 cases); here the names are checked distinct once, with a set.
+        """
+        if len({b.get_name() for b in self.benchmarks}) != len(self.benchmarks):
+            raise ValueError("two benchmarks of one name")
+        suite = pyperf.BenchmarkSuite(self.benchmarks[:1], filename=self.path or None)
+        held = getattr(suite, "_benchmarks", None)  # pyperf's own list of the suite's benchmarks
+        if not isinstance(held, list):
+            return pyperf.BenchmarkSuite(self.benchmarks, filename=self.path or None)
+        held.extend(self.benchmarks[1:])
+        return suite
 
     def add_benchmark(self, benchmark: pyperf.Benchmark) -> str | None:
         """Add a timed case: its runs join a benchmark of the same name (pyperf --append).
@@ -135,13 +194,8 @@ def format_results(results: Results) -> str:
 
 
 def dump_suite(suite: pyperf.BenchmarkSuite) -> str:
-    """pyperf's compact JSON of `suite`, the text `suite.dump(file, compact=True)` writes.
-
-    pyperf's dump goes through `json.dump`, which never uses the C encoder; a run saves its
-    file after every case, and by the end of a `quick` run that took 60 ms a save. The same
-    document through `json.dumps` takes a quarter of it. Where pyperf lacks the document
-    builder, its own dump is used.
-    """
+    """pyperf's compact JSON of `suite`, the text `suite.dump(file, compact=True)` writes, through
+    json.dumps's C encoder (pyperf's json.dump: 4x the time of a save); else pyperf's dump."""
     as_json = getattr(suite, "_as_json", None)
     if as_json is None:
         buffer = io.StringIO()
@@ -161,41 +215,78 @@ def write_results(results: Results) -> None:
 def read_results(path: str | Path, run: str = "") -> Results:
     """Read and check one results file; InputError with a one-line reason on anything invalid."""
     path = Path(path)
-    text = read_text(path)
-    data = parse_json(path, text)
+    data = parse_json(path, read_text(path))
+    noise, setup = read_object(path, data, NOISE_KEY), read_object(path, data, SETUP_KEY)
+    check_fields(path, f"{NOISE_KEY}: ", noise, {key: NOISE_FACTORS if key == "pass_factors"
+                                                 else NOISE_NUMBER for key in noise})
+    check_setup(setup, f"{path}: {SETUP_KEY}")
+    return Results(load_benchmarks(path, data), read_failures(path, data), str(path), run, noise,
+                   setup)
+
+
+def max_input_bytes() -> int:
+    """The most bytes an input may hold, on disk or un-gzipped: BENCH_MAX_INPUT_MB megabytes."""
+    text = os.environ.get(MAX_INPUT_VARIABLE, "").strip() or str(DEFAULT_MAX_INPUT_MB)
     try:
-        suite = pyperf.BenchmarkSuite.load(io.StringIO(text))
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-        raise InputError(f"{path}: not a pyperf result file ({type(exc).__name__}: "
-                         f"{one_line(exc)})") from None
-    benchmarks = suite.get_benchmarks()
-    check_values(path, benchmarks)
-    noise = data.get(NOISE_KEY, {})
-    if not isinstance(noise, dict):
-        raise InputError(f"{path}: bad {NOISE_KEY} (a {type(noise).__name__}, not an object)")
-    return Results(benchmarks, read_failures(path, data), str(path), run, noise,
-                   read_setup(path, data))
+        megabytes = float(text)
+    except ValueError:
+        megabytes = math.nan
+    if not 0 < megabytes <= 1e9:
+        raise InputError(f"{MAX_INPUT_VARIABLE}={text}: not a number of megabytes from 0 to 1e9")
+    return max(1, int(megabytes * 1e6))
+
+
+def read_input(path: str | Path) -> bytes:
+    """A regular file's bytes, un-gzipped when they start with gzip's magic; InputError past
+    `max_input_bytes()`, on disk or un-gzipped.
+
+    The path is stat'ed before it is opened, so a FIFO, a device or a socket is refused
+    without being opened, and the open cannot block (O_NONBLOCK). The file and its gzip
+    content are read in chunks, so a gzip bomb is refused once it passes the limit.
+    """
+    path = Path(path)
+    limit = max_input_bytes()
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{path}: is a directory" if stat.S_ISDIR(mode) else
+                             f"{path}: not a regular file ({describe_kind(str(path))})")
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # replaced since the stat
+                raise InputError(f"{path}: not a regular file ({describe_kind(str(path))})")
+            raw = read_bounded(stream, path, limit, "")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.name.endswith(".gz") and not raw.startswith(GZIP_MAGIC):
+        raise InputError(f"{path}: named .gz but is not gzip data")
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            return read_bounded(stream, path, limit, " un-gzipped")
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"{path}: truncated or corrupt gzip data ({one_line(exc)})") from None
+
+
+def read_bounded(stream: Any, path: Path, limit: int, what: str) -> bytes:
+    """`stream` read to its end in 1 MiB chunks; InputError once it passes `limit` bytes."""
+    chunks, size = [], 0
+    while chunk := stream.read(1 << 20):
+        size += len(chunk)
+        if size > limit:
+            raise InputError(f"{path}: over {limit / 1e6:g} MB{what}, the most bench reads "
+                             f"(set {MAX_INPUT_VARIABLE} to raise it)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def read_text(path: Path) -> str:
-    """The file's text, un-gzipped when it starts with gzip's magic bytes."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a pyperf JSON file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    """The file's text (see `read_input`): not empty, UTF-8."""
+    raw = read_input(path)
     if not raw:
         raise InputError(f"{path}: empty file, not a pyperf JSON file")
-    if path.name.endswith(".gz") and not raw.startswith(GZIP_MAGIC):
-        raise InputError(f"{path}: named .gz but is not gzip data")
-    if raw.startswith(GZIP_MAGIC):
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise InputError(f"{path}: truncated or corrupt gzip data ({one_line(exc)})") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -225,19 +316,105 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a finite number")
 
 
-def check_values(path: Path, benchmarks: Sequence[pyperf.Benchmark]) -> None:
-    """Refuse values that are not finite numbers, and a file with no timed value."""
-    timed = False
+def not_pyperf(path: Path, reason: str) -> InputError:
+    """The error of a file that is not pyperf's JSON."""
+    return InputError(f"{path}: not a pyperf result file ({reason})")
+
+
+def load_benchmarks(path: Path, data: dict[str, Any]) -> list[pyperf.Benchmark]:
+    """pyperf's benchmarks of the file, every value and key bench reads checked, each case once;
+    built in one pass (pyperf's BenchmarkSuite.load rescans the suite for each benchmark)."""
+    if data.get("version") != PYPERF_FORMAT:
+        raise not_pyperf(path, f"pyperf format version {data.get('version')!r}; bench reads "
+                               f"{PYPERF_FORMAT!r}")
+    common = {} if data.get("metadata") is None else data["metadata"]
+    entries = data.get("benchmarks")
+    if not isinstance(common, dict) or not isinstance(entries, list) or not entries:
+        raise not_pyperf(path, "it needs a metadata object and a non-empty benchmarks list")
+    check_fields(path, "metadata: ", common, METADATA_RULES)
+    benchmarks = [load_benchmark(path, index, entry, common) for index, entry in enumerate(entries)]
+    check_cases(path, benchmarks)
+    return benchmarks
+
+
+def load_benchmark(path: Path, index: int, entry: Any, common: dict[str, Any]) -> pyperf.Benchmark:
+    """One benchmark of the file: its runs, its metadata and its dates checked."""
+    metadata = entry.get("metadata", {}) if isinstance(entry, dict) else None
+    runs = entry.get("runs") if isinstance(entry, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(runs, list) or not runs:
+        raise not_pyperf(path, f"benchmark {index + 1} needs a metadata object and a runs list")
+    name = metadata.get("name", common.get("name"))
+    where = f"benchmark {name!r:.60}: " if isinstance(name, str) else f"benchmark {index + 1}: "
+    check_fields(path, where, metadata, METADATA_RULES)
+    metadata = {**common, **metadata}
+    try:
+        benchmark = pyperf.Benchmark([load_run(path, where, run, metadata) for run in runs])
+    except (ValueError, TypeError) as exc:
+        raise not_pyperf(path, f"{where}{one_line(exc)}") from None
+    try:
+        benchmark.get_dates()  # what the report and history compute: start + duration
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"{path}: {where}bad date or duration ({one_line(exc)})") from None
+    return benchmark
+
+
+def load_run(path: Path, where: str, run: Any, common: dict[str, Any]) -> pyperf.Run:
+    """One worker process's run: values and warmups in range for its unit, metadata checked."""
+    metadata = run.get("metadata", {}) if isinstance(run, dict) else None
+    values = run.get("values", []) if isinstance(run, dict) else None
+    warmups = (run.get("warmups") or []) if isinstance(run, dict) else None
+    if not (isinstance(metadata, dict) and isinstance(values, list) and isinstance(warmups, list)):
+        raise not_pyperf(path, f"{where}a run needs a metadata object, values and warmups lists")
+    if metadata:
+        check_fields(path, where, metadata, METADATA_RULES)
+        metadata = {**common, **metadata}
+    else:
+        metadata = common
+    unit = metadata.get("unit", "second")
+    high = MAX_SECONDS if unit == "second" else MAX_COUNT
+    for value in values:
+        if type(value) not in (int, float) or not MIN_VALUE <= value <= high:
+            raise InputError(f"{path}: {where}value {value!r:.40} is not a finite number from "
+                             f"{MIN_VALUE:g} to {high:g} ({unit})")
+    for warmup in warmups:
+        if not (isinstance(warmup, list) and len(warmup) == 2 and LOOPS[0](warmup[0])
+                and type(warmup[1]) in (int, float) and 0 <= warmup[1] <= high):
+            raise InputError(f"{path}: {where}warmup {warmup!r:.40} is not [loops from 1 to "
+                             f"{MAX_COUNT:g}, a value from 0 to {high:g}]")
+    return pyperf.Run(values, warmups=[tuple(w) for w in warmups] or None, metadata=metadata,
+                      collect_metadata=False)
+
+
+def check_cases(path: Path, benchmarks: Sequence[pyperf.Benchmark]) -> None:
+    """Refuse a name twice, two names for one case (suite ... size alike), a benchmark whose
+    runs disagree on its case, and a file with no timed value."""
+    names: set[str] = set()
+    cases: dict[tuple[Any, ...], str] = {}
     for benchmark in benchmarks:
-        for run in benchmark.get_runs():
-            numbers = [*run.values, *(value for _, value in run.warmups or ())]
-            numbers += [v for v in run.get_metadata().values() if isinstance(v, (int, float))]
-            if not all(is_finite(v) for v in numbers):
-                raise InputError(f"{path}: benchmark {benchmark.get_name()!r} has a value "
-                                 "that is not a finite number")
-            timed = timed or bool(run.values)
-    if not timed:
+        name = benchmark.get_name()
+        if name in names:
+            raise InputError(f"{path}: benchmark {name!r} twice")
+        names.add(name)
+        labels = {tuple(run.get_metadata().get(key) for key in CASE_KEYS)
+                  for run in benchmark.get_runs()}
+        if len(labels) > 1:
+            raise InputError(f"{path}: benchmark {name!r}: its runs disagree on "
+                             f"{'/'.join(CASE_KEYS)}")
+        case = labels.pop()
+        if None not in case and cases.setdefault(case, name) != name:
+            raise InputError(f"{path}: benchmarks {cases[case]!r} and {name!r} are one case "
+                             f"({'/'.join(map(str, case))})")
+    if not any(run.values for benchmark in benchmarks for run in benchmark.get_runs()):
         raise InputError(f"{path}: no timed values (only calibration runs?)")
+
+
+def check_fields(path: str | Path, where: str, mapping: dict[str, Any], rules: dict[str, Rule]
+                 ) -> None:
+    """InputError naming the first key of `mapping` its rule refuses, or a number not finite."""
+    for key, value in mapping.items():
+        check, words = rules.get(key) or (is_finite, "a finite number")
+        if (key in rules or type(value) in (int, float)) and not check(value):
+            raise InputError(f"{path}: {where}{key} {value!r:.40} is not {words}")
 
 
 def is_finite(value: float) -> bool:
@@ -269,12 +446,12 @@ def read_failures(path: Path, data: dict[str, Any]) -> dict[str, str]:
     return failures
 
 
-def read_setup(path: Path, data: dict[str, Any]) -> dict[str, Any]:
-    """The `bench_setup` object ({} when absent); InputError when it is not an object."""
-    setup = data.get(SETUP_KEY, {})
-    if not isinstance(setup, dict):
-        raise InputError(f"{path}: bad {SETUP_KEY} (a {type(setup).__name__}, not an object)")
-    return setup
+def read_object(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object under `key` (`bench_noise`, `bench_setup`); {} when absent."""
+    found = data.get(key, {})
+    if not isinstance(found, dict):
+        raise InputError(f"{path}: bad {key} (a {type(found).__name__}, not an object)")
+    return found
 
 
 def one_line(exc: BaseException) -> str:

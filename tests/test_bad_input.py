@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
+import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,7 +84,7 @@ def test_bad_file(command, name, tmp_path, capsys):
     (["sensitivity", str(GOOD), str(GOOD)], ["3"]),
     (["run", "-k", "ser/pikle-5/dumps/ints/1000"], ["matches no case", "did you mean"]),
     (["run", "-k", "ser/nope/*"], ["'ser/nope/*' matches no case"]),
-    (["run", "-k", "ser/pickle-5/dumps/ints/1000", "--size", "-5"], ["--size -5"]),
+    (["run", "-k", "ser/pickle-5/dumps/ints/1000", "--size", "-5"], ["--size", "'-5'"]),
     (["run", "-k", "ser/pickle-5/dumps/ints/1000", "--size", "1000000000"],
      ["--size 1000000000", "GiB"]),
     (["run", "--size", "abc"], ["--size", "abc"]),
@@ -135,3 +140,132 @@ def test_debug_shows_the_traceback(capsys):
     code = main(["--debug", "export", bad_path("truncated.json"), "--csv", "/tmp/x.csv"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" in err and err.strip().splitlines()[-1].startswith("ERROR:")
+
+
+# ---------------------------------------------------------------- files that parse but are malformed
+
+def labelled(data: dict) -> dict:
+    """GOOD with bench's case labels on each benchmark, as `bench run` writes them."""
+    for benchmark in data["benchmarks"]:
+        suite, subject, op, shape, size = benchmark["metadata"]["name"].split("/")
+        benchmark["metadata"].update(bench_suite=suite, bench_subject=subject, bench_op=op,
+                                     bench_shape=shape, bench_size=int(size))
+    return data
+
+
+def twin_case(data: dict) -> None:
+    twin = json.loads(json.dumps(data["benchmarks"][0]))
+    twin["metadata"]["name"] = "ser/pickle-5/dumps/ints/ten"
+    data["benchmarks"].append(twin)
+
+
+def first_run(data: dict) -> dict:
+    """The first run of the first benchmark, with a metadata object."""
+    run = data["benchmarks"][0]["runs"][0]
+    run.setdefault("metadata", {})
+    return run
+
+
+# cause of a traceback the hostile pass found (finding 9) -> its change to GOOD
+MALFORMED = {
+    "run-date": lambda d: first_run(d)["metadata"].update(date="not a date"),
+    "suite-date": lambda d: d.setdefault("metadata", {}).update(date="yesterday"),
+    "date-overflow": lambda d: first_run(d)["metadata"].update(date="9999-12-31 23:59:59",
+                                                                duration=3600.0),
+    "date-offset": lambda d: first_run(d)["metadata"].update(date="2025-01-01 12:00:00+02:00"),
+    "noise-text": lambda d: d.update(bench_noise={"process_cv": "x", "pass_factors": ["a"]}),
+    "noise-factors-number": lambda d: d.update(bench_noise={"process_cv": 0.1, "pass_factors": 3}),
+    "setup-shard": lambda d: d.update(bench_setup={"profile": "smoke", "shard": "x"}),
+    "setup-libraries": lambda d: d.update(bench_setup={"profile": "smoke", "libraries": ["a"]}),
+    "setup-commit": lambda d: d.update(bench_setup={"profile": "smoke", "commit": {"a": 1}}),
+    "size-1e308": lambda d: d["benchmarks"][0]["metadata"].update(bench_size=1e308),
+    "duration-1e308": lambda d: first_run(d)["metadata"].update(duration=1e308),
+    "values-1e308": lambda d: first_run(d).update(values=[1e308, 1e308]),
+    "values-true": lambda d: first_run(d).update(values=[True, True]),
+    "loops-true": lambda d: d["benchmarks"][0]["metadata"].update(loops=True),
+    "one-case-two-names": twin_case,
+}
+
+
+def malformed_path(cause: str, tmp: Path) -> str:
+    data = labelled(json.loads(GOOD.read_text(encoding="utf-8")))
+    MALFORMED[cause](data)
+    path = tmp / f"{cause}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("cause", list(MALFORMED))
+@pytest.mark.parametrize("command", [c for c in file_commands("x", Path(".")) if "capab" not in c])
+def test_a_malformed_file_is_one_error_line(command, cause, tmp_path, capsys):
+    path = malformed_path(cause, tmp_path)
+    code, lines = run_cli(file_commands(path, tmp_path)[command], capsys)
+    assert_one_line_error(code, lines, f"{cause}.json")
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+CAPABILITIES = Path(__file__).parent / "data" / "report" / "capabilities.json"
+# a capability file of the wrong types -> its change to a valid one
+BAD_CAPABILITIES = {
+    "cell-kind-list": lambda d: d["cells"][0].update(kind=[1]),
+    "cell-outcome-number": lambda d: d["cells"][0].update(outcome=3),
+    "cell-payload-text": lambda d: d["cells"][0].update(outcome="ok", payload_bytes="x"),
+    "serializers-text": lambda d: d.update(serializers=["pickle-5"]),
+    "kinds-numbers": lambda d: d.update(kinds=[1, 2]),
+    "dill-added-number": lambda d: d["dill_extend"].update(added_types=3),
+    "schema-true": lambda d: d.update(schema_version=True),
+}
+
+
+@pytest.mark.parametrize("cause", [*BAD_CAPABILITIES, "nested"])
+def test_a_malformed_capability_file_is_one_error_line(cause, tmp_path, capsys):
+    path = tmp_path / f"{cause}.json"
+    if cause == "nested":
+        path.write_text(deep(100_000))
+    else:
+        data = json.loads(CAPABILITIES.read_text(encoding="utf-8"))
+        BAD_CAPABILITIES[cause](data)
+        path.write_text(json.dumps(data), encoding="utf-8")
+    code, lines = run_cli(file_commands(str(path), tmp_path)["report-capabilities"], capsys)
+    assert_one_line_error(code, lines, f"{cause}.json")
+
+
+# ---------------------------------------------------------------- what is not a regular file
+
+SPECIAL_COMMANDS = {
+    "report": ["report", "{}", "-o", "{tmp}/r.html"],
+    "compare": ["compare", "{}", str(GOOD)],
+    "report-capabilities": ["report", str(GOOD), "--capabilities", "{}", "-o", "{tmp}/r.html"],
+    "run-resume": ["run", "--profile", "smoke", "-k", "ref/memcpy/copy/bytes/1000", "--resume",
+                   "-o", "{}"],
+}
+
+
+def limit_memory() -> None:
+    """A child that would read /dev/zero to its end fails at 4 GB instead of filling memory."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "gzip-bomb"])
+@pytest.mark.parametrize("command", list(SPECIAL_COMMANDS))
+def test_special_inputs_are_refused_without_blocking(command, special, tmp_path):
+    """A FIFO would block the open forever; /dev/zero and a gzip bomb would fill memory."""
+    if special == "fifo":
+        path = tmp_path / "results.json"
+        os.mkfifo(path)
+        words = f"{path}: not a regular file (a FIFO)"
+    elif special == "gzip-bomb":
+        path = tmp_path / "results.json.gz"
+        path.write_bytes(gzip.compress(b" " * 30_000_000))  # 30 MB from 30 kB
+        words = f"{path}: over 1 MB un-gzipped, the most bench reads"
+    else:
+        path, words = Path(special), f"{special}: not a regular file (a character device)"
+    argv = [arg.format(str(path), tmp=tmp_path) for arg in SPECIAL_COMMANDS[command]]
+    done = subprocess.run([sys.executable, "-m", "bench", *argv], capture_output=True, text=True,
+                          timeout=30, env={**os.environ, "BENCH_MAX_INPUT_MB": "1"},
+                          preexec_fn=limit_memory)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"ERROR: {words}")

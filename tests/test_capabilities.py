@@ -193,6 +193,7 @@ def test_document_has_the_schema_the_report_reads(probed: dict) -> None:
         if cell["outcome"] in ("ok", "lossy"):
             assert cell["payload_bytes"] > 0
     json.loads(format_capabilities(probed, "json"))
+    assert capability_render.check_capabilities(probed, "probed") is probed  # what it writes, it reads
 
 
 def test_a_serializer_that_is_not_installed_is_skipped_with_a_reason(
@@ -312,6 +313,8 @@ def test_bench_capabilities_json_end_to_end(tmp_path: Path) -> None:
     assert not outcomes & {"crash", "timeout", "skipped"}
     assert cell_of(doc, "lambda", "pickle-5")["outcome"] == "dumps-error"
     assert cell_of(doc, "lambda", "cloudpickle")["outcome"] == "ok"
+    (tmp_path / "caps.json").write_text(proc.stdout)
+    assert capabilities.load_capabilities(tmp_path / "caps.json") == doc
 
 
 def test_output_file_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -372,3 +375,42 @@ def test_unknown_format_and_duplicate_kind_names_raise_input_error() -> None:
     with pytest.raises(InputError, match="duplicate kind names: int"):
         capabilities.check_kind_names(["int", "int"])
     assert len(load_catalogue()) == len(KINDS)
+
+
+# ---------------------------------------------------------------- reading a capability file
+
+def changed_document(change) -> dict:
+    """The committed probe output with one change."""
+    doc = json.loads((DATA / "formatted.json").read_text())
+    change(doc)
+    return doc
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d["cells"][0].update(kind=["int"]), "cells: kind ['int'] is not text"),
+    (lambda d: d["cells"][0].update(outcome=3), "cells: outcome 3 is not one of ok, lossy"),
+    (lambda d: d["cells"][0].update(outcome="fine"), "cells: outcome 'fine' is not one of"),
+    (lambda d: d["cells"][0].update(payload_bytes="12"), "payload_bytes '12' is not an integer"),
+    (lambda d: d["cells"][0].update(payload_bytes=True), "payload_bytes True is not an integer"),
+    (lambda d: d["cells"][0].update(error=["x"]), "cells: error ['x'] is not text or null"),
+    (lambda d: d.update(serializers=["pickle-5"]), "serializers: 'pickle-5' is not an object"),
+    (lambda d: d["serializers"][0].update(available="yes"), "available 'yes' is not true, false"),
+    (lambda d: d.update(kinds=[1]), "kinds: 1 is not an object with name"),
+    (lambda d: d["kinds"][0].update(group=2), "kinds: group 2 is not text or null"),
+    (lambda d: d.update(dill_extend=[1]), "dill_extend [1] is not an object"),
+    (lambda d: d["dill_extend"].update(added_types=3), "dill_extend: added_types 3 is not a list"),
+    (lambda d: d.update(python=3.11), "python 3.11 is not text"),
+    (lambda d: d.update(schema_version=True), "schema_version True is not supported"),
+])
+def test_a_capability_file_of_the_wrong_types_is_refused(change, words) -> None:
+    assert capability_render.check_capabilities(changed_document(lambda d: None), "c.json")
+    with pytest.raises(InputError) as info:
+        capability_render.check_capabilities(changed_document(change), "c.json")
+    assert str(info.value).startswith("c.json: ") and words in str(info.value)
+
+
+def test_a_deeply_nested_capability_file_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    with pytest.raises(InputError, match=r"deep.json: capability matrix is not valid JSON"):
+        capabilities.load_capabilities(path)

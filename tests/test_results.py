@@ -19,11 +19,13 @@ from hypothesis import strategies as st
 
 import bench.results
 from bench.cli import main
-from bench.errors import InputError
+from bench.errors import InputError, OutputError
 from bench.results import (
     FAILURES_KEY,
     FORMAT_KEY,
     FORMAT_VERSION,
+    NOISE_KEY,
+    SETUP_KEY,
     Results,
     dump_suite,
     read_results,
@@ -119,7 +121,7 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="No space left"):
         write_atomic(str(path), "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
@@ -143,9 +145,9 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "truncated gzip": ("cut.json.gz", gzip.compress(good)[:500], "gzip"),
         "no benchmarks": ("none.json", {"version": "1.0", "benchmarks": []}, "not a pyperf"),
         "negative value": ("neg.json", {"version": "1.0", "benchmarks": [
-            {"metadata": {"name": "x"}, "runs": [{"values": [-1]}]}]}, "not a pyperf"),
+            {"metadata": {"name": "x"}, "runs": [{"values": [-1]}]}]}, "value -1 is not"),
         "string value": ("str.json", {**data, "benchmarks": [{**data["benchmarks"][0], "runs": [
-            {**run, "values": ["1.0"]}]}]}, "not a pyperf"),
+            {**run, "values": ["1.0"]}]}]}, "value '1.0' is not"),
         "NaN": ("nan.json", b'{"version": "1.0", "benchmarks": [{"metadata": {"name": "x"}, '
                 b'"runs": [{"values": [NaN]}]}]}', "NaN"),
         "Infinity": ("inf.json", b'{"version": "1.0", "benchmarks": [{"metadata": {"name": "x"}, '
@@ -154,7 +156,7 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
             {"metadata": {"name": "x"}, "runs": [{"values": [10**400]}]}]}, "not a finite"),
         "huge metadata": ("hugemeta.json", {"version": "1.0", "benchmarks": [
             {"metadata": {"name": "x", "bench_size": 10**400}, "runs": [{"values": [1.0]}]}]},
-            "not a finite"),
+            "bench_size 1000"),
         "only calibration": ("calib.json", {"version": "1.0", "benchmarks": [
             {"metadata": {"name": "x", "loops": 4}, "runs": [{"warmups": [[1, 0.1]]}]}]},
             "no timed values"),
@@ -374,3 +376,161 @@ def test_fuzzed_files_give_an_answer_or_one_error_line(tmp_path: Path, capsys) -
               f"{dict(sorted(outcomes.items()))}; mutations {dict(sorted(fuzz_counts.items()))}")
     assert outcomes["inputs"] >= FUZZ_EXAMPLES // 2
     assert outcomes["export ok"] and outcomes["export 2"]  # the mutations reach both outcomes
+
+
+# ---------------------------------------------------------------- what the strict reader checks
+
+SETUP = {"profile": "smoke", "metric": "time", "pyperf_settings": ["--processes", "1"],
+         "python": "cpython 3.11.7", "libraries": {"dill": "0.4.1", "pyperf": "2.11.0"},
+         "bench_version": "0.1.0", "hostname": "vm", "shard": "1/2", "commit": "31d53df",
+         "commit_date": "2026-12-07T09:28:27+00:00"}
+NOISE = {"process_cv": 0.02, "cases": 80, "pass_factors": [0.99, 1.31], "passes": 3,
+         "target_ci": 0.03, "budget_seconds": 0.0, "median_half_width": None,
+         "under_target": None, "missed_budget": 0, "missed_never_settles": 0, "processes": 240,
+         "noise_floor": 0.0}
+
+
+def report_data() -> dict:
+    """A full run's file (80 cases with every bench key) with a setup and a noise summary."""
+    data = {**json.loads(REPORT.read_text(encoding="utf-8")), SETUP_KEY: SETUP, NOISE_KEY: NOISE}
+    return json.loads(json.dumps(data))  # a copy to change
+
+
+def first_run(data: dict) -> dict:
+    return data["benchmarks"][0]["runs"][0]
+
+
+def first_metadata(data: dict) -> dict:
+    return data["benchmarks"][0]["metadata"]
+
+
+def another_name_for_the_first_case(data: dict) -> None:
+    twin = json.loads(json.dumps(data["benchmarks"][0]))
+    twin["metadata"]["name"] = "ref/memcpy/copy/bytes/another-name"
+    data["benchmarks"].append(twin)
+
+
+# cause -> (change to a valid file, words of the one-line error): each was read before
+MALFORMED = {
+    "run date not a date": (lambda d: first_run(d)["metadata"].update(date="not a date"), "date"),
+    "suite date not a date": (lambda d: d["metadata"].update(date="yesterday"), "metadata: date"),
+    "date with a UTC offset": (lambda d: first_run(d)["metadata"].update(
+        date="2025-01-01 12:00:00+02:00"), "UTC offset"),
+    "date plus duration past year 9999": (lambda d: first_run(d)["metadata"].update(
+        date="9999-12-31 23:59:59", duration=3600.0), "bad date or duration"),
+    "noise of text": (lambda d: d[NOISE_KEY].update(process_cv="9%"), "bench_noise: process_cv"),
+    "noise factors not a list": (lambda d: d[NOISE_KEY].update(pass_factors=3), "pass_factors"),
+    "noise factor of text": (lambda d: d[NOISE_KEY].update(pass_factors=["1.0"]), "pass_factors"),
+    "setup shard not K/N": (lambda d: d[SETUP_KEY].update(shard="x"), "bench_setup: shard"),
+    "setup shard of a billion": (lambda d: d[SETUP_KEY].update(shard="1/1000000000"), "shard"),
+    "setup libraries a list": (lambda d: d[SETUP_KEY].update(libraries=["dill"]), "libraries"),
+    "setup version a number": (lambda d: d[SETUP_KEY].update(libraries={"dill": 4}), "libraries"),
+    "setup commit an object": (lambda d: d[SETUP_KEY].update(commit={"a": 1}), "commit"),
+    "setup commit date a list": (lambda d: d[SETUP_KEY].update(commit_date=[1]), "commit_date"),
+    "setup settings a string": (lambda d: d[SETUP_KEY].update(pyperf_settings="-p 1"),
+                                "pyperf_settings"),
+    "bench_size 1e308": (lambda d: first_metadata(d).update(bench_size=1e308), "bench_size 1e+308"),
+    "bench_size true": (lambda d: first_metadata(d).update(bench_size=True), "bench_size True"),
+    "bench_size text": (lambda d: first_metadata(d).update(bench_size="1000"), "bench_size '1000'"),
+    "duration 1e308": (lambda d: first_run(d)["metadata"].update(duration=1e308), "duration"),
+    "value 1e308": (lambda d: first_run(d).update(values=[1e308] * 3), "value 1e+308"),
+    "value of a time over 1e6 s": (lambda d: first_run(d).update(values=[2e6]), "value 2000000.0"),
+    "value true": (lambda d: first_run(d).update(values=[True, True]), "value True"),
+    "warmup loops true": (lambda d: first_run(d).update(warmups=[[True, 1e-7]]), "warmup"),
+    "loops true": (lambda d: first_metadata(d).update(loops=True), "loops True"),
+    "payload_bytes 1e308": (lambda d: first_metadata(d).update(payload_bytes=1e308),
+                            "payload_bytes"),
+    "peak_alloc_bytes text": (lambda d: first_metadata(d).update(peak_alloc_bytes="2 kB"),
+                              "peak_alloc_bytes"),
+    "bench_suite a number": (lambda d: first_metadata(d).update(bench_suite=5), "bench_suite 5"),
+    "one case under two names": (another_name_for_the_first_case, "are one case"),
+    "runs disagree on the case": (lambda d: first_run(d)["metadata"].update(bench_size=10),
+                                  "disagree"),
+    "pyperf format of 2016": (lambda d: d.update(version=6), "pyperf format version 6"),
+}
+
+
+@pytest.mark.parametrize("cause", list(MALFORMED))
+def test_a_malformed_key_is_one_line_input_error(tmp_path: Path, cause: str) -> None:
+    change, words = MALFORMED[cause]
+    data = report_data()
+    read_results(write_json(tmp_path / "ok.json", data))  # valid before the change
+    change(data)
+    path = write_json(tmp_path / "run.json", data)
+    with pytest.raises(InputError) as info:
+        read_results(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and words in message and "\n" not in message
+
+
+def test_what_a_run_can_produce_is_read(tmp_path: Path) -> None:
+    """The extremes of real runs: 1 ns and 1e6 s values, 1e13 instructions, size 0, no noise."""
+    data = report_data()
+    first_run(data).update(values=[1e-9, 1e6], warmups=[[1, 0.0]])
+    first_run(data)["metadata"].update(duration=86_400.0, minor_faults_per_call=0.0)
+    first_metadata(data).update(bench_size=0, payload_bytes=10**12)
+    counts = data["benchmarks"][1]
+    counts["metadata"].update(unit="integer", bench_metric="instructions", loops=10**6)
+    for run in counts["runs"]:
+        run["values"] = [1.2e13, 3.0]
+    data[NOISE_KEY] = {**NOISE, "process_cv": None, "pass_factors": []}
+    back = read_results(write_json(tmp_path / "run.json", data))
+    assert back.benchmarks[0].get_values()[:2] == (1e-9, 1e6)
+    assert back.benchmarks[1].get_unit() == "integer" and max(back.benchmarks[1].get_values()) == 1.2e13
+    assert back.setup == SETUP and back.noise["pass_factors"] == []
+    assert back.suite().get_dates() is not None
+
+
+def test_the_suite_is_built_without_pyperfs_rescan_per_benchmark(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """pyperf's add_benchmark scans the suite for the name each time: 20,000 cases took 54 s."""
+    calls = collections.Counter()
+    add = pyperf.BenchmarkSuite.add_benchmark
+
+    def counted(suite: pyperf.BenchmarkSuite, benchmark: pyperf.Benchmark) -> None:
+        calls["add"] += 1
+        add(suite, benchmark)
+
+    monkeypatch.setattr(pyperf.BenchmarkSuite, "add_benchmark", counted)
+    loaded = read_results(REPORT)
+    suite = loaded.suite()
+    assert calls["add"] <= 1
+    assert suite.get_benchmark_names() == [b.get_name() for b in loaded.benchmarks]
+    assert len(suite) == 80 and suite.get_dates() is not None
+    with pytest.raises(ValueError, match="two benchmarks of one name"):
+        Results(loaded.benchmarks + loaded.benchmarks[:1]).suite()
+
+
+# ---------------------------------------------------------------- what the reader reads at all
+
+def padded_results(size: int) -> bytes:
+    """A valid results file padded with `size` spaces (JSON allows them before the end)."""
+    return GOOD.read_bytes().rstrip() + b" " * size
+
+
+def test_a_gzip_bomb_is_refused_at_the_limit(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "bomb.json.gz"
+    path.write_bytes(gzip.compress(padded_results(30_000_000)))  # 30 MB in ~30 kB
+    assert path.stat().st_size < 100_000
+    monkeypatch.setenv("BENCH_MAX_INPUT_MB", "2")
+    with pytest.raises(InputError, match=r"over 2 MB un-gzipped.*BENCH_MAX_INPUT_MB"):
+        read_results(path)
+    monkeypatch.setenv("BENCH_MAX_INPUT_MB", "40")
+    assert read_results(path).benchmarks
+
+
+def test_a_file_over_the_limit_is_refused(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(padded_results(50_000))
+    monkeypatch.setenv("BENCH_MAX_INPUT_MB", "0.01")
+    with pytest.raises(InputError, match=rf"^{path}: over 0.01 MB, the most bench reads"):
+        read_results(path)
+    monkeypatch.delenv("BENCH_MAX_INPUT_MB")
+    assert read_results(path).benchmarks  # the default, 512 MB
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf"])
+def test_a_bad_limit_is_named(monkeypatch, value: str) -> None:
+    monkeypatch.setenv("BENCH_MAX_INPUT_MB", value)
+    with pytest.raises(InputError, match=f"^BENCH_MAX_INPUT_MB={value}: not a number"):
+        read_results(GOOD)
