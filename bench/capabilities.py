@@ -448,12 +448,3 @@ def order_cells(cells: list[dict[str, Any]], kinds: list[str],
     """Cells ordered row by row: kinds in catalogue order, serializers in registry order."""
     rank = {(k, s): i for i, (k, s) in enumerate(itertools.product(kinds, serializers))}
     return sorted(cells, key=lambda cell: rank[cell["kind"], cell["serializer"]])
-
-
-# ---------------------------------------------------------------- reading the file
-
-def load_capabilities(path: str | Path) -> dict[str, Any]:
-    """Read and validate a capability matrix file (bench.capability_render.read_capabilities)."""
-    from bench.capability_render import read_capabilities
-
-    return read_capabilities(path)

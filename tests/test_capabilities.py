@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import _probe, capabilities, capability_kinds, capability_render
+from bench import _probe, capabilities, capability_file, capability_kinds, capability_render
 from bench.capabilities import OUTCOMES, SCHEMA_VERSION, load_catalogue, probe_capabilities
 from bench.capability_kinds import KINDS
 from bench.capability_render import format_capabilities
@@ -193,7 +193,7 @@ def test_document_has_the_schema_the_report_reads(probed: dict) -> None:
         if cell["outcome"] in ("ok", "lossy"):
             assert cell["payload_bytes"] > 0
     json.loads(format_capabilities(probed, "json"))
-    assert capability_render.check_capabilities(probed, "probed") is probed  # what it writes, it reads
+    assert capability_file.check_capabilities(probed, "probed") is probed  # what it writes, it reads
 
 
 def test_a_serializer_that_is_not_installed_is_skipped_with_a_reason(
@@ -314,7 +314,7 @@ def test_bench_capabilities_json_end_to_end(tmp_path: Path) -> None:
     assert cell_of(doc, "lambda", "pickle-5")["outcome"] == "dumps-error"
     assert cell_of(doc, "lambda", "cloudpickle")["outcome"] == "ok"
     (tmp_path / "caps.json").write_text(proc.stdout)
-    assert capabilities.load_capabilities(tmp_path / "caps.json") == doc
+    assert capability_file.read_capabilities(tmp_path / "caps.json") == doc
 
 
 def test_output_file_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -403,9 +403,9 @@ def changed_document(change) -> dict:
     (lambda d: d.update(schema_version=True), "schema_version True is not supported"),
 ])
 def test_a_capability_file_of_the_wrong_types_is_refused(change, words) -> None:
-    assert capability_render.check_capabilities(changed_document(lambda d: None), "c.json")
+    assert capability_file.check_capabilities(changed_document(lambda d: None), "c.json")
     with pytest.raises(InputError) as info:
-        capability_render.check_capabilities(changed_document(change), "c.json")
+        capability_file.check_capabilities(changed_document(change), "c.json")
     assert str(info.value).startswith("c.json: ") and words in str(info.value)
 
 
@@ -413,4 +413,4 @@ def test_a_deeply_nested_capability_file_is_one_error(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
     with pytest.raises(InputError, match=r"deep.json: capability matrix is not valid JSON"):
-        capabilities.load_capabilities(path)
+        capability_file.read_capabilities(path)

@@ -20,7 +20,7 @@ import bench.report.plots
 import bench.report.questions
 import bench.report.sections
 import bench.report.svg
-from bench.capabilities import load_capabilities
+from bench.capability_file import read_capabilities
 from bench.cli import main
 from bench.errors import InputError
 from bench.frame import load_results, summarize
@@ -261,7 +261,7 @@ def test_bad_capabilities_is_input_error(tmp_path: Path, content: str, words: st
     path = tmp_path / "caps.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match=re.escape(words)):
-        load_capabilities(path)
+        read_capabilities(path)
 
 
 def test_pareto_front() -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.capability_file import is_capability_file
 from bench.cli.options import EXIT_OK, EXIT_REGRESSION, add_gate_arguments
 from bench.errors import InputError
 
@@ -31,7 +32,7 @@ def find_history_files(paths: list[str]) -> list[str]:
             files.append(path)
             continue
         found = sorted(str(p) for p in folder.iterdir() if p.name.endswith(HISTORY_SUFFIXES)
-                       and not p.name.endswith((".capabilities.json",))
+                       and not is_capability_file(p.name)
                        and not p.name.startswith(".") and p.is_file())  # .tmp-*: a killed save
         if not found:
             raise InputError(f"{path}: no results files (*.json, *.json.gz) in this folder")

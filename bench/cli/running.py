@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import time
@@ -283,27 +282,21 @@ def report_failures(failures: dict[str, str]) -> None:
 
 
 def write_capabilities_beside(output: str) -> None:
-    """Write the capability matrix JSON next to the results (NAME.capabilities.json); not
-    beside what is not a regular file (`-o /dev/null`)."""
+    """Write the capability matrix beside the results (bench.capability_file); not beside what
+    is not a regular file (`-o /dev/null`)."""
     try:
         from bench.capabilities import probe_capabilities
     except ImportError:
         return
-    from bench.files import write_atomic
+    from bench.capability_file import capabilities_path, write_capabilities
 
     if is_special(target_of(output)):
         print(f"not writing the capability matrix beside {output} (not a regular file)",
               file=sys.stderr)
         return
     path = capabilities_path(output)
-    write_atomic(path, json.dumps(probe_capabilities(), indent=1))
+    write_capabilities(probe_capabilities(), path)
     print(f"wrote {path}", file=sys.stderr)
-
-
-def capabilities_path(output: str) -> str:
-    """`results/latest.json` -> `results/latest.capabilities.json`."""
-    stem = output[:-5] if output.endswith(".json") else output
-    return f"{stem}.capabilities.json"
 
 
 # ---------------------------------------------------------------- ab

@@ -14,7 +14,7 @@ import jinja2
 import pandas as pd
 
 from bench import __version__
-from bench.capabilities import load_capabilities
+from bench.capability_file import read_capabilities
 from bench.frame import MIN_PROCESSES, describe_runs, list_failures, tidy_frame
 from bench.gate.history import History, build_history
 from bench.location import CONFIDENCE
@@ -120,7 +120,7 @@ def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = 
     """Read result files (and a capability matrix, and a history of runs) and return the
     report's HTML (linking to csv_name, the summary CSV beside it, when given)."""
     loaded = read_runs(paths)
-    caps = load_capabilities(capabilities) if capabilities else None
+    caps = read_capabilities(capabilities) if capabilities else None
     changes = None
     if history:
         runs = read_runs(history)
