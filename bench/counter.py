@@ -66,6 +66,7 @@ from typing import Any
 from bench.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
 from bench.cases import Case, load_plugins, parse_case
 from bench.folds import STYLES
+from bench.metric import INSTRUCTIONS
 from bench.runner import (
     CaseResult,
     absolute_program,
@@ -97,7 +98,7 @@ HASH_SEED = "0"
 MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 COUNTING_ENV = {"PYTHONHASHSEED": HASH_SEED, **MALLOC_SETTINGS}
 POLL_SECONDS = 0.2        # how often the parent looks up from waiting (for Ctrl-C)
-UNIT = "integer"          # pyperf's unit of a count
+UNIT = INSTRUCTIONS.unit  # pyperf's unit of a count
 DUMP_NAME = "callgrind.out"
 
 

@@ -17,17 +17,18 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import InputError
+from bench.metric import INSTRUCTIONS, TIME
 
 if TYPE_CHECKING:
     import pandas as pd
 
 MISSING = "-"
-# pyperf's units -> (scale, name), smallest first. Bytes are decimal (1 kB = 1000 B); bench's
-# integers are instruction counts (`bench run --metric instructions`).
+# pyperf's units -> (scale, name), smallest first. Bytes are decimal (1 kB = 1000 B); a count
+# is of instructions (`bench run --metric instructions`).
 UNITS: dict[str, tuple[tuple[float, str], ...]] = {
-    "second": ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")),
+    TIME.unit: ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")),
     "byte": ((1.0, "B"), (1e3, "kB"), (1e6, "MB"), (1e9, "GB")),
-    "integer": ((1.0, "instr"), (1e3, "k instr"), (1e6, "M instr"), (1e9, "G instr")),
+    INSTRUCTIONS.unit: ((1.0, "instr"), (1e3, "k instr"), (1e6, "M instr"), (1e9, "G instr")),
 }
 RATE_UNIT = "MB/s"
 RATE_SCALE = 1e6

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bench.cli.options import EXIT_OK, parse_filename, pyperf_flags, scheduler_flags
 from bench.errors import InputError
 from bench.files import check_not_input, check_output, lock_output
+from bench.metric import get_metric
 
 if TYPE_CHECKING:
     from bench.cases import Case, Profile
@@ -40,7 +41,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def run_settings(args: argparse.Namespace, profile: Profile) -> list[str]:
     """The pyperf flags the workers run with: the profile's, then the user's (instructions:
     the user's only)."""
-    if args.metric == "instructions":
+    if not get_metric(args.metric).scheduled:
         return pyperf_flags(args)
     return [*profile.pyperf_settings, *pyperf_flags(args)]
 
@@ -119,7 +120,8 @@ def resume_cases(results: Results, setup: dict, selected: list[Case], metric: st
     if results.setup.get("shard", "") != setup.get("shard", ""):
         raise InputError(f"{results.path}: not the same shard ({results.setup.get('shard', 'none')!r}"
                          f" there, {setup.get('shard', 'none')!r} here)")
-    done = finished_cases(results) if metric == "instructions" else set(results.failures)
+    # a count is one process: a case in the file is done; a timed case may lack passes
+    done = set(results.failures) if get_metric(metric).scheduled else finished_cases(results)
     remaining = [case for case in selected if case.name not in done]
     print(f"--resume: {len(results.benchmarks)} of {len(selected)} cases in {results.path} "
           f"({len(results.failures)} failed); continuing", file=sys.stderr)
@@ -144,7 +146,7 @@ def leave_foreign_cases(results: Results, selected: list[Case], args: argparse.N
 
 def predict_metadata(args: argparse.Namespace, profile: Profile) -> dict:
     """The metadata pyperf checks before runs join a case, as this run's workers will record it."""
-    if args.metric == "instructions":
+    if not get_metric(args.metric).scheduled:
         from bench.counter import predict_metadata as predict_count
 
         return predict_count(args.python or sys.executable)

@@ -166,7 +166,8 @@ def estimate_counts(base_pm: pd.DataFrame, head_pm: pd.DataFrame) -> pd.DataFram
     counts, and `half`, half the widest log range of one side's values (every run of a side
     together, so several runs per side bring their run-to-run variation in).
 
-    >>> pm = lambda vs: pd.DataFrame({"benchmark": "c", "log_mean": np.log(vs), "unit": "integer"})
+    >>> from bench.metric import INSTRUCTIONS
+    >>> pm = lambda vs: pd.DataFrame({"benchmark": "c", "log_mean": np.log(vs), "unit": INSTRUCTIONS.unit})
     >>> row = estimate_counts(pm([100.0, 101.0, 100.0]), pm([102.0, 102.0, 102.0])).iloc[0]
     >>> round(math.exp(row["d"]), 3), round(math.exp(row["half"]), 4)
     (1.02, 1.005)

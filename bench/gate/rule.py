@@ -72,11 +72,11 @@ from bench.gate.estimates import (
 )
 from bench.gate.shift import RunShift, describe_shift, estimate_shift, net_of_shift
 from bench.location import CONFIDENCE, exp_bound, exp_clamped, exp_intervals, interval_from_log
+from bench.metric import INSTRUCTIONS, TIME, choose_threshold, metric_of_units
 from bench.text import VERDICTS
 
-DEFAULT_THRESHOLD = 0.05  # smallest change (5%) a verdict slower or faster must reach past
-COUNT_THRESHOLD = 0.01    # the same for counts (pyperf unit "integer": instructions), which load
-                          # does not move: a 1% change in a count is a change in the work done
+DEFAULT_THRESHOLD = TIME.threshold  # smallest change a verdict slower or faster must reach past
+COUNT_THRESHOLD = INSTRUCTIONS.threshold  # the same for counts (bench.metric holds both)
 ALPHA = 0.05            # false discovery rate of the Benjamini-Hochberg adjustment
 CASE_COLUMNS = ["benchmark", "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
                 "base_mean", "head_mean", "unit", "n_base", "n_head", "method", "df", "reason"]
@@ -357,15 +357,15 @@ def independent_df(variances: np.ndarray, dfs: np.ndarray) -> float:
 
 
 def default_threshold(frame: pd.DataFrame) -> float:
-    """The threshold of a comparison of these runs unless one is given: COUNT_THRESHOLD when
-    every value is a count (pyperf unit "integer"), else DEFAULT_THRESHOLD."""
+    """The threshold of a comparison of these runs unless one is given: their metric's
+    (bench.metric; time's when the units mix)."""
     units = set(frame["unit"].dropna().unique()) if "unit" in frame else set()
-    return COUNT_THRESHOLD if units == {"integer"} else DEFAULT_THRESHOLD
+    return choose_threshold(None, units)
 
 
 def is_count(cmp: Comparison) -> bool:
     """True when the comparison is of counts (instructions), not times."""
-    return set(cmp.cases["unit"].dropna()) == {"integer"}
+    return metric_of_units(cmp.cases["unit"].dropna()) is INSTRUCTIONS
 
 
 def compare_runs(base: pd.DataFrame, head: pd.DataFrame, threshold: float | None = None,

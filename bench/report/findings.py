@@ -22,8 +22,9 @@ from bench.cases import SINK_OPS
 from bench.errors import InputError
 from bench.folds import STYLES
 from bench.frame import MIN_PROCESSES, fit_exponents, process_mean_arrays, ratio_interval, summarize
-from bench.gate.rule import COUNT_THRESHOLD, DEFAULT_THRESHOLD, Comparison, classify, compare_runs
+from bench.gate.rule import Comparison, classify, compare_runs
 from bench.location import Interval, interval_from_log
+from bench.metric import choose_threshold
 from bench.text import format_percent, format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
@@ -78,12 +79,10 @@ def prepare_data(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
 def threshold_of(unit: Any, threshold: float | None) -> float:
     """The threshold a case is read against: the one given, else the gate's for its unit.
 
-    >>> threshold_of("second", None), threshold_of("integer", None), threshold_of("second", 0.1)
-    (0.05, 0.01, 0.1)
+    >>> threshold_of("second", None), threshold_of("second", 0.1), threshold_of("second", 0.0)
+    (0.05, 0.1, 0.0)
     """
-    if threshold is not None:
-        return threshold
-    return COUNT_THRESHOLD if unit == "integer" else DEFAULT_THRESHOLD
+    return choose_threshold(threshold, [unit] if isinstance(unit, str) else [])
 
 
 def noise_reason(rel_stdev: Any, rel_half_width: Any, threshold: float) -> str:
@@ -128,7 +127,7 @@ def ratio_verdict(low: Any, high: Any, threshold: float | None = None) -> str:
     significant = 0.0 if low > 1 or high < 1 else 1.0
     verdict = classify(np.array([math.sqrt(low * high)]), np.array([low]), np.array([high]),
                        np.array([significant]),
-                       DEFAULT_THRESHOLD if threshold is None else threshold)
+                       choose_threshold(threshold, []))
     return str(verdict[0])
 
 

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.metric import INSTRUCTIONS, TIME
 from bench.report import plots
 from bench.report.blocks import Section, Table, Text, make_figure, make_table, missing
 from bench.text import MISSING, format_factor, format_quantity, is_missing
 
-TIME_UNIT, COUNT_UNIT = "second", "integer"
+TIME_UNIT, COUNT_UNIT = TIME.unit, INSTRUCTIONS.unit
 DISAGREEMENTS = 12  # cases listed as disagreeing most
 BLIND_SPOTS = (
     "Instruction counts are a proxy for time, not time. They do not see cache misses and "
