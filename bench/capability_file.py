@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.capabilities import OUTCOMES, SCHEMA_VERSION
 from bench.errors import InputError
 from bench.files import write_atomic
 from bench.results import TEXT, Rule, check_fields, number_rule, one_line, read_input
+from bench.run.capabilities import OUTCOMES, SCHEMA_VERSION
 from bench.text import format_json
 
 SUFFIX = ".capabilities.json"

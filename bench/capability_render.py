@@ -1,6 +1,6 @@
 """The capability matrix as text, markdown or JSON: one symbol per cell, a legend, sizes.
 
-Reads the document of bench.capabilities (never probes); every table goes through bench.text.
+Reads the document of bench.run.capabilities (never probes); every table goes through bench.text.
 The file itself (its name, writer and reader) is bench.capability_file's.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.capabilities import OUTCOMES
+from bench.run.capabilities import OUTCOMES
 from bench.text import render_document, render_markdown_table
 
 

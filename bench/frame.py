@@ -21,7 +21,7 @@ Added columns (after the fixed ones):
 
     shape_nbytes      Int64  approximate in-memory size of the input, <NA> when absent
     round             Int64  run metadata `bench_round` (interleaved A/B rounds), <NA> when absent
-    pass              Int64  run metadata `bench_pass` (the pass of a run, see bench.schedule)
+    pass              Int64  run metadata `bench_pass` (the pass of a run, see bench.run.schedule)
     minor_faults_per_call float  page faults of one call, <NA> when absent
     reply_bytes       Int64  bytes of a ship case's reply, <NA> when absent
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
@@ -57,7 +57,7 @@ from bench.location import (
     t_half_width,
 )
 from bench.results import Results, read_runs
-from bench.schedule import describe_noise
+from bench.run.schedule import describe_noise
 
 KEYS = ["run", "benchmark"]
 # Fewest worker processes a side of a case needs for an interval: with fewer there is no
@@ -360,7 +360,7 @@ def fit_exponents(summary: pd.DataFrame) -> pd.DataFrame:
 
 def process_mean_arrays(frame: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
     """Per-process means of each (run, benchmark) for ratio intervals: indexed by pass when
-    every process of the run carries one (bench.schedule's passes), else by process."""
+    every process of the run carries one (bench.run.schedule's passes), else by process."""
     means = process_means(frame)
     passes = frame.drop_duplicates([*KEYS, "process"])[[*KEYS, "process", "pass"]]
     means = means.merge(passes, on=[*KEYS, "process"], how="left")

@@ -12,7 +12,7 @@ the same way, so the report and the gate speak of one number:
   back, per-process noise 3.4-11.8%): each run's interval of this location covered the mean
   of the five runs in 94.6% of (case, run) pairs, at a median half-width of 2.8% (2.5-2.7%
   on the quiet runs); the mean of all process means, on the same runs, 79.3% at 5.0%.
-  The adaptive schedule (bench.schedule) spends its processes where this interval is wide.
+  The adaptive schedule (bench.run.schedule) spends its processes where this interval is wide.
 
 A case's spread is never taken below its run's `noise_floor`: a few processes estimate a
 spread loosely, and the adaptive schedule stops the cases whose spread looked small. The

@@ -1,6 +1,6 @@
 """What a run measures: wall time or instruction counts, and every fact that follows from it.
 
-A run writes its metric once, into `bench_setup` (bench.provenance); a file without it (pyperf's
+A run writes its metric once, into `bench_setup` (bench.run.provenance); a file without it (pyperf's
 own, or older) is known by its pyperf unit. Every command that branches on the metric asks
 `get_metric` (a name) or `metric_of_units` (what a file holds), never a unit string of its own.
 """

@@ -12,12 +12,12 @@ pyperf ignores:
                           checked but never timed (a failed check, a crashed worker);
                           each name once. Absent means no failure.
     bench_noise     dict  how noisy the machine was during a timed run and the precision
-                          the run reached (see bench.schedule: process_cv, pass_factors,
+                          the run reached (see bench.run.schedule: process_cv, pass_factors,
                           median_half_width, target_ci, under_target ...). Optional.
     bench_setup     dict  how the run was made, so that a resumed run or the shards of
                           a merge can be checked against it: profile, metric, pyperf
                           settings, Python, library versions, host, shard, commit (see
-                          bench.provenance). Absent in files of version 1.
+                          bench.run.provenance). Absent in files of version 1.
 
 `read_results` is the one reader, and it is strict: anything it cannot vouch for is an
 InputError with a one-line reason that starts with the path: missing, not a regular file
@@ -25,7 +25,7 @@ InputError with a one-line reason that starts with the path: missing, not a regu
 or un-gzipped (default 512; a gzip bomb is stopped at the limit), empty, not gzip, not
 UTF-8, not JSON, not pyperf, a name or a case (suite ... size) twice, no timed value, and
 any key bench reads of the wrong type or out of range (METADATA_RULES, NOISE_NUMBER,
-bench.provenance.check_setup). Ranges hold what a run produces with room to spare: a
+bench.run.provenance.check_setup). Ranges hold what a run produces with room to spare: a
 value of 1e-12 to 1e6 s (or to 1e15 for counts and bytes), a duration up to 1e6 s, a
 bench_size up to 1e12, loops and byte counts up to 1e15, never a bool. `write_results`
 is the one writer: it replaces the file atomically, with the user's umask.
@@ -49,7 +49,7 @@ import pyperf
 
 from bench.errors import InputError
 from bench.files import describe_kind, write_atomic
-from bench.provenance import check_setup, is_date
+from bench.run.provenance import check_setup, is_date
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "bench_format"
@@ -95,7 +95,7 @@ METADATA_RULES: dict[str, Rule] = {
                      "minor_faults_per_call"), number_rule(0, MAX_COUNT)),
     "comm_share": number_rule(-MAX_COUNT, MAX_COUNT), "duration": number_rule(0, MAX_SECONDS),
 }
-# bench_noise (bench.schedule): numbers or null, and the list pass_factors
+# bench_noise (bench.run.schedule): numbers or null, and the list pass_factors
 NOISE_NUMBER, NOISE_FACTORS = number_rule(0, MAX_COUNT, null=True), (lambda value: isinstance(
     value, list) and all(number_rule(MIN_VALUE, MAX_COUNT)[0](v) for v in value), "positive numbers")
 

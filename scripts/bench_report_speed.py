@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pyperf
 
-from bench.cases import SINK_OPS
-from bench.folds import STYLES
-from bench.serializers import SERIALIZERS as REGISTRY
+from bench.run.cases import SINK_OPS
+from bench.subjects.folds import STYLES
+from bench.subjects.serializers import SERIALIZERS as REGISTRY
 
 SERIALIZERS = list(REGISTRY)  # every registered serializer; the model's factors below, else 1
 SER_BASE = {"pickle-0": 3.0, "pickle-2": 1.3, "pickle-3": 1.2, "pickle-4": 1.0, "pickle-5": 1.0,

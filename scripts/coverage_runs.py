@@ -33,7 +33,7 @@ from bench.location import (
     spread_of,
 )
 from bench.results import read_results
-from bench.schedule import process_means
+from bench.run.schedule import process_means
 
 
 def read_means(paths: list[str]) -> tuple[dict[str, list[list[float]]], list[float | None]]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import statistics
 import subprocess
 import sys
@@ -36,8 +35,8 @@ import tempfile
 import timeit
 from typing import Any
 
-from bench.cases import parse_case
-from bench.worker import prepare_case
+from bench.run.cases import parse_case
+from bench.run.worker import prepare_case
 
 PAIRS = [
     ("ser/dill/dumps/records/1000", "ser/pickle-5/dumps/records/1000"),

@@ -2,7 +2,7 @@
 
     python scripts/warmup_curve.py fold/loop/sum/list/1000 fold/builtin/sum/list/1000
 
-Starts `--processes` workers per case (`python -m bench.worker`, the cases alternating),
+Starts `--processes` workers per case (`python -m bench.run.worker`, the cases alternating),
 each timing `--values` values of about `--value-ms` milliseconds with no warm-up, and prints
 per case the median over processes of each stretch of values against the process's own
 later speed (its median value after `--settled-ms`): 1.03 in the stretch 5-30 ms means the
@@ -25,7 +25,7 @@ STRETCHES_MS = [(0, 5), (5, 10), (10, 20), (20, 30), (30, 50), (50, 80), (80, 12
 
 def time_process(python: str, case: str, loops: int, values: int) -> list[float]:
     """One worker's values (seconds per call), no warm-up."""
-    out = subprocess.run([python, "-m", "bench.worker", "--case", case, "--loops", str(loops),
+    out = subprocess.run([python, "-m", "bench.run.worker", "--case", case, "--loops", str(loops),
                           "--values", str(values), "--warmups", "0"],
                          capture_output=True, text=True, check=True).stdout
     return [float(v) for v in json.loads(out)["values"]]

@@ -119,7 +119,7 @@ def test_unknown_profile_is_one_error_line(argv, capsys):
 
 @pytest.mark.parametrize("command", ["list", "run", "ab"])
 def test_profile_help_lists_the_registry(command, capsys, monkeypatch):
-    from bench import cases
+    from bench.run import cases
 
     extra = cases.Profile("extra", cases.smoke_cases, (), False, "a profile added by a test")
     monkeypatch.setitem(cases.PROFILES, "extra", extra)

@@ -1,4 +1,5 @@
-"""Tests of bench.capabilities, bench.capability_render, bench.capability_kinds and bench._probe.
+"""Tests of bench.run.capabilities, bench.capability_render, bench.subjects.capability_kinds and
+bench.run._probe.
 
 The probe tests assert what the real libraries do, each cell proven in fresh child
 processes; they select a few kinds and serializers to stay fast. The faulty kinds
@@ -19,13 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from bench import _probe, capabilities, capability_file, capability_kinds, capability_render
-from bench.capabilities import OUTCOMES, SCHEMA_VERSION, load_catalogue, probe_capabilities
-from bench.capability_kinds import KINDS
+from bench import capability_file, capability_render
 from bench.capability_render import format_capabilities
 from bench.cli import main
 from bench.errors import InputError
-from bench.serializers import SERIALIZERS, OobPayload
+from bench.run import _probe, capabilities
+from bench.run.capabilities import OUTCOMES, SCHEMA_VERSION, load_catalogue, probe_capabilities
+from bench.subjects import capability_kinds
+from bench.subjects.capability_kinds import KINDS
+from bench.subjects.serializers import SERIALIZERS, OobPayload
 
 DATA = Path(__file__).parent / "data" / "capabilities"
 REPO = Path(__file__).parent.parent

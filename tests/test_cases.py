@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cases import PROFILES, Case, get_profile, is_supported, parse_case, select_cases
 from bench.errors import InputError
-from bench.serializers import SERIALIZERS
+from bench.run.cases import PROFILES, Case, get_profile, is_supported, parse_case, select_cases
+from bench.subjects.serializers import SERIALIZERS
 
 
 def test_names_round_trip_through_parse():
@@ -91,7 +91,7 @@ def test_full_profile_keeps_pyperf_default_rigour():
 def test_sink_cases_follow_the_serializer_entry(monkeypatch):
     import dataclasses
 
-    from bench import serializers
+    from bench.subjects import serializers
 
     names = {c.name for c in get_profile("full").list_cases()}
     assert "ser/pickle-5-oob/dumps-file/ints/1000" not in names
@@ -104,14 +104,14 @@ def test_sink_cases_follow_the_serializer_entry(monkeypatch):
 
 
 def test_unknown_plugin_is_input_error():
-    from bench.cases import load_plugins
+    from bench.run.cases import load_plugins
 
     with pytest.raises(InputError, match="--plugin 'no_such_plugin_module'"):
         load_plugins(["no_such_plugin_module"])
 
 
 def test_adding_a_shape_adds_its_cases(monkeypatch):
-    from bench import shapes
+    from bench.subjects import shapes
 
     monkeypatch.setitem(shapes.SHAPES, "pairs", shapes.Shape(
         "pairs", lambda n, r: [(i, i) for i in range(n)], "test shape"))
@@ -126,7 +126,7 @@ def test_adding_a_shape_adds_its_cases(monkeypatch):
 def test_adding_a_serializer_adds_its_cases_to_every_profile(monkeypatch):
     import dataclasses
 
-    from bench import serializers
+    from bench.subjects import serializers
 
     entry = dataclasses.replace(SERIALIZERS["pickle-4"], name="pickle-4-copy")
     monkeypatch.setitem(serializers.SERIALIZERS, "pickle-4-copy", entry)
@@ -146,7 +146,7 @@ def test_adding_a_serializer_adds_its_cases_to_every_profile(monkeypatch):
 
 
 def test_resize_keeps_the_cases_at_each_size():
-    from bench.cases import resize_cases
+    from bench.run.cases import resize_cases
 
     picked = select_cases(get_profile("smoke").list_cases(), ["ser/pickle-5/dumps/*", "ref/*"])
     resized = resize_cases(picked, [20, 30])
@@ -160,7 +160,7 @@ def test_resize_keeps_the_cases_at_each_size():
     (10**6, "1e9", "BENCH_MEMORY_BUDGET='1e9': expected a number of bytes"),
 ])
 def test_resize_refuses_bad_sizes_and_budgets(size, budget, message, monkeypatch):
-    from bench.cases import resize_cases
+    from bench.run.cases import resize_cases
 
     monkeypatch.setenv("BENCH_MEMORY_BUDGET", budget)
     picked = select_cases(get_profile("smoke").list_cases(), ["ser/pickle-5/dumps/*"])
@@ -177,13 +177,13 @@ def test_resize_refuses_bad_sizes_and_budgets(size, budget, message, monkeypatch
 ])
 def test_a_huge_size_on_any_suite_is_refused_before_a_worker_starts(profile, pattern, size,
                                                                     tmp_path, capsys, monkeypatch):
-    import bench.runner
+    import bench.run.runner
     from bench.cli import main
 
     def no_worker(*args, **kwargs):
         raise AssertionError("a worker was started")
 
-    monkeypatch.setattr(bench.runner, "spawn_worker", no_worker)
+    monkeypatch.setattr(bench.run.runner, "spawn_worker", no_worker)
     out = tmp_path / "r.json"
     assert main(["run", "--profile", profile, "-k", pattern, "--size", str(size), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -193,7 +193,7 @@ def test_a_huge_size_on_any_suite_is_refused_before_a_worker_starts(profile, pat
 
 
 def test_every_suite_has_a_memory_estimate_that_grows_with_the_size():
-    from bench.cases import SUITE_ESTIMATES, SUITES, memory_budget
+    from bench.run.cases import SUITE_ESTIMATES, SUITES, memory_budget
 
     cases = {c.suite: c for c in get_profile("quick").list_cases() if c.op != "empty"}
     assert set(SUITE_ESTIMATES) == set(SUITES)

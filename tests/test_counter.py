@@ -1,4 +1,4 @@
-"""bench.counter and bench.callgrind: instruction counts under callgrind (`--metric instructions`).
+"""bench.run.counter and bench.run.callgrind: instruction counts under callgrind (`--metric instructions`).
 
 The pure parts (a dump file, the loop arithmetic, the grouping) run everywhere; the counting
 tests need valgrind and are skipped with a reason when it is absent, unless CI=true.
@@ -20,9 +20,10 @@ import pyperf
 import pytest
 from conftest import bench_env, interrupt_after
 
-from bench.callgrind import ToolMissing, build_shim, find_tools, read_dump
-from bench.cases import Case, get_profile
-from bench.counter import (
+from bench.results import Results, read_results, write_results
+from bench.run.callgrind import ToolMissing, build_shim, find_tools, read_dump
+from bench.run.cases import Case, get_profile
+from bench.run.counter import (
     MIN_CHUNK,
     VALUE_BUDGET,
     case_libraries,
@@ -34,7 +35,6 @@ from bench.counter import (
     read_values,
     take_count,
 )
-from bench.results import Results, read_results, write_results
 
 DUMP = Path(__file__).parent / "data" / "callgrind" / "callgrind.out.1"
 A_A_SELECTION = ["-k", "ser/pickle-5/dumps/*", "-k", "ser/json/dumps/*", "-k", "ser/pickle-5/loads/*",
@@ -365,10 +365,10 @@ def test_a_crashing_case_fails_alone_under_callgrind(tmp_path, run_bench):
 
 
 def test_doctests_of_counter_and_callgrind() -> None:
-    import bench.callgrind
-    import bench.counter
+    import bench.run.callgrind
+    import bench.run.counter
 
-    for module in (bench.callgrind, bench.counter):
+    for module in (bench.run.callgrind, bench.run.counter):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 

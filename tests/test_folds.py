@@ -7,7 +7,7 @@ import functools
 import pytest
 
 from bench.errors import InputError
-from bench.folds import INPUT_KINDS, STYLES, TASKS, build_items, feed_items, get_fold, same_answer
+from bench.subjects.folds import INPUT_KINDS, STYLES, TASKS, build_items, feed_items, get_fold, same_answer
 
 CELLS = [(style, task, kind) for style in STYLES for task in STYLES[style].tasks
          for kind in INPUT_KINDS]

@@ -13,7 +13,7 @@ import pyperf
 import pytest
 from conftest import interrupt_after, shown_cases, start_bench
 
-from bench.cases import get_profile
+from bench.run.cases import get_profile
 
 pytestmark = pytest.mark.slow
 

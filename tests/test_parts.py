@@ -12,14 +12,14 @@ from pathlib import Path
 import pyperf
 import pytest
 
-import bench.merge
-import bench.provenance
-from bench.cases import get_profile
+import bench.run.merge
+import bench.run.provenance
 from bench.cli import main
 from bench.errors import InputError
-from bench.merge import merge_results
-from bench.provenance import check_same_setup, describe_setup
 from bench.results import Results, read_results, write_results
+from bench.run.cases import get_profile
+from bench.run.merge import merge_results
+from bench.run.provenance import check_same_setup, describe_setup
 
 SMOKE = get_profile("smoke")
 SER = [case.name for case in SMOKE.list_cases() if case.suite == "ser"]
@@ -50,8 +50,8 @@ def one_error_line(capsys) -> str:
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(bench.provenance).failed == 0
-    assert doctest.testmod(bench.merge).failed == 0
+    assert doctest.testmod(bench.run.provenance).failed == 0
+    assert doctest.testmod(bench.run.merge).failed == 0
 
 
 # ---------------------------------------------------------------- setup
@@ -67,8 +67,8 @@ def test_the_setup_says_how_the_run_was_made() -> None:
 
 
 def test_another_interpreter_is_asked_for_its_versions() -> None:
-    here = bench.provenance.describe_interpreter()
-    done = subprocess.run([sys.executable, "-m", "bench.provenance"], capture_output=True,
+    here = bench.run.provenance.describe_interpreter()
+    done = subprocess.run([sys.executable, "-m", "bench.run.provenance"], capture_output=True,
                           text=True, check=True)
     assert json.loads(done.stdout) == here
 
@@ -219,8 +219,8 @@ def test_resume_of_a_corrupt_file_is_one_error_line(tmp_path: Path, capsys) -> N
 
 
 def test_a_resumed_schedule_runs_only_the_passes_each_case_lacks() -> None:
-    from bench.resume import ResumedScheduler, narrow_schedule
-    from bench.schedule import Scheduler
+    from bench.run.resume import ResumedScheduler, narrow_schedule
+    from bench.run.schedule import Scheduler
 
     plan = Scheduler(["a", "b", "c", "d"], passes=3)
     done = Results([make_benchmark("a", 1.0, 1.1), make_benchmark("b", 1.0, 1.1, 1.2)],
@@ -264,7 +264,7 @@ def test_add_benchmark_finds_cases_by_name_after_the_list_changes() -> None:
 
 
 def test_cases_of_another_machine_are_found_before_timing_and_said_in_one_line() -> None:
-    from bench.resume import describe_foreign, foreign_cases
+    from bench.run.resume import describe_foreign, foreign_cases
 
     here = {"hostname": "ci-2", "python_executable": "/usr/bin/python3", "unit": "second"}
     results = Results([host_benchmark("a", "ci-1", 1.0), host_benchmark("b", "ci-2", 1.0),

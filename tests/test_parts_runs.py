@@ -15,9 +15,9 @@ import pyperf
 import pytest
 from conftest import RunBench, shown_cases, start_bench
 
-from bench.cases import get_profile
-from bench.provenance import run_part
 from bench.results import read_results
+from bench.run.cases import get_profile
+from bench.run.provenance import run_part
 
 pytestmark = pytest.mark.slow
 SELECTION = ["--profile", "smoke", "-k", "ser/*"]

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import bench_env
 
 NAME = "zlib-pickle"
@@ -28,12 +27,12 @@ def bench_json(*args: str) -> dict:
 @pytest.fixture
 def newcomer(monkeypatch):
     """The plugin loaded in this process; the registries restored afterwards."""
-    from bench import cases
-    from bench.serializers import SERIALIZERS
-    from bench.ship import TRANSPORTS
+    from bench.run import cases
+    from bench.subjects.serializers import SERIALIZERS
+    from bench.subjects.ship import TRANSPORTS
 
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins"))
-    monkeypatch.setattr("bench.serializers.SERIALIZERS", SERIALIZERS)
+    monkeypatch.setattr("bench.subjects.serializers.SERIALIZERS", SERIALIZERS)
     before = (dict(SERIALIZERS), dict(TRANSPORTS))
     sys.modules.pop("bench_newcomer", None)
     cases.load_plugins(["bench_newcomer"])
@@ -51,7 +50,7 @@ def test_it_is_listed_and_available():
 
 
 def test_the_quick_and_ship_profiles_time_it():
-    from bench.shapes import SHAPES
+    from bench.subjects.shapes import SHAPES
 
     quick = bench_json("list", "--profile", "quick")["cases"]
     assert {c.split("/")[3] for c in quick if c.startswith(f"ser/{NAME}/")} == set(SHAPES)
@@ -66,10 +65,10 @@ def test_the_capability_matrix_probes_it():
 
 
 def test_its_facts_have_working_defaults(newcomer):
-    from bench.cases import parse_case
-    from bench.shards import case_costs
-    from bench.ship import TRANSPORTS
-    from bench.worker import watched_libraries
+    from bench.run.cases import parse_case
+    from bench.run.shards import case_costs
+    from bench.run.worker import watched_libraries
+    from bench.subjects.ship import TRANSPORTS
 
     assert not newcomer.has_file_form and newcomer.module == "bench_newcomer"
     socket = TRANSPORTS[f"socket-{NAME}"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyperf
 import pytest
 
-from bench.cases import parse_case
 from bench.cli.progress import progress_display, run_with_progress
 from bench.results import Results, read_results
-from bench.runner import CaseResult
+from bench.run.cases import parse_case
+from bench.run.runner import CaseResult
 
 
 def test_a_long_failure_is_shown_on_one_line(capsys) -> None:

@@ -1,7 +1,7 @@
 """Property tests: the statistics never raise on any run a results file can hold (issue 27).
 
 Synthetic runs drive every layer that computes a number (bench.location, bench.frame,
-bench.schedule, the gate, the history's change points, the report's findings and answers):
+bench.run.schedule, the gate, the history's change points, the report's findings and answers):
 1-2 processes per case (sometimes a few more), identical values, 100x spreads between
 processes, values from 1e-9 to 1e6 seconds, instruction counts up to 1e12, whole-run shifts
 of 3x, and values of 1e308 (finite, so the strict reader accepts them). Each property asserts
@@ -47,7 +47,7 @@ from bench.location import (
 from bench.report.findings import find_all, prepare_data
 from bench.report.render import build_report
 from bench.results import Results
-from bench.schedule import Scheduler, describe_noise, describe_precision, measure_noise
+from bench.run.schedule import Scheduler, describe_noise, describe_precision, measure_noise
 
 # seeded (derandomize), as the results reader's fuzz test: the same examples on every run
 FAST = settings(max_examples=60, deadline=None, database=None, derandomize=True,

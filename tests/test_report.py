@@ -495,7 +495,7 @@ def test_slower_is_red_and_faster_green(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- facts read from the registries
 
 def test_capability_kind_facts_come_from_the_catalogue() -> None:
-    from bench.capability_kinds import KINDS
+    from bench.subjects.capability_kinds import KINDS
 
     assert bench.report.questions.CODE_KIND == "builder-function"
     assert bench.report.questions.DATA_KIND == "built-data"
@@ -506,8 +506,8 @@ def test_capability_kind_facts_come_from_the_catalogue() -> None:
 
 
 def test_plot_styles_are_the_registry_entries() -> None:
-    from bench.folds import STYLES
-    from bench.serializers import SERIALIZERS
+    from bench.subjects.folds import STYLES
+    from bench.subjects.serializers import SERIALIZERS
 
     for entry in [*SERIALIZERS.values(), *STYLES.values()]:
         assert bench.report.plots.style_of(entry.name) == (entry.color, entry.marker)
@@ -519,8 +519,8 @@ def test_plot_styles_are_the_registry_entries() -> None:
 def test_every_subject_has_a_colour_of_its_own() -> None:
     import colorsys
 
-    from bench.folds import STYLES
-    from bench.serializers import SERIALIZERS
+    from bench.subjects.folds import STYLES
+    from bench.subjects.serializers import SERIALIZERS
 
     subjects = {e.name: e.color.lower() for e in [*SERIALIZERS.values(), *STYLES.values()]}
     subjects["memcpy"] = bench.report.plots.style_of("memcpy")[0].lower()
@@ -697,7 +697,7 @@ def test_legend_fits_the_figure() -> None:
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from bench.folds import STYLES
+    from bench.subjects.folds import STYLES
 
     with matplotlib.rc_context(bench.report.plots.RC):
         fig, _ = bench.report.plots.make_grid(1, 3, 3.2, 2.6)

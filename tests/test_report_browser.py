@@ -215,7 +215,7 @@ def write_slower_copy(source: Path, path: Path, factor: float) -> Path:
 @pytest.fixture(scope="module")
 def real_matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A capability matrix of this machine's serializers, as `bench capabilities` writes it."""
-    from bench.capabilities import probe_capabilities
+    from bench.run.capabilities import probe_capabilities
 
     path = tmp_path_factory.mktemp("matrix") / "capabilities.json"
     path.write_text(json.dumps(probe_capabilities(), indent=1), encoding="utf-8")

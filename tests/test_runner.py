@@ -1,4 +1,4 @@
-"""bench.runner and `bench run` end to end: real worker processes, checked cases, isolation,
+"""bench.run.runner and `bench run` end to end: real worker processes, checked cases, isolation,
 faults, interrupts."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pyperf
 import pytest
 from conftest import bench_env, interrupt_after
 
-from bench.cases import get_profile, parse_case, select_cases
 from bench.errors import InputError
-from bench.runner import (
+from bench.run.cases import get_profile, parse_case, select_cases
+from bench.run.runner import (
     RunSettings,
     describe_worker_end,
     parse_pyperf_args,
@@ -56,7 +56,7 @@ def test_smoke_run_writes_every_case_with_metadata(smoke_run):
         assert ("payload_bytes" in meta) is (suite == "ser")
     import pickle
 
-    from bench.shapes import build_shape
+    from bench.subjects.shapes import build_shape
 
     expected = len(pickle.dumps(build_shape("ints", 10), protocol=5))
     assert metadata["ser/pickle-5/dumps/ints/10"]["payload_bytes"] == expected
@@ -261,7 +261,7 @@ def test_a_plugin_from_the_caller_s_folder_still_reaches_the_workers(tmp_path):
 
 
 def test_stale_scratch_folders_of_dead_runs_are_removed(tmp_path):
-    from bench.runner import make_scratch, remove_stale_scratch
+    from bench.run.runner import make_scratch, remove_stale_scratch
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

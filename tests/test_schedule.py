@@ -1,4 +1,4 @@
-"""bench.schedule: round-robin passes, precision where the noise is, the day's noise."""
+"""bench.run.schedule: round-robin passes, precision where the noise is, the day's noise."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from bench.location import locate_case
 from bench.results import read_results
-from bench.schedule import Scheduler, describe_noise, describe_precision, measure_noise
+from bench.run.schedule import Scheduler, describe_noise, describe_precision, measure_noise
 
 
 def fake_process(mean: float, step: int) -> pyperf.Benchmark:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bench.equality import same_value
-from bench.serializers import (
+from bench.subjects.serializers import (
     SERIALIZERS,
     OobPayload,
     SerializerError,
@@ -16,14 +16,15 @@ from bench.serializers import (
     get_serializer,
     payload_nbytes,
 )
-from bench.shapes import SHAPES, build_shape
+from bench.subjects.shapes import SHAPES, build_shape
 
 PAIRS = [(s, shape) for s in SERIALIZERS for shape in SHAPES]
 
 
 def test_import_loads_no_optional_library():
-    code = ("import sys, bench.serializers, bench.shapes, bench.folds, bench.cases, bench.worker;"
-            "print(','.join(m for m in bench.worker.watched_libraries() if m in sys.modules))")
+    code = ("import sys, bench.subjects.serializers, bench.subjects.shapes, bench.subjects.folds, "
+            "bench.run.cases, bench.run.worker;"
+            "print(','.join(m for m in bench.run.worker.watched_libraries() if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -97,7 +98,7 @@ def test_unknown_serializer_names_the_choices():
 
 
 def test_plot_styles_are_distinct_across_serializers_and_fold_styles():
-    from bench.folds import STYLES
+    from bench.subjects.folds import STYLES
 
     entries = [*SERIALIZERS.values(), *STYLES.values()]
     pairs = [(e.color, e.marker) for e in entries]

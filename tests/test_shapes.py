@@ -6,7 +6,7 @@ import pytest
 
 from bench.equality import same_value
 from bench.errors import InputError
-from bench.shapes import MAX_DEPTH, SHAPES, build_shape, estimate_nbytes, shape_nbytes
+from bench.subjects.shapes import MAX_DEPTH, SHAPES, build_shape, estimate_nbytes, shape_nbytes
 
 
 def test_at_least_twelve_shapes():

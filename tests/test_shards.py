@@ -1,4 +1,4 @@
-"""bench.shards: a deterministic, cost-balanced split of a run's cases."""
+"""bench.run.shards: a deterministic, cost-balanced split of a run's cases."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import random
 import pyperf
 import pytest
 
-import bench.shards
-from bench.cases import get_profile
+import bench.run.shards
 from bench.errors import InputError
-from bench.shards import (
+from bench.run.cases import get_profile
+from bench.run.shards import (
     Shard,
     case_costs,
     estimate_cost,
@@ -25,7 +25,7 @@ from bench.shards import (
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(bench.shards).failed == 0
+    assert doctest.testmod(bench.run.shards).failed == 0
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_recorded_costs_sum_durations_and_a_start_per_process() -> None:
     runs = [pyperf.Run([1.0], metadata={"name": "a/b", "loops": 1, "duration": d},
                        collect_metadata=False) for d in (2.0, 3.0)]
     costs = recorded_costs([pyperf.Benchmark(runs)])
-    assert costs == {"a/b": pytest.approx(5.0 + 2 * bench.shards.PROCESS_START)}
+    assert costs == {"a/b": pytest.approx(5.0 + 2 * bench.run.shards.PROCESS_START)}
 
 
 def test_settings_drive_the_estimate(full_cases) -> None:

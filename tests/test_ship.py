@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import cases, ship, ship_tasks
-from bench.cases import Case, get_profile, parse_case
 from bench.cli.running import drop_unmeasurable, scheduler_flags
 from bench.errors import InputError
 from bench.metric import INSTRUCTIONS, TIME
-from bench.serializers import SERIALIZERS
-from bench.ship import SCALE_OPS, SCHEDULER_ENV, TRANSPORTS
+from bench.run import cases
+from bench.run.cases import Case, get_profile, parse_case
+from bench.subjects import ship, ship_tasks
+from bench.subjects.serializers import SERIALIZERS
+from bench.subjects.ship import SCALE_OPS, SCHEDULER_ENV, TRANSPORTS
 
 REPO = Path(__file__).parent.parent
 
@@ -63,7 +64,7 @@ def test_code_goes_only_over_sockets_whose_serializer_ships_code() -> None:
 
 
 def test_plot_styles_are_distinct_over_every_registry() -> None:
-    from bench.folds import STYLES
+    from bench.subjects.folds import STYLES
 
     entries = [*SERIALIZERS.values(), *STYLES.values(), *TRANSPORTS.values()]
     pairs = [(e.color, e.marker) for e in entries]
@@ -76,7 +77,7 @@ def test_a_missing_transport_library_skips_its_cases_with_the_reason(monkeypatch
     monkeypatch.setitem(TRANSPORTS, "dask", missing)
     assert not any(c.subject == "dask" for c in ship_of("quick"))
     assert cases.unavailable_subjects()["dask"] == "python package 'bench_no_such_module' is not installed"
-    from bench.ship_run import ShipFailed, prepare_ship
+    from bench.run.ship_run import ShipFailed, prepare_ship
 
     with pytest.raises(ShipFailed, match="skipped: python package 'bench_no_such_module'"):
         prepare_ship(parse_case("ship/dask/empty/none/0"))
@@ -143,7 +144,7 @@ def test_first_size_finds_where_the_ci_clears_one() -> None:
 
 @pytest.mark.slow
 def test_the_pickle_pool_cannot_ship_the_lambda_and_says_why() -> None:
-    from bench.ship_run import ShipFailed, prepare_ship
+    from bench.run.ship_run import ShipFailed, prepare_ship
 
     with pytest.raises(ShipFailed, match="check failed: AttributeError: Can't pickle local object"):
         prepare_ship(parse_case("ship/process-pool/code/ints/10"))
@@ -154,7 +155,7 @@ def test_the_pickle_pool_cannot_ship_the_lambda_and_says_why() -> None:
                                   "ship/socket-msgpack/data/ints/100",
                                   "ship/pipes/stencil-x2/grid/16"])
 def test_a_ship_case_is_checked_then_describes_what_crossed(name: str) -> None:
-    from bench.ship_run import prepare_ship
+    from bench.run.ship_run import prepare_ship
 
     op, describe = prepare_ship(parse_case(name))
     op()
@@ -167,7 +168,7 @@ def test_a_ship_case_is_checked_then_describes_what_crossed(name: str) -> None:
 
 @pytest.mark.slow
 def test_a_wrong_answer_fails_the_check(monkeypatch) -> None:
-    from bench import ship_run
+    from bench.run import ship_run
 
     monkeypatch.setattr(ship_run, "expected_sum", lambda n: -1)
     with pytest.raises(ship_run.ShipFailed, match="returned .*, expected -1"):

@@ -1,4 +1,4 @@
-"""bench.worker: the program the parent spawns to build, check and time one case."""
+"""bench.run.worker: the program the parent spawns to build, check and time one case."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ import sys
 
 import pytest
 
-import bench.worker
-from bench import serializers
-from bench.cases import parse_case
+import bench.run.worker
 from bench.errors import BenchError
-from bench.shapes import build_shape
-from bench.worker import (
+from bench.run.cases import parse_case
+from bench.run.worker import (
     CaseFailed,
     build_time_func,
     make_time_func,
@@ -24,22 +22,24 @@ from bench.worker import (
     run_metadata,
     time_values,
 )
+from bench.subjects import serializers
+from bench.subjects.shapes import build_shape
 
 HEAVY = {"pandas", "scipy", "matplotlib", "jinja2", "rich", "dill", "cloudpickle", "numpy",
-         "msgpack", "bench.frame", "bench.results", "bench.runner", "bench.capabilities"}
+         "msgpack", "bench.frame", "bench.results", "bench.run.runner", "bench.run.capabilities"}
 
 
 def test_worker_imports_little():
-    code = "import sys, bench.worker; print(' '.join(sys.modules))"
+    code = "import sys, bench.run.worker; print(' '.join(sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     loaded = set(proc.stdout.split())
-    assert "bench.cases" in loaded  # the check can see what the worker imports
+    assert "bench.run.cases" in loaded  # the check can see what the worker imports
     assert HEAVY & loaded == set()
 
 
 def test_a_worker_process_times_its_case_without_importing_pyperf():
-    code = ("import sys, bench.worker; bench.worker.main(['--case', 'ser/pickle-5/dumps/ints/10', "
+    code = ("import sys, bench.run.worker; bench.run.worker.main(['--case', 'ser/pickle-5/dumps/ints/10', "
             "'--loops', '2', '--values', '1', '--warmups', '0', '--result', sys.argv[1]]); "
             "print(' '.join(sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code, os.devnull], capture_output=True,
@@ -88,8 +88,8 @@ def test_a_case_that_maps_a_big_buffer_each_call_records_its_page_faults(tmp_pat
     # In a fresh process with glibc's mmap threshold fixed (left dynamic, it rises after the
     # first big free, and whether a later 4 MB block is mapped afresh depends on the process's
     # past, e.g. the tests before this one), 4 MB is mapped and touched page by page each call.
-    program = ("import json, sys; from bench.cases import parse_case; "
-               "from bench.worker import build_time_func; "
+    program = ("import json, sys; from bench.run.cases import parse_case; "
+               "from bench.run.worker import build_time_func; "
                "print(json.dumps([build_time_func(parse_case(n), sys.argv[1])[1]"
                "['minor_faults_per_call'] for n in sys.argv[2:]]))")
     done = subprocess.run([sys.executable, "-c", program, str(tmp_path),
@@ -135,14 +135,14 @@ def test_run_metadata_carries_profile_and_round():
 
 def test_main_writes_the_reason_a_case_cannot_be_timed(tmp_path):
     result = tmp_path / "result.json"
-    code = bench.worker.main(["--case", "ser/pickle-9/dumps/ints/10", "--result", str(result)])
+    code = bench.run.worker.main(["--case", "ser/pickle-9/dumps/ints/10", "--result", str(result)])
     assert code == 1
     assert "unknown subject 'pickle-9'" in json.loads(result.read_text())["error"]
 
 
 @pytest.mark.parametrize("case, code", [("ser/pickle-5/dumps/ints/10", 0), ("ser/pickle-9/dumps/ints/10", 1)])
 def test_the_worker_program_exits_with_its_code_and_its_output_whole(tmp_path, case, code):
-    proc = subprocess.run([sys.executable, "-m", "bench.worker", "--loops", "2", "--values", "2",
+    proc = subprocess.run([sys.executable, "-m", "bench.run.worker", "--loops", "2", "--values", "2",
                            "--warmups", "0", "--case", case, "--profile", "smoke"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == code, proc.stderr
@@ -156,7 +156,7 @@ def test_the_worker_program_exits_with_its_code_and_its_output_whole(tmp_path, c
 
 
 def test_doctests_of_worker():
-    assert doctest.testmod(bench.worker).failed == 0
+    assert doctest.testmod(bench.run.worker).failed == 0
 
 
 def test_calibrate_loops_doubles_then_keeps_the_fewest_loops_over_min_time() -> None:
@@ -167,10 +167,10 @@ def test_calibrate_loops_doubles_then_keeps_the_fewest_loops_over_min_time() -> 
         return loops * 3e-7
 
     # 16384 x 0.3 us = 4.9 ms < 5 ms, 32768 loops 9.8 ms; 18334 loops last 5.5 ms
-    assert bench.worker.calibrate_loops(time_func, 0.005) == 18334
+    assert bench.run.worker.calibrate_loops(time_func, 0.005) == 18334
     assert calls == [2 ** k for k in range(16)]
     # a value measured slow at the last doubling never cuts back to the loops that fell short
-    assert bench.worker.calibrate_loops(lambda loops: 1.0 if loops == 32 else loops * 1e-4,
+    assert bench.run.worker.calibrate_loops(lambda loops: 1.0 if loops == 32 else loops * 1e-4,
                                         0.005) == 17
-    assert bench.worker.calibrate_loops(lambda loops: 0.0, 0.005) == bench.worker.MAX_LOOPS
-    assert bench.worker.calibrate_loops(lambda loops: 0.1, 0.005) == 1
+    assert bench.run.worker.calibrate_loops(lambda loops: 0.0, 0.005) == bench.run.worker.MAX_LOOPS
+    assert bench.run.worker.calibrate_loops(lambda loops: 0.1, 0.005) == 1

@@ -16,8 +16,8 @@ from bench.errors import InputError
 from bench.text import formats_of
 
 if TYPE_CHECKING:
-    from bench.cases import Case
     from bench.metric import Metric
+    from bench.run.cases import Case
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in bench, not a verdict
@@ -40,7 +40,7 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def known_profiles(default: str = "") -> str:
     """The built-in profiles for a --profile help text: `smoke: ...; quick (default): ...`."""
-    from bench.cases import PROFILES
+    from bench.run.cases import PROFILES
 
     return "; ".join(f"{p.name}{' (default)' if p.name == default else ''}: {p.description}"
                      for p in PROFILES.values()).replace("%", "%%")  # argparse formats help
@@ -187,7 +187,7 @@ def drop_unmeasurable(selected: list[Case], metric: Metric) -> list[Case]:
 
 def scheduler_flags(address: str | None) -> list[str]:
     """Hand a dask scheduler's address to the workers (pyperf passes on only named variables)."""
-    from bench.ship import SCHEDULER_ENV
+    from bench.subjects.ship import SCHEDULER_ENV
 
     if not address:
         return []

@@ -1,9 +1,9 @@
 """The parts of a run: `bench run`'s --shard, --costs and --resume, and `bench merge`.
 
 `plan_run` takes the selected cases and returns the ones to run now with the results file
-they are added to: one shard of them (bench.shards), less the cases an interrupted run of the
-same setup already finished (--resume: bench.provenance checks the file's setup first;
-bench.resume gives a timed case only the passes it lacks).
+they are added to: one shard of them (bench.run.shards), less the cases an interrupted run of the
+same setup already finished (--resume: bench.run.provenance checks the file's setup first;
+bench.run.resume gives a timed case only the passes it lacks).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from bench.files import check_not_input, check_output, lock_output
 from bench.metric import get_metric
 
 if TYPE_CHECKING:
-    from bench.cases import Case, Profile
     from bench.results import Results
-    from bench.schedule import Scheduler
-    from bench.shards import Shard
+    from bench.run.cases import Case, Profile
+    from bench.run.schedule import Scheduler
+    from bench.run.shards import Shard
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +50,9 @@ def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case],
              plan: Scheduler | None = None) -> tuple[list[Case], Results, Scheduler | None]:
     """The cases to run now, the results they are added to, and the timed run's schedule
     `plan` narrowed to them (see the module docstring)."""
-    from bench import provenance
     from bench.results import Results, read_results
-    from bench.resume import narrow_schedule
+    from bench.run import provenance
+    from bench.run.resume import narrow_schedule
 
     settings = run_settings(args, profile)
     shard = choose_shard(args, selected, settings)
@@ -87,8 +87,8 @@ def plan_run(args: argparse.Namespace, profile: Profile, selected: list[Case],
 def choose_shard(args: argparse.Namespace, selected: list[Case], settings: list[str]
                  ) -> tuple[Shard, list[Case]] | None:
     """(shard, its cases) for --shard, or None; --costs without --shard is refused."""
-    from bench import shards
     from bench.results import read_results
+    from bench.run import shards
 
     if not args.shard:
         if args.costs:
@@ -109,9 +109,9 @@ def resume_cases(results: Results, setup: dict, selected: list[Case], metric: st
                  ) -> tuple[list[Case], Results]:
     """The selected cases `results` has not finished; InputError unless it was made with the
     same setup. A timed case may be in the file with some of its processes: it stays, and
-    the schedule gives it only the passes it lacks (bench.resume)."""
-    from bench.provenance import check_same_setup
-    from bench.resume import finished_cases
+    the schedule gives it only the passes it lacks (bench.run.resume)."""
+    from bench.run.provenance import check_same_setup
+    from bench.run.resume import finished_cases
 
     if not results.setup:
         raise InputError(f"{results.path}: --resume needs a file written by this bench "
@@ -131,9 +131,9 @@ def resume_cases(results: Results, setup: dict, selected: list[Case], metric: st
 def leave_foreign_cases(results: Results, selected: list[Case], args: argparse.Namespace,
                         profile: Profile, option: str) -> list[Case]:
     """The selected cases less those `results` holds from another machine or interpreter,
-    which stay as they are (bench.resume.foreign_cases), said in one line on stderr; decided
+    which stay as they are (bench.run.resume.foreign_cases), said in one line on stderr; decided
     before anything is timed, from the metadata this run's workers will record."""
-    from bench.resume import describe_foreign, foreign_cases
+    from bench.run.resume import describe_foreign, foreign_cases
 
     held = {b.get_name() for b in results.benchmarks} & {case.name for case in selected}
     if not held:
@@ -147,10 +147,10 @@ def leave_foreign_cases(results: Results, selected: list[Case], args: argparse.N
 def predict_metadata(args: argparse.Namespace, profile: Profile) -> dict:
     """The metadata pyperf checks before runs join a case, as this run's workers will record it."""
     if not get_metric(args.metric).scheduled:
-        from bench.counter import predict_metadata as predict_count
+        from bench.run.counter import predict_metadata as predict_count
 
         return predict_count(args.python or sys.executable)
-    from bench import runner
+    from bench.run import runner
 
     flags = pyperf_flags(args) + scheduler_flags(getattr(args, "scheduler", None))
     return runner.predict_metadata(runner.RunSettings(profile, flags, args.plugin))
@@ -169,8 +169,8 @@ def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from bench.merge import merge_results, missing_shards
     from bench.results import read_results, write_results
+    from bench.run.merge import merge_results, missing_shards
 
     check_output(args.output, force=args.force)
     check_not_input(args.output, args.parts)

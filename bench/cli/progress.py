@@ -16,7 +16,7 @@ from bench.text import format_quantity
 
 if TYPE_CHECKING:
     from bench.results import Results
-    from bench.runner import CaseResult
+    from bench.run.runner import CaseResult
 
     BySide = dict[str, CaseResult]  # one finished case: its result per side ("" for a run)
 

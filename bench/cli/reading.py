@@ -89,7 +89,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
     from bench.results import read_runs
-    from bench.schedule import describe_noise
+    from bench.run.schedule import describe_noise
 
     base: list[str] = []
     for pattern in args.base:

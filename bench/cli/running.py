@@ -41,11 +41,11 @@ from bench.metric import get_metric
 from bench.text import render_document
 
 if TYPE_CHECKING:
-    from bench.cases import Case, Profile
-    from bench.counter import CountSettings
     from bench.results import Results
-    from bench.runner import CaseResult
-    from bench.schedule import Scheduler
+    from bench.run.cases import Case, Profile
+    from bench.run.counter import CountSettings
+    from bench.run.runner import CaseResult
+    from bench.run.schedule import Scheduler
 
     BySide = dict[str, CaseResult]  # one finished case: its result per side ("" for a run)
     RunCases = Callable[[list[Case]], Generator[CaseResult, None, None]]  # runs cases, one result each
@@ -62,7 +62,7 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench import cases
+    from bench.run import cases
 
     cases.load_plugins(args.plugin)
     if args.profile:
@@ -81,9 +81,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def describe_registries() -> dict:
     """Serializers, shapes, fold styles and tasks with versions and notes, as plain data."""
-    from bench.folds import STYLES, TASKS
-    from bench.serializers import SERIALIZERS
-    from bench.shapes import SHAPES
+    from bench.subjects.folds import STYLES, TASKS
+    from bench.subjects.serializers import SERIALIZERS
+    from bench.subjects.shapes import SHAPES
 
     return {
         "serializers": [{"name": s.name, "version": s.version(), "available": s.available(),
@@ -153,9 +153,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_locked(args: argparse.Namespace, profile: Profile, selected: list[Case],
                started: float) -> int:
     """`bench run` once its output is locked: plan, run, save, summarize."""
-    from bench import cases
     from bench.cli.parts import plan_run
-    from bench.schedule import describe_noise, describe_precision
+    from bench.run import cases
+    from bench.run.schedule import describe_noise, describe_precision
 
     metric = get_metric(args.metric)
     selected = drop_unmeasurable(selected, metric)
@@ -194,7 +194,7 @@ def run_locked(args: argparse.Namespace, profile: Profile, selected: list[Case],
 def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Case]) -> Scheduler:
     """The run's schedule: passes (-p or the profile's processes), the CI target and budget
     (--target-ci, --budget or the profile's)."""
-    from bench.schedule import Scheduler
+    from bench.run.schedule import Scheduler
 
     target = profile.target_ci if args.target_ci is None else args.target_ci / 100
     budget = profile.budget_seconds if args.budget is None else args.budget
@@ -208,7 +208,7 @@ def make_plan(args: argparse.Namespace, profile: Profile, selected: Sequence[Cas
 
 def note_noise(output: Results, plan: Scheduler) -> Callable[[], None]:
     """Before each save: the run's noise and precision so far, into the results file."""
-    from bench.schedule import measure_noise
+    from bench.run.schedule import measure_noise
 
     def update() -> None:
         output.noise = {**measure_noise(output.benchmarks), **plan.summary()}
@@ -217,7 +217,7 @@ def note_noise(output: Results, plan: Scheduler) -> Callable[[], None]:
 
 def run_time(args: argparse.Namespace, profile: Profile, plan: Scheduler) -> RunCases:
     """The cases' wall times on pyperf, in the passes of `plan`."""
-    from bench import runner
+    from bench.run import runner
 
     flags = pyperf_flags(args) + scheduler_flags(getattr(args, "scheduler", None))
     settings = runner.RunSettings(profile, flags, args.plugin)
@@ -226,7 +226,7 @@ def run_time(args: argparse.Namespace, profile: Profile, plan: Scheduler) -> Run
 
 def run_instructions(args: argparse.Namespace, profile: Profile) -> RunCases:
     """The cases' instruction counts under callgrind; ToolMissing before anything runs."""
-    from bench import counter
+    from bench.run import counter
 
     settings = count_settings(args, profile, args.python or sys.executable)
     return lambda selected: counter.iter_count(selected, settings)
@@ -235,7 +235,7 @@ def run_instructions(args: argparse.Namespace, profile: Profile) -> RunCases:
 def count_settings(args: argparse.Namespace, profile: Profile, python: str) -> CountSettings:
     """The counter's settings for `python`: InputError for pyperf options that do not apply,
     ToolMissing when valgrind or a compiler is missing."""
-    from bench import callgrind, counter
+    from bench.run import callgrind, counter
 
     extra = [flag for flag in pyperf_flags(args) if flag.startswith("--")
              and flag not in ("--values", "--python", "--processes")]
@@ -250,7 +250,7 @@ def count_settings(args: argparse.Namespace, profile: Profile, python: str) -> C
 
 def count_sides(selected: Sequence[Case], settings: dict[str, CountSettings]) -> Iterator[BySide]:
     """Count every case on side A, then on side B: {side: CaseResult} per counted case."""
-    from bench import counter
+    from bench.run import counter
 
     for side, side_settings in settings.items():
         for result in counter.iter_count(selected, side_settings):
@@ -261,7 +261,7 @@ def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
                      ) -> tuple[Profile, list[Case]]:
     """The profile and the cases a run or an A/B run times: plugins loaded, -k and --suite
     applied, at `sizes` when given; InputError when none is left."""
-    from bench import cases
+    from bench.run import cases
 
     cases.load_plugins(args.plugin)
     profile = cases.get_profile(args.profile)
@@ -285,7 +285,7 @@ def write_capabilities_beside(output: str) -> None:
     """Write the capability matrix beside the results (bench.capability_file); not beside what
     is not a regular file (`-o /dev/null`)."""
     try:
-        from bench.capabilities import probe_capabilities
+        from bench.run.capabilities import probe_capabilities
     except ImportError:
         return
     from bench.capability_file import capabilities_path, write_capabilities
@@ -341,8 +341,8 @@ def check_interpreters(paths: list[str]) -> dict[str, str]:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    from bench import runner
     from bench.results import Results
+    from bench.run import runner
 
     pythons = check_interpreters(args.pythons)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
@@ -361,10 +361,10 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
            pythons: dict[str, str], outputs: dict[str, Results]) -> int:
     """`bench ab` once both outputs are locked: run both sides, save, compare."""
-    from bench import runner
     from bench.frame import load_results
     from bench.gate.render import format_comparison
     from bench.gate.rule import compare_runs, exit_code_for
+    from bench.run import runner
 
     metric = get_metric(args.metric)
     if not metric.paired_ab:
@@ -420,9 +420,9 @@ def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
-    from bench.capabilities import probe_capabilities
     from bench.capability_render import format_capabilities
-    from bench.cases import load_plugins
+    from bench.run.capabilities import probe_capabilities
+    from bench.run.cases import load_plugins
 
     load_plugins(args.plugin)
     if args.output:

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cases import SINK_OPS
 from bench.errors import InputError
-from bench.folds import STYLES
 from bench.frame import MIN_PROCESSES, fit_exponents, process_mean_arrays, ratio_interval, summarize
 from bench.gate.rule import Comparison, classify, compare_runs
 from bench.location import Interval, interval_from_log
 from bench.metric import choose_threshold
+from bench.run.cases import SINK_OPS
+from bench.subjects.folds import STYLES
 from bench.text import format_percent, format_quantity, is_missing
 
 REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean

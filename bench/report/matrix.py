@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from bench.capabilities import OUTCOMES
 from bench.report.blocks import Cell, Section, Table, Text, make_table, missing
+from bench.run.capabilities import OUTCOMES
 from bench.text import format_quantity
 
 

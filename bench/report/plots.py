@@ -6,7 +6,7 @@ colour of its own in every figure (the pickle protocols a ramp of one hue), and 
 marker per family, so series stay apart in grey-scale too. Text stays text in the SVG
 (`svg.fonttype = none`), mathtext is off (names are data, not formulas), and
 figures are closed after saving. A subject's colour and marker are facts of its registry
-entry (bench.serializers, bench.folds); the memcpy reference, the one subject outside the
+entry (bench.subjects.serializers, bench.subjects.folds); the memcpy reference, the one subject outside the
 registries, has its own here.
 """
 
@@ -33,11 +33,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E402
 
-from bench.folds import STYLES, Style  # noqa: E402
 from bench.report.findings import SUPERLINEAR  # noqa: E402
 from bench.report.svg import clean_svg  # noqa: E402
-from bench.serializers import SERIALIZERS, Serializer  # noqa: E402
-from bench.ship import TRANSPORTS, Transport  # noqa: E402
+from bench.subjects.folds import STYLES, Style  # noqa: E402
+from bench.subjects.serializers import SERIALIZERS, Serializer  # noqa: E402
+from bench.subjects.ship import TRANSPORTS, Transport  # noqa: E402
 from bench.text import choose_unit  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design", without yellow #F0E442.

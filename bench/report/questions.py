@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 
-from bench.capability_kinds import KINDS
 from bench.report import plots
 from bench.report.answers import NOT_MEASURED as NOT_MEASURED_VERDICT
 from bench.report.answers import Answer, answer_blocks, answers_table, fold_long, judge, not_measured
@@ -28,7 +27,8 @@ from bench.report.blocks import (
 from bench.report.findings import SUPERLINEAR, Findings, ReportData, is_reduce_style, pickle_baseline
 from bench.report.matrix import capability_table, describe_mapping
 from bench.report.sections import call_of
-from bench.serializers import SERIALIZERS
+from bench.subjects.capability_kinds import KINDS
+from bench.subjects.serializers import SERIALIZERS
 from bench.text import (
     NOISE_MARK,
     NOISE_MEANING,

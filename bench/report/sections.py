@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from bench.folds import STYLES
 from bench.frame import MIN_PROCESSES
 from bench.report import plots
 from bench.report.blocks import (
@@ -40,8 +39,9 @@ from bench.report.findings import (
     memcpy_speed,
 )
 from bench.report.pareto import pareto_points
-from bench.serializers import SERIALIZERS
-from bench.shapes import SHAPES
+from bench.subjects.folds import STYLES
+from bench.subjects.serializers import SERIALIZERS
+from bench.subjects.shapes import SHAPES
 from bench.text import (
     MISSING,
     NOISE_MARK,

@@ -25,7 +25,7 @@ from bench.report.blocks import (
     missing,
 )
 from bench.report.findings import ReportData, ratio_between
-from bench.ship import TRANSPORTS
+from bench.subjects.ship import TRANSPORTS
 from bench.text import format_factor, format_interval, format_percent, format_quantity, format_ratio
 
 COUPLINGS = {"independent": "independent tiles", "stencil": "coupled stencil (edge rows swapped every step)"}

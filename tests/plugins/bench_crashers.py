@@ -10,8 +10,9 @@ import ctypes
 import os
 import signal
 
-from bench import cases, serializers
-from bench.cases import Case
+from bench.run import cases
+from bench.run.cases import Case
+from bench.subjects import serializers
 
 
 def _segfault(obj: object) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 
-from bench import serializers
+from bench.subjects import serializers
 
 
 def _dumps_twice(obj: object) -> bytes:

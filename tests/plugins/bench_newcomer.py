@@ -3,7 +3,7 @@
 import pickle
 import zlib
 
-from bench.serializers import register_serializer
+from bench.subjects.serializers import register_serializer
 
 
 def compress(obj: object) -> bytes:

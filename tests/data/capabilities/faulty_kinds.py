@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Any
 
-from bench.capability_kinds import Kind
+from bench.subjects.capability_kinds import Kind
 
 MARKER = "faulty_kinds ran as __main__"
 

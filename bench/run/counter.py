@@ -4,9 +4,9 @@ The parent (`iter_count`, in the `bench` process) groups the cases by the librar
 the standard library they import (`group_cases`: the subject's module and the shape's
 library, so a process that counts pickle never imports dill), cuts big groups into chunks,
 and runs each chunk in one counting process under valgrind, two at a time. A counting
-process (`python -m bench.counter`, COUNTING_ENV: PYTHONHASHSEED=0 and a fixed malloc mmap
+process (`python -m bench.run.counter`, COUNTING_ENV: PYTHONHASHSEED=0 and a fixed malloc mmap
 threshold; address randomization off when `setarch -R` works) prepares a batch of cases with
-bench.worker (build, check, describe()) with instrumentation stopped (starting it again
+bench.run.worker (build, check, describe()) with instrumentation stopped (starting it again
 throws away all of callgrind's translations, ~0.3 s of work each time, so once per batch,
 not per case), then counts each case of the batch:
 
@@ -63,11 +63,10 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
-from bench.cases import Case, load_plugins, parse_case
-from bench.folds import STYLES
 from bench.metric import INSTRUCTIONS
-from bench.runner import (
+from bench.run.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
+from bench.run.cases import Case, load_plugins, parse_case
+from bench.run.runner import (
     CaseResult,
     absolute_program,
     child_environ,
@@ -77,9 +76,10 @@ from bench.runner import (
     python_metadata,
     remove_stale_scratch,
 )
-from bench.serializers import SERIALIZERS
-from bench.shapes import SHAPES
-from bench.worker import add_plugin_path, describe_failure, imported_libraries, prepare_case, run_metadata
+from bench.run.worker import add_plugin_path, describe_failure, imported_libraries, prepare_case, run_metadata
+from bench.subjects.folds import STYLES
+from bench.subjects.serializers import SERIALIZERS
+from bench.subjects.shapes import SHAPES
 
 VALUES = 3                # values per case unless -n/--values
 JOBS = 2                  # counting processes at once
@@ -317,7 +317,7 @@ def read_values(line: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Counting process entry point: count each case given, one JSON line per case on stdout."""
-    parser = argparse.ArgumentParser(prog="python -m bench.counter")
+    parser = argparse.ArgumentParser(prog="python -m bench.run.counter")
     parser.add_argument("--shim", required=True)
     parser.add_argument("--dumps", required=True, help="the directory callgrind dumps into")
     parser.add_argument("--values", type=int, default=VALUES)
@@ -378,7 +378,7 @@ def read_case_line(case: Case, line: dict[str, Any], common: dict[str, Any]) -> 
 def counting_command(group: Sequence[Case], settings: CountSettings, dumps: str) -> list[str]:
     """The valgrind command of one counting process (started in `dumps`, never in the
     caller's folder, whose modules it must not import)."""
-    program = [absolute_program(settings.python), "-m", "bench.counter", "--shim", settings.tools.shim,
+    program = [absolute_program(settings.python), "-m", "bench.run.counter", "--shim", settings.tools.shim,
                "--dumps", dumps, "--values", str(settings.values)]
     return settings.tools.command(os.path.join(dumps, DUMP_NAME),
                                   [*program, *plugin_options(settings.plugins), *(c.name for c in group)])

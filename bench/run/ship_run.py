@@ -24,11 +24,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from bench.cases import Case
 from bench.errors import BenchError
-from bench.serializers import describe_error, library_version
-from bench.ship import SCALE_OPS, SCHEDULER_ENV, TRANSPORTS, workers_of
-from bench.ship_tasks import (
+from bench.run.cases import Case
+from bench.subjects.serializers import describe_error, library_version
+from bench.subjects.ship import SCALE_OPS, SCHEDULER_ENV, TRANSPORTS, workers_of
+from bench.subjects.ship_tasks import (
     STEPS,
     TILES,
     empty_task,
@@ -149,7 +149,7 @@ def start_dask() -> tuple[Submit, Sizes]:
 
 def start_socket(serializer: str) -> tuple[Submit, Sizes]:
     """A spawned server on a loopback TCP port, speaking frames of `serializer`."""
-    from bench.serializers import OobPayload, get_serializer
+    from bench.subjects.serializers import OobPayload, get_serializer
 
     codec = get_serializer(serializer).codec()
     out_of_band = isinstance(codec.dumps(None), OobPayload)

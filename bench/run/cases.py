@@ -3,7 +3,7 @@
 A case name is `suite/subject/op/shape/size`, for example
 `ser/pickle-5/dumps/records/1000`, `fold/reduce-lambda/sum/list/10000` or
 `ref/memcpy/copy/bytes/100000` or `ship/loky/code/ints/1000` (transports and ops in
-bench.ship). The same case has the same name everywhere.
+bench.subjects.ship). The same case has the same name everywhere.
 Serializer x shape pairs that do not round-trip equal (unsupported or lossy,
 see `serializers.classify_roundtrip`) are not cases.
 """
@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.errors import InputError
-from bench.folds import INPUT_KINDS, STYLES, TASKS, estimate_fold_nbytes
-from bench.serializers import SERIALIZERS, classify_roundtrip
-from bench.shapes import SHAPES, build_shape, estimate_nbytes
-from bench.ship import (
+from bench.subjects.folds import INPUT_KINDS, STYLES, TASKS, estimate_fold_nbytes
+from bench.subjects.serializers import SERIALIZERS, classify_roundtrip
+from bench.subjects.shapes import SHAPES, build_shape, estimate_nbytes
+from bench.subjects.ship import (
     SCALE_OPS,
     SHIP_OPS,
     SHIP_SHAPES,
@@ -305,7 +305,7 @@ class Profile:
     """A named run: which cases, the pyperf settings they run with, and what else a run writes.
 
     `pyperf_settings` are pyperf command-line flags; flags the user gives come after them
-    and win (`--processes` is the number of round-robin passes, see bench.schedule).
+    and win (`--processes` is the number of round-robin passes, see bench.run.schedule).
     `writes_capabilities`: a run also writes the capability matrix beside its results file.
     `target_ci` and `budget_seconds`: after its passes, a run adds processes to the cases
     whose relative 95% CI half-width is over `target_ci` while the run is within its budget

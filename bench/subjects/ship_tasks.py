@@ -101,7 +101,7 @@ def recv_parts(sock: socket.socket) -> list[bytearray]:
 def join_parts(parts: list[bytearray], out_of_band: bool) -> Any:
     """The payload `payload_parts` split, ready for the codec's loads."""
     if out_of_band:
-        from bench.serializers import OobPayload
+        from bench.subjects.serializers import OobPayload
 
         return OobPayload(bytes(parts[0]), [memoryview(p) for p in parts[1:]])
     return bytes(parts[0])
@@ -118,7 +118,7 @@ def serve_socket(ready: Connection, serializer: str) -> None:
     A request is a one-byte task tag (E empty, D data, C code) then the framed payload;
     the reply is the framed payload of the result, in the same serializer.
     """
-    from bench.serializers import OobPayload, get_serializer
+    from bench.subjects.serializers import OobPayload, get_serializer
 
     codec = get_serializer(serializer).codec()
     out_of_band = isinstance(codec.dumps(None), OobPayload)

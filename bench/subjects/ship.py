@@ -18,7 +18,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
-from bench.serializers import SERIALIZERS
+from bench.subjects.serializers import SERIALIZERS
 
 SHIP_DATA_OPS = ("empty", "data", "code")
 SCALE_OPS = ("independent-x1", "independent-x2", "stencil-x1", "stencil-x2")

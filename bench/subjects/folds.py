@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from bench.equality import same_value
 from bench.errors import InputError
-from bench.shapes import WORDS, shape_nbytes
+from bench.subjects.shapes import WORDS, shape_nbytes
 
 Fold = Callable[[Iterable[Any]], Any]
 InputKind = Literal["list", "generator"]

@@ -43,8 +43,8 @@ MAX_SHARDS = 100_000
 
 def known_distributions() -> list[str]:
     """Every distribution a case may time, plus pyperf and numpy, sorted."""
-    from bench.folds import STYLES
-    from bench.serializers import SERIALIZERS
+    from bench.subjects.folds import STYLES
+    from bench.subjects.serializers import SERIALIZERS
 
     names = {s.distribution for s in SERIALIZERS.values() if s.distribution}
     names |= {style.module for style in STYLES.values() if style.module}
@@ -71,7 +71,7 @@ def probe_interpreter(python: str | None = None) -> dict[str, Any]:
     if python is None or os.path.realpath(python) == os.path.realpath(sys.executable):
         return describe_interpreter()
     try:
-        done = subprocess.run([python, "-m", "bench.provenance"], capture_output=True, text=True,
+        done = subprocess.run([python, "-m", "bench.run.provenance"], capture_output=True, text=True,
                               timeout=60, check=True)
         return dict(json.loads(done.stdout))
     except (OSError, subprocess.SubprocessError, ValueError) as exc:

@@ -1,7 +1,7 @@
 """Joining the shards of one run (`bench run --shard K/N`) into one results file.
 
 The parts must be of one run: every part has a `bench_setup` and all agree on profile,
-metric, pyperf settings, Python and library versions (bench.provenance), and on the host
+metric, pyperf settings, Python and library versions (bench.run.provenance), and on the host
 unless mixed machines are allowed; no case may be in two parts, and shards must be of the
 same N, each K once. The merged file lists the cases in the profile's order, as one run
 of the whole selection would, and is an ordinary results file (`pyperf stats` reads it).
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench.errors import InputError
-from bench.provenance import check_same_setup, run_part
 from bench.results import Results
+from bench.run.provenance import check_same_setup, run_part
 
 
 def merge_results(parts: Sequence[Results], path: str, allow_mixed_machines: bool = False
@@ -85,7 +85,7 @@ def merged_setup(parts: Sequence[Results]) -> dict:
 
 def order_cases(results: Results) -> None:
     """Put the benchmarks in their profile's run order (names the profile lacks go last)."""
-    from bench.cases import PROFILES
+    from bench.run.cases import PROFILES
 
     profile = PROFILES.get(str(results.setup.get("profile", "")))
     if profile is None:

@@ -1,6 +1,6 @@
 """What an interrupted run still has to do (`bench run --resume`).
 
-A timed run gives every case one worker process per pass (bench.schedule), so an
+A timed run gives every case one worker process per pass (bench.run.schedule), so an
 interrupted file holds each case with some of its processes. Resuming gives each case only
 the passes it lacks, with the means it already has counted by the adaptive phase; a count
 run (`--metric instructions`) has one result per case, so a case in the file is done. A case
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.results import Results
-from bench.schedule import Scheduler, process_means
+from bench.run.schedule import Scheduler, process_means
 
 # The metadata pyperf checks before a run joins a case (pyperf._bench._CHECKED_METADATA, less
 # the case's own `name` and `inner_loops`), the machine's first.

@@ -1,6 +1,6 @@
-"""The worker program, `python -m bench.worker`: builds, checks and times one case.
+"""The worker program, `python -m bench.run.worker`: builds, checks and times one case.
 
-The parent (`bench run` and `bench ab`, see bench.runner) starts this program for each
+The parent (`bench run` and `bench ab`, see bench.run.runner) starts this program for each
 worker process of a case, with the case name, pyperf's settings (values, warmups, loops,
 min-time) and the files it shares with the case's other workers. The worker builds the
 data of its own case only, imports only the library that case times, checks the result
@@ -38,12 +38,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import __version__
-from bench.cases import Case, load_plugins, parse_case
 from bench.errors import BenchError
+from bench.run.cases import Case, load_plugins, parse_case
 
 TimeFunc = Callable[[int], float]
 Describe = Callable[[], dict[str, Any]]
-PROGRAM_ARGS = ("-m", "bench.worker")  # how the parent starts this program
+PROGRAM_ARGS = ("-m", "bench.run.worker")  # how the parent starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 MAX_LOOPS = 2 ** 32                     # pyperf's own bound on loops per value
 LOOP_SLACK = 0.1                        # calibrated values last min_time plus this share
@@ -83,9 +83,9 @@ def prepare_case(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]
 def watched_libraries() -> list[str]:
     """The optional libraries the registries' entries import (serializers, fold styles, ship
     transports) and numpy, which shapes use: outside the standard library, each once."""
-    from bench.folds import STYLES
-    from bench.serializers import SERIALIZERS
-    from bench.ship import TRANSPORTS
+    from bench.subjects.folds import STYLES
+    from bench.subjects.serializers import SERIALIZERS
+    from bench.subjects.ship import TRANSPORTS
 
     modules = [*(s.module for s in SERIALIZERS.values()), *(s.module for s in STYLES.values()),
                *(t.module for t in TRANSPORTS.values()), "numpy"]
@@ -100,7 +100,7 @@ def imported_libraries() -> str:
 
 def describe_failure(exc: BaseException) -> str:
     """One line saying why a case could not be measured."""
-    from bench.serializers import describe_error
+    from bench.subjects.serializers import describe_error
 
     return str(exc) if isinstance(exc, BenchError) else describe_error(exc)
 
@@ -189,8 +189,8 @@ def measure_minor_faults(op: Callable[[], Any], calls: int = FAULT_CALLS,
 
 def _prepare_serializer(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
     from bench.equality import same_value
-    from bench.serializers import classify_roundtrip, describe_error, get_serializer, payload_nbytes
-    from bench.shapes import build_shape, shape_nbytes
+    from bench.subjects.serializers import classify_roundtrip, describe_error, get_serializer, payload_nbytes
+    from bench.subjects.shapes import build_shape, shape_nbytes
 
     serializer = get_serializer(case.subject)
     codec = serializer.codec()
@@ -250,9 +250,9 @@ def _sink_round_trip(op: str, codec: Any, obj: Any, workdir: str) -> Any:
 
 
 def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
-    from bench.folds import build_items, feed_items, get_fold, get_style, same_answer
-    from bench.serializers import library_version
-    from bench.shapes import shape_nbytes
+    from bench.subjects.folds import build_items, feed_items, get_fold, get_style, same_answer
+    from bench.subjects.serializers import library_version
+    from bench.subjects.shapes import shape_nbytes
 
     items = build_items(case.op, case.size)
     fold = get_fold(case.subject, case.op)
@@ -266,7 +266,7 @@ def _prepare_fold(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe
 
 
 def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
-    from bench.serializers import library_version
+    from bench.subjects.serializers import library_version
 
     buffer = os.urandom(case.size)
     if bytearray(buffer) != buffer:
@@ -276,7 +276,7 @@ def _prepare_ref(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]
 
 
 def _prepare_ship(case: Case, workdir: str) -> tuple[Callable[[], Any], Describe]:
-    from bench.ship_run import prepare_ship
+    from bench.run.ship_run import prepare_ship
 
     return prepare_ship(case)
 
@@ -412,7 +412,7 @@ def exit_worker(code: int) -> None:
     run's time. A ship case's worker started pools, clusters or servers that atexit shuts
     down, so it exits normally.
     """
-    if "bench.ship_run" in sys.modules:
+    if "bench.run.ship_run" in sys.modules:
         raise SystemExit(code)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,6 +1,6 @@
 """The capability matrix: which serializer can ship which kind of object to a fresh process.
 
-What is measured, for every serializer x object kind (kinds in `bench.capability_kinds`):
+What is measured, for every serializer x object kind (kinds in `bench.subjects.capability_kinds`):
 a child process builds the object (with the kinds module running as `__main__`),
 dumps it, writes the payload to a temporary directory and loads it back in-process;
 then a separate, fresh child that never ran the kinds module as `__main__` loads the
@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.capability_kinds import Kind
-from bench.cases import LOADED_PLUGINS
 from bench.errors import InputError
-from bench.serializers import SERIALIZERS, Serializer, describe_error
+from bench.run.cases import LOADED_PLUGINS
+from bench.subjects.capability_kinds import Kind
+from bench.subjects.serializers import SERIALIZERS, Serializer, describe_error
 
 # Version of the JSON document, pyperf style: bump on any change readers can see.
 # 1: first version: schema_version, python, implementation, created, timeout_seconds,
@@ -51,7 +51,7 @@ from bench.serializers import SERIALIZERS, Serializer, describe_error
 #    serializer, outcome, error, payload_bytes, in_process), dill_extend.
 SCHEMA_VERSION = 1
 
-DEFAULT_KINDS_MODULE = "bench.capability_kinds"
+DEFAULT_KINDS_MODULE = "bench.subjects.capability_kinds"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_JOBS = 2
 POLL_SECONDS = 0.02
@@ -80,7 +80,7 @@ OUTCOMES: dict[str, Outcome] = {
 }
 
 _KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _CHILD_IDS = itertools.count()
 
 
@@ -212,7 +212,7 @@ def wait_child(proc: subprocess.Popen[bytes], reader: EventReader, timeout: floa
 
 
 def run_child(spec: dict[str, Any], run_dir: Path, timeout: float) -> ChildResult:
-    """Run `python -m bench._probe` on one spec and collect what it reported."""
+    """Run `python -m bench.run._probe` on one spec and collect what it reported."""
     child_dir = run_dir / "children" / str(next(_CHILD_IDS))
     child_dir.mkdir(parents=True)
     spec = {**spec, "events": str(child_dir / "events.jsonl"), "sys_path": child_sys_path(),
@@ -222,7 +222,7 @@ def run_child(spec: dict[str, Any], run_dir: Path, timeout: float) -> ChildResul
     stderr_path = child_dir / "stderr.txt"
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench._probe", str(child_dir / "spec.json")],
+            [sys.executable, "-m", "bench.run._probe", str(child_dir / "spec.json")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
             env=build_child_env(run_dir / "tmp"), cwd=run_dir)
         killed = wait_child(proc, reader, timeout)

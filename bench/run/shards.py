@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bench.cases import Case
 from bench.errors import InputError
-from bench.serializers import SERIALIZERS
-from bench.shapes import SHAPES, estimate_nbytes
+from bench.run.cases import Case
+from bench.subjects.serializers import SERIALIZERS
+from bench.subjects.shapes import SHAPES, estimate_nbytes
 
 if TYPE_CHECKING:
     import pyperf

@@ -1,14 +1,14 @@
 """The orchestrator: each case timed in its own fresh worker processes, results as pyperf Runs.
 
-For each worker process of a case the parent starts `python -m bench.worker` (see
-bench.worker) with the case's name and pyperf's settings (parsed by pyperf's own Runner, so
+For each worker process of a case the parent starts `python -m bench.run.worker` (see
+bench.run.worker) with the case's name and pyperf's settings (parsed by pyperf's own Runner, so
 `--fast`, `--rigorous`, `--values` ... mean what they mean in pyperf), in pyperf's clean
 environment (`worker_environ`), waits for it within pyperf's `--timeout`, and turns the
 values it wrote into a `pyperf.Run` with the machine's and the interpreter's metadata,
 collected once per interpreter by pyperf itself (`python_metadata`). This is pyperf's
 manager without its worker's imports: a quick process costs ~0.1 s, of which pyperf's
 import in the worker was 45 ms. Loops are calibrated inside a case's first worker (see
-bench.worker.calibrate_loops), not in a calibration process: a process costs more than
+bench.run.worker.calibrate_loops), not in a calibration process: a process costs more than
 the timing it holds. The case's workers share a file where the first leaves the metadata
 it measured (peak memory, page faults, sizes).
 
@@ -36,10 +36,10 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.cases import Case, Profile
 from bench.errors import BenchError, InputError
-from bench.schedule import Scheduler
-from bench.worker import PROGRAM_ARGS, read_json_file
+from bench.run.cases import Case, Profile
+from bench.run.schedule import Scheduler
+from bench.run.worker import PROGRAM_ARGS, read_json_file
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ def reset_scratch(scratch: str, side: str = "") -> dict[str, str]:
 
 def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
              ) -> Generator[CaseResult, None, None]:
-    """Time the cases in passes (see bench.schedule): one worker process of every case per
+    """Time the cases in passes (see bench.run.schedule): one worker process of every case per
     pass, then adaptive passes while `plan` finds cases over its target within its budget.
 
     Yields one CaseResult per process (its benchmark holds that process's run; the caller

@@ -1,6 +1,6 @@
 """The child-process side of `bench capabilities`: dump or load one batch of kinds.
 
-Run as `python -m bench._probe SPEC_JSON` by `bench.capabilities`, never imported by
+Run as `python -m bench.run._probe SPEC_JSON` by `bench.run.capabilities`, never imported by
 the parent for its work. A spec names a mode, one serializer, one kinds module and the
 kinds to process. The child appends JSON lines to the spec's `events` file: `ready`
 once the serializer is imported, then `start` and `done` around each kind, so the
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from bench.serializers import SERIALIZERS, Codec, OobPayload, describe_error, payload_nbytes
+from bench.subjects.serializers import SERIALIZERS, Codec, OobPayload, describe_error, payload_nbytes
 
 _PLAIN, _OOB = 0, 1
 _REPLACED_MAINS: list[types.ModuleType] = []  # keeps the real __main__ alive once replaced
@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     sys.path[:] = spec["sys_path"]
     if spec.get("plugins"):  # a plugin's serializers, as in the parent
-        from bench.cases import load_plugins
+        from bench.run.cases import load_plugins
 
         load_plugins(spec["plugins"])
     warnings.simplefilter("ignore")
