@@ -5,14 +5,10 @@ means. A case's location in a run is the mean of the fastest half of its log pro
 with Yuen's interval (`locate`); the regression gate (bench.gate.estimates) locates a case
 the same way, so the report and the gate speak of one number:
 
-- Load on a shared machine only ever adds time: a slow spell of the host makes some
-  processes of a case slow, never fast, and a run made while the machine is contended is
-  slower as a whole. The slow end of a case's processes is the machine, the fast end the code.
-- Measured on the 2-core shared machine this was chosen on (quick profile, five runs back to
-  back, per-process noise 3.4-11.8%): each run's interval of this location covered the mean
-  of the five runs in 94.6% of (case, run) pairs, at a median half-width of 2.8% (2.5-2.7%
-  on the quiet runs); the mean of all process means, on the same runs, 79.3% at 5.0%.
-  The adaptive schedule (bench.run.schedule) spends its processes where this interval is wide.
+- Load on a shared machine only ever adds time, so the slow end of a case's processes is the
+  machine and the fast end the code (how this location covers across runs, against the plain
+  mean: docs/measurements.md). The adaptive schedule (bench.run.schedule) spends its
+  processes where this interval is wide.
 
 A case's spread is never taken below its run's `noise_floor`: a few processes estimate a
 spread loosely, and the adaptive schedule stops the cases whose spread looked small. The

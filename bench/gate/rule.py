@@ -10,10 +10,7 @@ Evidence is the per-process mean (values inside one process are correlated), on 
 scale: a case's effect is log(head / base) and its noise is relative. Per case:
 
 * location: the mean of the fastest half of a unit's log process means, with Yuen's
-  variance (bench.location.locate). Load only adds time: a slow spell of a shared machine makes
-  processes slow, and takes most of a case's processes when they run back to back (plain
-  pyperf suites); on real runs of this machine the fastest half's mean moved run to run
-  half as much as the interquartile mean, 0.4 times as much as the plain mean.
+  variance (bench.location.locate): load only adds time (docs/measurements.md).
 * units: the blocks the two sides were measured in, whose spread is the noise a gate must
   beat. `runs` mode (3+ runs in all): a unit is a run, and the spread of run locations
   within each side, pooled, is the run-to-run variation; `paired` mode (one interleaved
@@ -41,12 +38,8 @@ scale: a case's effect is log(head / base) and its noise is relative. Per case:
   [1 / (1 + threshold), 1 + threshold]; otherwise `uncertain` (also with fewer than
   MIN_PROCESSES processes on a side); `missing` (base only), `new` (head only).
 
-Why the CI's upper bound, not the point estimate, must reach the threshold: a slowdown of
-exactly the threshold has a point estimate above it only half the time, so a point-estimate
-rule can never catch more than ~50% of threshold-sized slowdowns (asv's 1.1 factor catching
-49% of 10% slowdowns is that cap). Significance is still required, so this changes no A/A
-verdict whose p-value is not already significant; the bands stay a partition: a significant
-change whose whole CI lies within the threshold is `same`.
+The CI's bound, not the point estimate, must reach the threshold: a point-estimate rule
+catches at most half of threshold-sized slowdowns (docs/measurements.md).
 """
 
 
