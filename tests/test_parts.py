@@ -280,17 +280,19 @@ def test_cases_of_another_machine_are_found_before_timing_and_said_in_one_line()
 
 def test_resume_and_append_leave_another_host_s_cases_before_timing(tmp_path: Path, capsys,
                                                                     monkeypatch) -> None:
-    import bench.cli.parts as parts
+    import bench.run.plan as plan
+    from bench.metric import TIME
 
     names = [case.name for case in SMOKE.list_cases()]
     here = {"hostname": "ci-2", "python_executable": "/usr/bin/python3", "unit": "second"}
-    monkeypatch.setattr(parts, "predict_metadata", lambda args, profile: here)
+    monkeypatch.setattr(plan, "predict_metadata", lambda request: here)
     results = Results([host_benchmark(n, "ci-1", 1.0) for n in names[:3]]
                       + [host_benchmark(names[3], "ci-2", 1.0)], path=str(tmp_path / "r.json"))
-    args = parts.argparse.Namespace(metric="time")
+    request = plan.RunRequest(SMOKE, str(tmp_path / "r.json"), TIME)
     selected = [case for case in SMOKE.list_cases() if case.name in names[:5]]
     for option in ("--resume", "--append"):
-        kept = parts.leave_foreign_cases(results, selected, args, SMOKE, option)
+        notes: list[str] = []
+        kept = plan.leave_foreign_cases(results, selected, request, option, notes)
         assert [case.name for case in kept] == names[3:5]
-        assert capsys.readouterr().err == (f"{option}: 3 cases were run on host 'ci-1' (this is "
-                                           "'ci-2'); kept as they are, not topped up here\n")
+        assert notes == [f"{option}: 3 cases were run on host 'ci-1' (this is 'ci-2'); kept as "
+                         "they are, not topped up here"]

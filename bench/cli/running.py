@@ -153,14 +153,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_locked(args: argparse.Namespace, profile: Profile, selected: list[Case],
                started: float) -> int:
     """`bench run` once its output is locked: plan, run, save, summarize."""
-    from bench.cli.parts import plan_run
+    from bench.cli.parts import build_request
     from bench.run import cases
+    from bench.run.plan import plan_run
     from bench.run.schedule import describe_noise, describe_precision
 
     metric = get_metric(args.metric)
     selected = drop_unmeasurable(selected, metric)
-    plan = make_plan(args, profile, selected) if metric.scheduled else None
-    selected, output, plan = plan_run(args, profile, selected, plan)  # --shard, --resume
+    planned = plan_run(build_request(args, profile), selected,  # --shard, --resume, --append
+                       make_plan(args, profile, selected) if metric.scheduled else None)
+    for note in planned.notes:
+        print(note, file=sys.stderr)
+    selected, output, plan = planned.cases, planned.output, planned.schedule
     if profile.writes_capabilities and metric.writes_capabilities and not args.no_capabilities:
         write_capabilities_beside(args.output)  # first: the budget's clock is already running
     if plan is not None:
