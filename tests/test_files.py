@@ -313,3 +313,11 @@ def test_a_dot_plot_without_rows_warns_nothing():
         warnings.simplefilter("error")
         draw_dots(ax, rows, "mean", 1.0)
     plt.close(fig)
+
+
+def test_an_export_of_a_name_with_a_lone_surrogate_is_written(tmp_path, capsys):
+    x = tmp_path / "x.json"  # a serializer's name, wherever it is, ends in an escaped lone surrogate
+    x.write_text(BASE.read_text().replace("pickle-5", "pickle-5\\ud800"))
+    code, lines = run_cli(["export", str(x), "--csv", str(tmp_path / "s.csv")], capsys)
+    assert code in (0, 2), lines
+    assert not any("internal error" in line for line in lines)

@@ -166,7 +166,8 @@ def write_outputs(outputs: list[tuple[str, str]], option: str = "-o/--output") -
         check_output(path, force=True, option=option)
     write_files(outputs)
     for path, text in outputs:
-        print(f"wrote {path} ({len(text.encode()) / 1e6:.2f} MB)", file=sys.stderr)
+        size = len(text.encode(errors="backslashreplace"))  # as bench.files writes it
+        print(f"wrote {path} ({size / 1e6:.2f} MB)", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- the ship suite
