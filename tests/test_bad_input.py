@@ -251,6 +251,7 @@ def limit_memory() -> None:
 
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero", "gzip-bomb"])
 @pytest.mark.parametrize("command", list(SPECIAL_COMMANDS))
+@pytest.mark.slow
 def test_special_inputs_are_refused_without_blocking(command, special, tmp_path):
     """A FIFO would block the open forever; /dev/zero and a gzip bomb would fill memory."""
     if special == "fifo":

@@ -9,7 +9,6 @@ processes; they select a few kinds and serializers to stay fast. The faulty kind
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import io
 import json
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import capability_file, capability_render
+from bench import capability_file
 from bench.capability_render import format_capabilities
 from bench.cli import main
 from bench.errors import InputError
@@ -98,11 +97,6 @@ def test_check_reports_how_a_copy_is_lossy() -> None:
         "loaded StringIO, expected TextIOWrapper"
 
 
-def test_doctests_pass() -> None:
-    for module in (capabilities, capability_render, capability_kinds, _probe):
-        assert doctest.testmod(module).failed == 0, module.__name__
-
-
 # ---------------------------------------------------------------- child-side helpers
 
 def test_payload_files_round_trip_plain_and_out_of_band(tmp_path: Path) -> None:
@@ -123,6 +117,7 @@ def probed() -> dict:
     return probe_capabilities(None, kinds, timeout=30)
 
 
+@pytest.mark.slow
 def test_pickle_cannot_dump_a_lambda(probed: dict) -> None:
     cell = cell_of(probed, "lambda", "pickle-5")
     assert cell["outcome"] == "dumps-error"
@@ -247,6 +242,7 @@ def direct_outcome(serializer: str, kind: capability_kinds.Kind) -> str:
 
 
 @pytest.mark.parametrize("serializer", FAST_SERIALIZERS)
+@pytest.mark.slow
 def test_fast_serializers_limits_show_in_the_matrix(fast_probed: dict, serializer: str) -> None:
     if not SERIALIZERS[serializer].available():
         pytest.skip(f"{SERIALIZERS[serializer].module} is not installed")
@@ -279,6 +275,7 @@ def test_crashing_kinds_are_reported_and_the_rest_of_the_batch_goes_on(faulty_pa
                         "after-faults": ("ok", None)}
 
 
+@pytest.mark.slow
 def test_a_hanging_kind_times_out(faulty_path: None) -> None:
     doc = probe_capabilities(["pickle-5"], ["hangs", "after-faults"], timeout=5.0,
                              extra_kinds_modules=["faulty_kinds"])
@@ -286,6 +283,7 @@ def test_a_hanging_kind_times_out(faulty_path: None) -> None:
     assert cell_of(doc, "after-faults", "pickle-5")["outcome"] == "ok"
 
 
+@pytest.mark.slow
 def test_cli_exits_0_when_kinds_crash_and_hang(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH",
                                                                                   "")]))
@@ -301,6 +299,7 @@ def test_cli_exits_0_when_kinds_crash_and_hang(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- the command end to end
 
+@pytest.mark.slow
 def test_bench_capabilities_json_end_to_end(tmp_path: Path) -> None:
     """The whole catalogue x every serializer, as a user runs it."""
     proc = subprocess.run([sys.executable, "-m", "bench", "capabilities", "--format", "json"],

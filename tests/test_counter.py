@@ -6,7 +6,6 @@ tests need valgrind and are skipped with a reason when it is absent, unless CI=t
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import platform
@@ -186,6 +185,7 @@ def write_counts(path: Path, scale: float) -> None:
     write_results(Results(benchmarks, {}, str(path)))
 
 
+@pytest.mark.slow
 def test_compare_report_export_and_sensitivity_read_counts(tmp_path, run_bench):
     base, head = tmp_path / "base.json", tmp_path / "head.json"
     write_counts(base, 1.0)
@@ -239,6 +239,7 @@ def test_the_count_gate_decides_on_the_ratio_and_the_measured_spread(tmp_path):
     assert any("no test" in note for note in slower.notes)
 
 
+@pytest.mark.slow
 def test_compare_refuses_counts_against_times(tmp_path, run_bench):
     counted, timed = tmp_path / "counted.json", tmp_path / "timed.json"
     write_counts(counted, 1.0)
@@ -362,14 +363,6 @@ def test_a_crashing_case_fails_alone_under_callgrind(tmp_path, run_bench):
     assert {b.get_name() for b in results.benchmarks} == {
         "ser/pickle-5/dumps/ints/10", "ser/pickle-5/loads/ints/21", "ser/pickle-5/loads/ints/23",
         "ser/pickle-5/loads/ints/24"}
-
-
-def test_doctests_of_counter_and_callgrind() -> None:
-    import bench.run.callgrind
-    import bench.run.counter
-
-    for module in (bench.run.callgrind, bench.run.counter):
-        assert doctest.testmod(module).failed == 0, module.__name__
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import random
@@ -252,10 +251,6 @@ def test_fit_exponents_leave_out_size_zero_quietly(tmp_path: Path) -> None:
         warnings.simplefilter("error")  # log(0) warned on every report of a run with ship cases
         exponents = fit_exponents(summarize(load_results([path])))
     assert list(exponents["op"]) == ["data"] and exponents["k"].iloc[0] == pytest.approx(0.5, abs=0.01)
-
-
-def test_doctests_of_frame() -> None:
-    assert doctest.testmod(bench.frame).failed == 0
 
 
 def test_failures_and_run_descriptions(tmp_path: Path) -> None:

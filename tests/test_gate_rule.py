@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
 import importlib.util
 import math
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,7 @@ import pytest
 
 from bench.errors import InputError
 from bench.frame import MIN_PROCESSES
-from bench.gate import estimates, render, rule, sensitivity
+from bench.gate import estimates, rule
 
 DATA = Path(__file__).parent / "data" / "compare"
 _spec = importlib.util.spec_from_file_location("make_fixtures", DATA / "make_fixtures.py")
@@ -264,11 +262,6 @@ def test_geometric_mean_of_a_uniform_slowdown() -> None:
 
 
 # ---------------------------------------------------------------- statistical pieces
-
-@pytest.mark.parametrize("module", [estimates, rule, sensitivity, render])
-def test_doctests_of_the_gate(module: ModuleType) -> None:
-    assert doctest.testmod(module).failed == 0
-
 
 def test_location_drops_the_slow_half_and_its_variance_is_calibrated() -> None:
     """The fastest half's mean ignores slow processes, and its variance matches the spread of

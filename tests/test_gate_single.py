@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import math
 
@@ -101,10 +100,6 @@ def test_the_floor_is_zero_when_processes_explain_the_spread() -> None:
     rng = np.random.default_rng(6)
     found = shift.estimate_shift(rng.normal(0, 0.02, 50), np.full(50, 0.03**2))
     assert found is not None and found.floor_var == 0.0
-
-
-def test_doctests_of_the_shift() -> None:
-    assert doctest.testmod(shift).failed == 0
 
 
 def test_sensitivity_checks_the_single_run_target() -> None:

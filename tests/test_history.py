@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import doctest
 import json
 import statistics
 from pathlib import Path
@@ -36,11 +35,8 @@ def noisy_series(seed: int, step_at: int | None = None, step: float = 0.10, cv: 
     return out
 
 
-def test_doctests() -> None:
-    assert doctest.testmod(bench.gate.history).failed == 0
-
-
 @pytest.mark.parametrize("cv", [0.03, 0.06, 0.09])
+@pytest.mark.slow
 def test_a_10_percent_step_is_found_at_its_run_with_no_false_change_point(cv: float) -> None:
     """The target over 100 seeded series at each noise level: the step found at exactly the
     right run, and nothing else, in most series; a false change point besides it is rare."""
@@ -62,6 +58,7 @@ def test_one_seeded_series_reports_the_step_and_its_size() -> None:
 
 
 @pytest.mark.parametrize("cv", [0.03, 0.09])
+@pytest.mark.slow
 def test_unchanged_code_gives_no_change_point(cv: float) -> None:
     false = sum(bool(analyse_series("c", noisy_series(1000 + seed, cv=cv), POINTS, 0.05))
                 for seed in range(200))
@@ -73,6 +70,7 @@ def test_a_faster_step_is_a_faster_change() -> None:
     assert [(c.index, c.kind) for c in changes] == [(STEP_AT, "faster")]
 
 
+@pytest.mark.slow
 def test_detection_delay() -> None:
     """Runs after the step until it is flagged, as the history grows one run at a time: mostly
     by the newest-run test on the step's own run; the median is 0 up to CV 6%."""
@@ -166,6 +164,7 @@ def test_labels_and_bad_input(tmp_path: Path, capsys) -> None:
     assert "no results files" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_report_has_a_history_section_with_the_step_and_its_commit(tmp_path: Path) -> None:
     from bench.report.render import build_report
 

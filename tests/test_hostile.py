@@ -34,6 +34,7 @@ def outcome(returncode: int | None, stderr: str = "", changed: tuple[str, ...] =
 
 # ---------------------------------------------------------------- the corpus and its plan
 
+@pytest.mark.slow
 def test_the_corpus_is_the_same_for_a_seed_and_has_300_inputs() -> None:
     corpus = hostile.build_corpus(27)
     assert corpus == hostile.build_corpus(27)
@@ -57,6 +58,7 @@ def test_the_base_run_is_what_bench_reads() -> None:
     assert results.setup["metric"] == "time"
 
 
+@pytest.mark.slow
 def test_every_command_reads_inputs_and_only_hand_built_ones_start_a_worker() -> None:
     jobs = hostile.plan_runs(hostile.build_corpus(27))
     commands = {job.command for job in jobs}
@@ -68,6 +70,7 @@ def test_every_command_reads_inputs_and_only_hand_built_ones_start_a_worker() ->
     assert capabilities == set(hostile.CAPABILITY_COMMANDS)
 
 
+@pytest.mark.slow
 def test_a_limit_spreads_the_inputs_over_the_corpus() -> None:
     corpus = hostile.build_corpus(27)
     some = hostile.spread(corpus, 6)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import re
 import subprocess
@@ -47,11 +46,6 @@ def one_error_line(capsys) -> str:
     assert len(err) == 1 or err[-1].startswith("ERROR:")
     assert err[-1].startswith("ERROR: ")
     return err[-1]
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(bench.run.provenance).failed == 0
-    assert doctest.testmod(bench.run.merge).failed == 0
 
 
 # ---------------------------------------------------------------- setup
@@ -208,7 +202,6 @@ def test_shard_and_costs_options_are_checked(tmp_path: Path, capsys) -> None:
     assert "--shard '3/2'" in one_error_line(capsys)
     assert main(["run", "--profile", "smoke", "--costs", str(tmp_path / "c.json"), "-o", out]) == 2
     assert "--costs: only with --shard" in one_error_line(capsys)
-
 
 
 def test_resume_of_a_corrupt_file_is_one_error_line(tmp_path: Path, capsys) -> None:

@@ -78,6 +78,7 @@ def test_its_facts_have_working_defaults(newcomer):
     assert case_costs([case], [])[case.name] > 0
 
 
+@pytest.mark.slow
 def test_every_report_figure_shows_it(newcomer, tmp_path):
     from bench.report.render import build_report
 

@@ -182,6 +182,7 @@ def test_a_cases_location_never_raises(cases: list[list[float]], floor: float) -
 
 @FAST
 @given(runs())
+@pytest.mark.slow
 def test_summaries_ratios_and_exponents_never_raise(drawn: Any) -> None:
     unit, base, head = drawn
     frame = frame_of(make_results("base", base, unit), make_results("head", head, unit))
@@ -201,6 +202,7 @@ def test_summaries_ratios_and_exponents_never_raise(drawn: Any) -> None:
 
 @FAST
 @given(runs(unit="second"), st.sampled_from([0.0, 0.02]))
+@pytest.mark.slow
 def test_the_adaptive_schedule_never_raises(drawn: Any, target: float) -> None:
     _, base, _ = drawn
     plan = Scheduler(list(base), passes=1, target=target, budget=10.0)
@@ -223,6 +225,7 @@ def test_the_adaptive_schedule_never_raises(drawn: Any, target: float) -> None:
 
 @FAST
 @given(runs(), st.sampled_from(["within", "runs", "paired"]))
+@pytest.mark.slow
 def test_the_gate_never_raises(drawn: Any, mode: str) -> None:
     unit, base, head = drawn
     rounds = mode == "paired"
@@ -279,6 +282,7 @@ def write_file(path: Path, cases: dict[str, list[list[float]]], unit: str) -> Pa
 @given(runs(names=REPORT_CASES, unit="second", top=READABLE),
        runs(names=REPORT_CASES, unit="integer", top=1e12),
        st.sampled_from(["one run", "two runs", "time and instructions"]))
+@pytest.mark.slow
 def test_the_report_renders_any_run(timed: Any, counted: Any, kind: str) -> None:
     _, base, head = timed
     with tempfile.TemporaryDirectory() as folder:

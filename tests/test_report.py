@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import html
 import json
 import re
@@ -125,6 +124,7 @@ def test_ratio_verdict_speaks_the_gate_words(low: float, high: float, verdict: s
 
 # ---------------------------------------------------------------- the page from fixtures
 
+@pytest.mark.slow
 def test_every_section_is_there(fixture_html: str) -> None:
     for section in ("questions", "environment", "serializers", "scaling", "folds",
                     "capabilities", "runs", "table", "methods"):
@@ -229,6 +229,7 @@ def test_warnings_for_unstable_and_single_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("names", [["foreign.json"], ["py311.json"]])
+@pytest.mark.slow
 def test_sections_cope_with_absent_cases(names: list[str]) -> None:
     page = build_report([DATA / n for n in names])
     assert page.count('class="missing"') >= (9 if names == ["foreign.json"] else 2)
@@ -237,6 +238,7 @@ def test_sections_cope_with_absent_cases(names: list[str]) -> None:
         assert "One result file given" in page
 
 
+@pytest.mark.slow
 def test_render_report_from_frame_only() -> None:
     frame = load_results([DATA / "py311.json"])
     page = render_report(frame)
@@ -266,13 +268,6 @@ def test_bad_capabilities_is_input_error(tmp_path: Path, content: str, words: st
 
 def test_pareto_front() -> None:
     assert pareto_front([1, 2, 3, 2, 1], [3, 1, 2, 4, 3]) == [True, True, False, False, True]
-
-
-def test_doctests_of_report_modules() -> None:
-    for module in (bench.report.blocks, bench.report.findings, bench.report.matrix,
-                   bench.report.plots, bench.report.sections, bench.report.svg,
-                   bench.report.pareto):
-        assert doctest.testmod(module).failed == 0, module.__name__
 
 
 def test_compact_svg_keeps_every_text_and_shape() -> None:
@@ -313,6 +308,7 @@ def test_compact_svg_keeps_every_text_and_shape() -> None:
 
 # ---------------------------------------------------------------- the CLI end to end
 
+@pytest.mark.slow
 def test_cli_report_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "new" / "dir" / "index.html"
     args = ["report", *map(str, FIXTURES), "--capabilities", str(DATA / "capabilities.json"),
@@ -324,6 +320,7 @@ def test_cli_report_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(args) == 0  # regenerating overwrites
 
 
+@pytest.mark.slow
 def test_cli_report_writes_the_csv_beside_the_page(tmp_path: Path) -> None:
     page_path, exported = tmp_path / "reports" / "my page.html", tmp_path / "export.csv"
     files = [str(DATA / "py311.json"), str(DATA / "foreign.json")]
@@ -403,6 +400,7 @@ def test_reference_row_has_ratio_exactly_one(tmp_path: Path) -> None:
     assert (loops["ratio"] == 1).all() and (loops["ratio_low"] == 1).all()
 
 
+@pytest.mark.slow
 def test_failed_cases_are_listed(tmp_path: Path) -> None:
     path = write_cases(tmp_path / "f.json", {"fold/loop/sum/list/10": [1e-6, 1e-6, 1e-6]})
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -437,6 +435,7 @@ def report_verdicts(tmp_path: Path, *args: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("head", HEADS)
+@pytest.mark.slow
 def test_report_gives_the_gate_verdict_of_every_case(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], head: str) -> None:
     gate = gate_verdicts(BASE_RUN, HEADS[head], capsys)
@@ -449,6 +448,7 @@ def test_report_gives_the_gate_verdict_of_every_case(
 
 
 @pytest.mark.parametrize("head", HEADS)
+@pytest.mark.slow
 def test_the_older_run_is_the_base_whatever_the_order(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], head: str) -> None:
     gate = gate_verdicts(BASE_RUN, HEADS[head], capsys)
@@ -458,6 +458,7 @@ def test_the_older_run_is_the_base_whatever_the_order(
     assert f"<th>verdict-{head} / verdict-base</th>" in page
 
 
+@pytest.mark.slow
 def test_base_option_names_the_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     head = HEADS["slower"]
     gate = gate_verdicts(head, BASE_RUN, capsys)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import re
 from pathlib import Path
@@ -78,10 +77,6 @@ def test_report_sets_the_metrics_side_by_side(two_metrics: tuple[Path, Path], tm
     runs = html[html.index('id="runs"'):html.index('id="metrics"')]
     assert "not compared" in runs
     assert 'data-verdict="slower"' not in runs
-
-
-def test_doctests_of_the_metrics_section() -> None:
-    assert doctest.testmod(bench.report.metrics).failed == 0
 
 
 def test_a_correlation_over_one_case_reads_as_not_computable(tmp_path: Path, monkeypatch) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import doctest
 import gzip
 import io
 import json
@@ -17,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bench.results
 from bench.cli import main
 from bench.errors import InputError, OutputError
 from bench.results import (
@@ -236,10 +234,6 @@ def test_no_files_is_input_error() -> None:
         read_runs([])
 
 
-def test_doctests_of_results() -> None:
-    assert doctest.testmod(bench.results).failed == 0
-
-
 # ---------------------------------------------------------------- fuzzing the reader through the CLI
 
 FUZZ_EXAMPLES = 120
@@ -348,6 +342,7 @@ def reading_commands(path: str, origin: str, out: Path, sensitivity: bool
     return commands
 
 
+@pytest.mark.slow
 def test_fuzzed_files_give_an_answer_or_one_error_line(tmp_path: Path, capsys) -> None:
     """Every reading command either succeeds or says ERROR in one line, never a traceback."""
     outcomes: collections.Counter[str] = collections.Counter()

@@ -143,6 +143,7 @@ def test_a_run_interleaves_the_processes_of_its_cases(tmp_path):
     assert "Noise of the day" in html and "per-process noise" in html
 
 
+@pytest.mark.slow
 def test_compare_names_the_noise_each_run_recorded(tmp_path, run_bench):
     from bench.results import Results, write_results
 

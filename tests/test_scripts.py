@@ -32,6 +32,7 @@ def run_crosscheck(*args: str) -> subprocess.CompletedProcess[str]:
                            "--pair", *PAIR], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_crosscheck_refuses_results_of_another_python_version(tmp_path: Path) -> None:
     path = write_run(tmp_path / "old.json", python_version="2.7.18 (64-bit)",
                      python_executable=sys.executable)
@@ -42,6 +43,7 @@ def test_crosscheck_refuses_results_of_another_python_version(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("where", ["metadata", "option"])
+@pytest.mark.slow
 def test_crosscheck_refuses_an_interpreter_it_cannot_run(tmp_path: Path, where: str) -> None:
     missing = str(tmp_path / "no-such-python")
     path = write_run(tmp_path / "run.json",

@@ -32,6 +32,7 @@ def overall_row(result: sensitivity.Sensitivity, prefix: str) -> pd.Series:
     return rows.iloc[0]
 
 
+@pytest.mark.slow
 def test_quiet_runs_raise_no_false_alarm_and_catch_twenty_percent() -> None:
     result = sensitivity.simulate_sensitivity(independent_runs(4))
     main_rule = overall_row(result, "bench, 3 base runs (leave-one-out)")
@@ -43,6 +44,7 @@ def test_quiet_runs_raise_no_false_alarm_and_catch_twenty_percent() -> None:
     assert "met" in result.notes[0] or "NOT met" in result.notes[0]
 
 
+@pytest.mark.slow
 def test_run_to_run_shifts_fool_pyperf_but_not_bench() -> None:
     """Runs move +-5% while processes agree to 0.5%: the t-test on all values cries wolf."""
     result = sensitivity.simulate_sensitivity(independent_runs(5, run_sd=0.05, noise=0.005))
@@ -53,6 +55,7 @@ def test_run_to_run_shifts_fool_pyperf_but_not_bench() -> None:
     assert bench["aa_false_slower"] <= 0.02
 
 
+@pytest.mark.slow
 def test_a_comparison_fails_when_any_case_is_slower() -> None:
     """Cases that move run to run each on their own (5%, processes agree to 0.5%): pyperf's
     rule flags some cases in almost every A/A comparison, so far more comparisons fail than
@@ -135,6 +138,7 @@ def test_interleaved_pairs() -> None:
 
 # ---------------------------------------------------------------- the CLI
 
+@pytest.mark.slow
 def test_cli_sensitivity_text_md_json(capsys: pytest.CaptureFixture[str]) -> None:
     runs = [str(DATA / f"base-{i}.json") for i in (1, 2, 3)]
     assert main(["sensitivity", *runs]) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import random
 
 import pyperf
@@ -24,10 +23,6 @@ from bench.run.shards import (
 )
 
 
-def test_doctests() -> None:
-    assert doctest.testmod(bench.run.shards).failed == 0
-
-
 @pytest.fixture(scope="module")
 def full_cases():
     return get_profile("full").list_cases()
@@ -39,6 +34,7 @@ def test_bad_shards_are_refused(text: str) -> None:
         parse_shard(text)
 
 
+@pytest.mark.slow
 def test_shards_are_disjoint_cover_everything_and_keep_the_run_order(full_cases) -> None:
     costs = case_costs(full_cases, get_profile("full").pyperf_settings)
     parts = split_cases(full_cases, 8, costs)
@@ -50,6 +46,7 @@ def test_shards_are_disjoint_cover_everything_and_keep_the_run_order(full_cases)
         assert [order[c] for c in part] == sorted(order[c] for c in part)
 
 
+@pytest.mark.slow
 def test_the_split_is_the_same_whatever_order_the_cases_come_in(full_cases) -> None:
     costs = case_costs(full_cases, get_profile("full").pyperf_settings)
     shuffled = list(full_cases)
@@ -60,6 +57,7 @@ def test_the_split_is_the_same_whatever_order_the_cases_come_in(full_cases) -> N
     assert select_shard(full_cases, Shard(3, 8), costs) == split_cases(full_cases, 8, costs)[2]
 
 
+@pytest.mark.slow
 def test_full_over_8_shards_is_balanced_within_15_percent(full_cases) -> None:
     """The target: the slowest of 8 shards of `full` within 15% of the mean, by the costs the
     split was made with, and when the real costs are the estimates x lognormal noise (CV ~50%)

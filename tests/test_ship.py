@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import json
 import socket
 import subprocess
@@ -17,7 +16,7 @@ from bench.errors import InputError
 from bench.metric import INSTRUCTIONS, TIME
 from bench.run import cases
 from bench.run.cases import Case, get_profile, parse_case
-from bench.subjects import ship, ship_tasks
+from bench.subjects import ship_tasks
 from bench.subjects.serializers import SERIALIZERS
 from bench.subjects.ship import SCALE_OPS, SCHEDULER_ENV, TRANSPORTS
 
@@ -29,11 +28,6 @@ def ship_of(profile: str) -> list[Case]:
 
 
 # ---------------------------------------------------------------- registry and cases
-
-def test_doctests_pass() -> None:
-    for module in (ship, ship_tasks):
-        assert doctest.testmod(module).failed == 0, module.__name__
-
 
 def test_quick_has_at_most_60_ship_cases_over_every_kind_of_transport() -> None:
     found = ship_of("quick")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import pytest
@@ -22,10 +21,6 @@ from bench.text import (
     render_markdown_table,
     render_text_table,
 )
-
-
-def test_doctests_of_text() -> None:
-    assert doctest.testmod(bench.text).failed == 0
 
 
 def test_text_table_aligns_columns() -> None:

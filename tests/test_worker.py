@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import pickle
@@ -153,10 +152,6 @@ def test_the_worker_program_exits_with_its_code_and_its_output_whole(tmp_path, c
     else:
         assert "unknown subject 'pickle-9'" in result["error"]
         assert "unknown subject 'pickle-9'" in proc.stderr
-
-
-def test_doctests_of_worker():
-    assert doctest.testmod(bench.run.worker).failed == 0
 
 
 def test_calibrate_loops_doubles_then_keeps_the_fewest_loops_over_min_time() -> None:
