@@ -7,8 +7,9 @@ own, or older) is known by its pyperf unit. Every command that branches on the m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bench.errors import InputError
 
@@ -74,6 +75,19 @@ def metric_of_units(units: Iterable[str]) -> Metric | None:
     """
     found = {metric_of_unit(unit) for unit in units if isinstance(unit, str)}
     return found.pop() if len(found) == 1 else None
+
+
+def metric_of_run(setup: Mapping[str, Any], units: Iterable[str]) -> Metric | None:
+    """The metric a results file holds: the one its run wrote into `bench_setup`, else (a file
+    that does not say) the one of its units; None when its units mix metrics.
+
+    >>> metric_of_run({"metric": "instructions"}, ["integer"]).name, metric_of_run({}, ["second"]).name
+    ('instructions', 'time')
+    """
+    name = setup.get("metric")
+    if isinstance(name, str) and name in METRICS:
+        return METRICS[name]
+    return metric_of_units(units)
 
 
 def choose_threshold(threshold: float | None, units: Iterable[str]) -> float:

@@ -65,3 +65,15 @@ def test_the_report_judges_a_count_history_by_the_count_threshold(threshold, exp
     history = [str(as_counts(BASE, tmp_path / "a.json")), str(as_counts(HEAD, tmp_path / "b.json"))]
     render.build_report([str(BASE)], threshold=threshold, history=history)
     assert seen == [pytest.approx(expected)]
+
+
+def test_a_history_of_two_metrics_is_refused(tmp_path, capsys):
+    counts = as_counts(HEAD, tmp_path / "head.json")
+    assert main(["history", str(BASE), str(counts)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different metrics (instructions, time)" in err[0]
+
+
+def test_the_metric_a_run_wrote_wins_over_its_unit():
+    assert metric.metric_of_run({"metric": "time"}, ["integer"]) is metric.TIME
+    assert metric.metric_of_run({"metric": "nonsense"}, ["integer"]) is metric.INSTRUCTIONS

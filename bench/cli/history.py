@@ -43,7 +43,7 @@ def find_history_files(paths: list[str]) -> list[str]:
 def cmd_history(args: argparse.Namespace) -> int:
     from bench.gate.history import build_history
     from bench.gate.render import format_history
-    from bench.metric import choose_threshold, metric_of_units
+    from bench.metric import metric_of_run
     from bench.results import read_runs
 
     files = find_history_files(args.runs)
@@ -52,11 +52,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.labels and len(args.labels) != len(files):
         raise InputError(f"--label: {len(args.labels)} label(s) for {len(files)} runs")
     runs = read_runs(files)
-    units = {b.get_unit() for run in runs for b in run.benchmarks}
-    if metric_of_units(units) is None:
-        raise InputError(f"bench history: runs of different units ({', '.join(sorted(units))}): "
+    metrics = {metric_of_run(run.setup, [b.get_unit() for b in run.benchmarks]) for run in runs}
+    metric = metrics.pop() if len(metrics) == 1 else None
+    if metric is None:
+        names = sorted(m.name if m else "mixed" for m in metrics | {metric})
+        raise InputError(f"bench history: runs of different metrics ({', '.join(names)}): "
                          "a history is of one metric")
-    threshold = choose_threshold(args.threshold, units)
+    threshold = metric.threshold if args.threshold is None else args.threshold
     history = build_history(runs, threshold, args.labels)
     sys.stdout.write(format_history(history, args.format))
     regression = args.fail_on == "slower" and bool(history.newest_regressions())
