@@ -55,7 +55,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     metrics = {metric_of_run(run.setup, [b.get_unit() for b in run.benchmarks]) for run in runs}
     metric = metrics.pop() if len(metrics) == 1 else None
     if metric is None:
-        names = sorted(m.name if m else "mixed" for m in metrics | {metric})
+        names = sorted(m.name if m else "mixed" for m in metrics or {None})
         raise InputError(f"bench history: runs of different metrics ({', '.join(names)}): "
                          "a history is of one metric")
     threshold = metric.threshold if args.threshold is None else args.threshold
