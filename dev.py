@@ -42,7 +42,7 @@ def ensure_environment() -> None:
     if not (BIN / "python").exists():
         print(f"dev.py: creating {VENV.relative_to(ROOT)} with {sys.executable}", file=sys.stderr)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("dev.py: installing bench with its test and lint extras", file=sys.stderr)
+    print("dev.py: installing serbench (the bench command) with its test and lint extras", file=sys.stderr)
     subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
                    check=True, cwd=ROOT)
     subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", ".[test,lint]"],
@@ -76,7 +76,7 @@ def run_tests(options: list[str]) -> int:
 
 def run_lint(options: list[str]) -> int:
     """ruff, then mypy; the first failure's exit code."""
-    return call("ruff", "check", "bench", "tests", "dev.py", *options) or call("mypy")
+    return call("ruff", "check", "bench", "tests", "scripts", "dev.py", *options) or call("mypy")
 
 
 COMMANDS = {"bench": run_bench, "test": run_tests, "lint": run_lint}
