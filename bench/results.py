@@ -49,7 +49,7 @@ import pyperf
 
 from bench.errors import InputError
 from bench.files import describe_kind, write_atomic
-from bench.run.provenance import check_setup, is_date
+from bench.run.provenance import check_setup, find_mismatch, is_date
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "bench_format"
@@ -152,16 +152,11 @@ class Results:
             self.failures.pop(name, None)
             return None
         existing = self.benchmarks[at]
-        try:
-            from pyperf._bench import _CHECKED_METADATA as checked
-        except ImportError:
-            checked = ("hostname", "python_executable", "unit")
-        held = existing.get_metadata()
         for run in benchmark.get_runs():
-            for key in checked:
-                if held.get(key) != run.get_metadata().get(key):
-                    return (f"{name}: not added, its runs have another {key} "
-                            f"({run.get_metadata().get(key)!r}, the file's {held.get(key)!r})")
+            mismatch = find_mismatch(existing.get_metadata(), run.get_metadata())
+            if mismatch:
+                key, there, here = mismatch
+                return f"{name}: not added, its runs have another {key} ({here!r}, the file's {there!r})"
         existing.add_runs(benchmark)
         self.failures.pop(name, None)
         return None

@@ -199,3 +199,23 @@ def run_part(setup: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     print(json.dumps(describe_interpreter()))
+
+
+# The metadata pyperf checks before a run joins a case (pyperf._bench._CHECKED_METADATA, less
+# the case's own `name` and `inner_loops`), the machine's first.
+CHECKED_METADATA = ("hostname", "python_executable", "cpu_model_name", "cpu_count", "platform",
+                    "aslr", "python_implementation", "python_version", "python_unicode", "unit")
+
+
+def find_mismatch(held: dict[str, Any], here: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """(key, value there, value here) of the first CHECKED_METADATA key on which a case's
+    runs (`held`) differ from this machine's (`here`), or None when runs from here may join.
+
+    >>> find_mismatch({"hostname": "a", "unit": "second"}, {"hostname": "a", "unit": "second"})
+    >>> find_mismatch({"hostname": "ci-1"}, {"hostname": "ci-2"})
+    ('hostname', 'ci-1', 'ci-2')
+    """
+    for key in CHECKED_METADATA:
+        if held.get(key) != here.get(key):
+            return key, held.get(key), here.get(key)
+    return None

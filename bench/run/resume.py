@@ -7,9 +7,10 @@ run (`--metric instructions`) has one result per case, so a case in the file is 
 recorded as failed is done either way.
 
 pyperf keeps one machine's processes in a case (`Benchmark.add_run` refuses a run whose host,
-interpreter, CPU, platform or unit differ, CHECKED_METADATA). A case that a file holds from
-another machine or interpreter (a CI job resumed on a new runner) is therefore kept as it is,
-never topped up here (`foreign_cases`): mixing machines within a case would mix their speeds.
+interpreter, CPU, platform or unit differ: bench.run.provenance.CHECKED_METADATA). A case that
+a file holds from another machine or interpreter (a CI job resumed on a new runner) is
+therefore kept as it is, never topped up here (`foreign_cases`): mixing machines within a
+case would mix their speeds.
 """
 
 from __future__ import annotations
@@ -19,26 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.results import Results
+from bench.run.provenance import find_mismatch
 from bench.run.schedule import Scheduler, process_means
-
-# The metadata pyperf checks before a run joins a case (pyperf._bench._CHECKED_METADATA, less
-# the case's own `name` and `inner_loops`), the machine's first.
-CHECKED_METADATA = ("hostname", "python_executable", "cpu_model_name", "cpu_count", "platform",
-                    "aslr", "python_implementation", "python_version", "python_unicode", "unit")
-
-
-def find_mismatch(held: dict[str, Any], here: dict[str, Any]) -> tuple[str, Any, Any] | None:
-    """(key, value there, value here) of the first CHECKED_METADATA key on which a case's
-    runs (`held`) differ from this machine's (`here`), or None when runs from here may join.
-
-    >>> find_mismatch({"hostname": "a", "unit": "second"}, {"hostname": "a", "unit": "second"})
-    >>> find_mismatch({"hostname": "ci-1"}, {"hostname": "ci-2"})
-    ('hostname', 'ci-1', 'ci-2')
-    """
-    for key in CHECKED_METADATA:
-        if held.get(key) != here.get(key):
-            return key, held.get(key), here.get(key)
-    return None
 
 
 def foreign_cases(results: Results, here: dict[str, Any], names: Collection[str]
