@@ -90,6 +90,16 @@ def metric_of_run(setup: Mapping[str, Any], units: Iterable[str]) -> Metric | No
     return metric_of_units(units)
 
 
+def common_metric(metrics: Iterable[Metric | None]) -> Metric | None:
+    """The one metric of several runs, or None when they are of different (or mixed) metrics.
+
+    >>> common_metric([TIME, TIME]).name, common_metric([TIME, INSTRUCTIONS]), common_metric([None])
+    ('time', None, None)
+    """
+    found = set(metrics)
+    return found.pop() if len(found) == 1 else None
+
+
 def choose_threshold(threshold: float | None, units: Iterable[str]) -> float:
     """The threshold given (0 included), else the default of the metric these units are of
     (time's when they mix).

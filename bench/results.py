@@ -49,6 +49,7 @@ import pyperf
 
 from bench.errors import InputError
 from bench.files import describe_kind, write_atomic
+from bench.metric import Metric, metric_of_run
 from bench.run.provenance import check_setup, find_mismatch, is_date
 
 FORMAT_VERSION = 2
@@ -132,6 +133,10 @@ class Results:
             return pyperf.BenchmarkSuite(self.benchmarks, filename=self.path or None)
         held.extend(self.benchmarks[1:])
         return suite
+
+    def metric(self) -> Metric | None:
+        """The metric this run holds: the one it wrote into its setup, else its units' (bench.metric)."""
+        return metric_of_run(self.setup, [b.get_unit() for b in self.benchmarks])
 
     def add_benchmark(self, benchmark: pyperf.Benchmark) -> str | None:
         """Add a timed case: its runs join a benchmark of the same name (pyperf --append).

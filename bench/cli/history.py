@@ -43,7 +43,7 @@ def find_history_files(paths: list[str]) -> list[str]:
 def cmd_history(args: argparse.Namespace) -> int:
     from bench.gate.history import build_history
     from bench.gate.render import format_history
-    from bench.metric import metric_of_run
+    from bench.metric import common_metric
     from bench.results import read_runs
 
     files = find_history_files(args.runs)
@@ -52,10 +52,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.labels and len(args.labels) != len(files):
         raise InputError(f"--label: {len(args.labels)} label(s) for {len(files)} runs")
     runs = read_runs(files)
-    metrics = {metric_of_run(run.setup, [b.get_unit() for b in run.benchmarks]) for run in runs}
-    metric = metrics.pop() if len(metrics) == 1 else None
+    metric = common_metric(run.metric() for run in runs)
     if metric is None:
-        names = sorted(m.name if m else "mixed" for m in metrics or {None})
+        names = sorted({m.name if m else "mixed" for m in (run.metric() for run in runs)})
         raise InputError(f"bench history: runs of different metrics ({', '.join(names)}): "
                          "a history is of one metric")
     threshold = metric.threshold if args.threshold is None else args.threshold

@@ -124,20 +124,25 @@ def parse_positive(text: str) -> float:
     return value
 
 
-def parse_count(text: str) -> int:
-    """A whole number >= 1 (processes, values, rounds, jobs, a size)."""
+def parse_whole(text: str, minimum: int) -> int:
+    """A whole number of at least `minimum` from the command line."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, {minimum} or more")
     return value
+
+
+def parse_count(text: str) -> int:
+    """A whole number >= 1 (processes, values, rounds, jobs, a size)."""
+    return parse_whole(text, 1)
 
 
 def parse_count_or_zero(text: str) -> int:
     """A whole number >= 0 (warmups; loops, where 0 calibrates)."""
-    return 0 if text.strip() == "0" else parse_count(text)
+    return parse_whole(text, 0)
 
 
 def parse_filename(text: str) -> str:

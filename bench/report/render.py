@@ -18,7 +18,7 @@ from bench.capability_file import read_capabilities
 from bench.frame import MIN_PROCESSES, describe_runs, list_failures, tidy_frame
 from bench.gate.history import History, build_history
 from bench.location import CONFIDENCE
-from bench.metric import choose_threshold, metric_of_run
+from bench.metric import choose_threshold, common_metric
 from bench.report.blocks import Bullets, Section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.history import history_section
@@ -124,8 +124,7 @@ def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = 
     changes = None
     if history:
         runs = read_runs(history)
-        metrics = {metric_of_run(run.setup, [b.get_unit() for b in run.benchmarks]) for run in runs}
-        default = metrics.pop() if len(metrics) == 1 else None
-        changes = build_history(runs, choose_threshold(threshold, [default.unit] if default else []))
+        metric = common_metric(run.metric() for run in runs)
+        changes = build_history(runs, choose_threshold(threshold, [metric.unit] if metric else []))
     return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded),
                          base, threshold, changes, csv_name)
