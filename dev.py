@@ -5,9 +5,10 @@
     python dev.py lint                        ruff and mypy
 
 The first call creates `.venv` with this interpreter (the standard library's venv) and installs
-the project into it with its `test` and `lint` extras; later calls reinstall only when
-pyproject.toml has changed. Nothing outside the checkout is touched. tox (tox.ini) runs the
-same tests on every installed Python where tox is available.
+the project into it with its `all` (the measured libraries), `test` and `lint` extras; later
+calls reinstall only when pyproject.toml or those extras have changed. Nothing outside the
+checkout is touched. tox (tox.ini) runs the same tests on every installed Python where tox is
+available.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 RESULTS = "results/latest.json"
 CAPABILITIES = "results/latest.capabilities.json"  # written by the run beside RESULTS
 REPORT = "reports/index.html"
+EXTRAS = "all,test,lint"  # all: the libraries bench measures (the core installs only the harness)
 
 
 def install_hash() -> str:
-    """What the environment was installed from: pyproject.toml and this interpreter's version."""
-    text = (ROOT / "pyproject.toml").read_bytes() + sys.version.encode()
+    """What the environment was installed from: pyproject.toml, the extras and this interpreter's
+    version."""
+    text = (ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode() + sys.version.encode()
     return hashlib.sha256(text).hexdigest()
 
 
@@ -42,10 +45,10 @@ def ensure_environment() -> None:
     if not (BIN / "python").exists():
         print(f"dev.py: creating {VENV.relative_to(ROOT)} with {sys.executable}", file=sys.stderr)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("dev.py: installing serbench (the bench command) with its test and lint extras", file=sys.stderr)
+    print(f"dev.py: installing serbench (the bench command) with its extras {EXTRAS}", file=sys.stderr)
     subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
                    check=True, cwd=ROOT)
-    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", ".[test,lint]"],
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", f".[{EXTRAS}]"],
                    check=True, cwd=ROOT)
     STAMP.write_text(install_hash() + "\n")
 
