@@ -35,6 +35,44 @@ def same_value(a: Any, b: Any, *, rel_tol: float = 0.0) -> bool:
     return True
 
 
+def first_difference(a: Any, b: Any, *, rel_tol: float = 0.0) -> str | None:
+    """Where `b` first differs from `a` under `same_value`'s rule, with its path, or None.
+
+    >>> first_difference([{"tags": ("x",)}], [{"tags": ["x"]}])
+    "[0]['tags']: tuple became list"
+    >>> first_difference({"n": 1}, {"n": 2}), first_difference((1,), (1,))
+    ("['n']: 1 became 2", None)
+    """
+    stack: list[tuple[str, Any, Any]] = [("", a, b)]
+    while stack:
+        path, x, y = stack.pop()
+        if x is y:
+            continue
+        where = path or "the object"
+        if type(x) is not type(y):
+            return f"{where}: {type(x).__name__} became {type(y).__name__}"
+        children: list[tuple[Any, Any]] = []
+        if not _same_node(x, y, children, rel_tol):
+            return f"{where}: {_differ(x, y)}"
+        keys = list(x) if isinstance(x, dict) else range(len(children))
+        if dataclasses.is_dataclass(x) and not isinstance(x, dict):
+            keys = [f.name for f in dataclasses.fields(x)]
+        steps = [f".{k}" if dataclasses.is_dataclass(x) else f"[{k!r}]" for k in keys]
+        stack.extend((path + step, cx, cy) for step, (cx, cy) in reversed(list(zip(steps, children))))
+    return None
+
+
+def _differ(x: Any, y: Any) -> str:
+    """How two nodes of one type differ: length, keys or value."""
+    if isinstance(x, (list, tuple)) and len(x) != len(y):
+        return f"length {len(x)} became {len(y)}"
+    if isinstance(x, dict):
+        lost, added = [k for k in x if k not in y], [k for k in y if k not in x]
+        return f"key {lost[0]!r} lost" if lost else f"key {added[0]!r} added"
+    text = f"{x!r} became {y!r}"
+    return text if len(text) <= 80 and "\n" not in text else "values changed"
+
+
 def _same_node(x: Any, y: Any, stack: list[tuple[Any, Any]], rel_tol: float) -> bool:
     """Compare one node; push its children onto `stack`."""
     if isinstance(x, _ATOMS):
@@ -58,6 +96,8 @@ def _same_node(x: Any, y: Any, stack: list[tuple[Any, Any]], rel_tol: float) -> 
         return True
     if type(x).__module__ == "numpy" and hasattr(x, "dtype"):
         return _same_array(x, y)
+    if type(x).__module__.partition(".")[0] == "pandas" and hasattr(x, "equals"):
+        return bool(x.equals(y))  # DataFrame, Series, Index: same values and dtypes
     return bool(x == y)
 
 

@@ -88,7 +88,8 @@ LOOPS, COUNT = number_rule(1, MAX_COUNT, integer=True), number_rule(0, MAX_COUNT
 METADATA_RULES: dict[str, Rule] = {
     **dict.fromkeys(("name", *CASE_KEYS[:4], "subject_version", "bench_imported", "bench_profile",
                      "bench_version", "bench_metric", "hostname", "python_version", "platform",
-                     "python_implementation", "cpu_model_name", "perf_version", "unit"), TEXT),
+                     "python_implementation", "cpu_model_name", "perf_version", "unit",
+                     "bench_roundtrip"), TEXT),
     "date": (lambda value: is_date(value, local=True), "a date and time without a UTC offset"),
     "bench_size": number_rule(0, MAX_SIZE, integer=True), "loops": LOOPS, "inner_loops": LOOPS,
     "bench_round": COUNT, "bench_pass": COUNT, "cpu_count": COUNT,

@@ -27,7 +27,7 @@ from typing import NoReturn
 
 from bench import __version__
 from bench.cli.history import add_history_arguments, cmd_history
-from bench.cli.options import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from bench.cli.options import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, add_installed_plugins
 from bench.cli.parts import add_merge_arguments, cmd_merge
 from bench.cli.progress import terminate_as_interrupt
 from bench.cli.reading import (
@@ -142,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with terminate_as_interrupt():  # SIGTERM at any point stops like Ctrl-C: exit 130
+            add_installed_plugins(args)
             return int(args.func(args))
     except BenchError as exc:
         if args.debug:

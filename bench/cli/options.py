@@ -31,6 +31,28 @@ def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
                              "profiles to the registries (workers import it too)")
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", action="append", default=[], metavar="SPEC",
+                        help="time every serializer on your own object (repeatable): "
+                             "module:callable (a function returning it), or a .json, .jsonl, "
+                             ".csv, .parquet or (with --trust-pickle) .pkl file; each becomes "
+                             "a shape data-NAME. Example: --data myapp.fixtures:make_order "
+                             "--data orders.json")
+    parser.add_argument("--data-size", type=parse_count, metavar="N",
+                        help="what a --data callable that takes a parameter is called with "
+                             "(default: its parameter's default, else 1000)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="let --data load a pickle file (unpickling runs its code)")
+
+
+def load_data_arguments(args: argparse.Namespace) -> list[str]:
+    """Load the `--data` specs into the shape registry (the children get them too); the names
+    of their shapes. InputError for a bad spec, before anything runs."""
+    from bench.subjects.user_data import load_specs
+
+    return load_specs(args.data, args.data_size, args.trust_pickle)
+
+
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="PATTERN",
                         help="glob on case names (repeatable; a case matching any is kept)")

@@ -18,6 +18,7 @@ from bench.cli.options import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    add_data_arguments,
     add_format_argument,
     add_gate_arguments,
     add_plugin_argument,
@@ -25,6 +26,7 @@ from bench.cli.options import (
     add_selection_arguments,
     drop_unmeasurable,
     known_profiles,
+    load_data_arguments,
     parse_count,
     parse_filename,
     parse_number,
@@ -59,12 +61,14 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{known_profiles()}")
     add_selection_arguments(parser)
     add_plugin_argument(parser)
+    add_data_arguments(parser)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     from bench.run import cases
 
     cases.load_plugins(args.plugin)
+    load_data_arguments(args)
     if args.profile:
         profile = cases.get_profile(args.profile)
         selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
@@ -114,7 +118,8 @@ def format_registries(doc: dict) -> str:
 # ---------------------------------------------------------------- run
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="quick", help=known_profiles("quick"))
+    parser.add_argument("--profile", help=known_profiles("quick") + "; with --data: data")
+    add_data_arguments(parser)
     add_selection_arguments(parser)
     parser.add_argument("-o", "--output", default="results/latest.json", type=parse_filename,
                         help="pyperf JSON to write (locked while the run writes it)")
@@ -143,7 +148,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()  # the budget is the whole command's
-    profile, selected = select_run_cases(args, args.size)
+    profile, selected = select_run_cases(args, args.size, "quick")
     if args.costs:
         check_not_input(args.output, [args.costs])
     with lock_output(args.output):
@@ -261,14 +266,16 @@ def count_sides(selected: Sequence[Case], settings: dict[str, CountSettings]) ->
             yield {side: result}
 
 
-def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = ()
+def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = (), default: str = "smoke"
                      ) -> tuple[Profile, list[Case]]:
-    """The profile and the cases a run or an A/B run times: plugins loaded, -k and --suite
-    applied, at `sizes` when given; InputError when none is left."""
+    """The profile (without --profile: `data` with --data, else `default`) and the cases a run
+    or an A/B run times: plugins and data loaded, -k and --suite applied, at `sizes` when
+    given; InputError when none is left."""
     from bench.run import cases
 
     cases.load_plugins(args.plugin)
-    profile = cases.get_profile(args.profile)
+    load_data_arguments(args)
+    profile = cases.get_profile(args.profile or ("data" if args.data else default))
     selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
     if sizes:
         selected = cases.resize_cases(selected, sizes)
@@ -312,7 +319,8 @@ AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless 
 def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", dest="pythons", action="append", default=[], required=True,
                         help="interpreter A, then interpreter B (each needs bench installed)")
-    parser.add_argument("--profile", default="smoke", help=known_profiles("smoke"))
+    parser.add_argument("--profile", help=known_profiles("smoke") + "; with --data: data")
+    add_data_arguments(parser)
     add_selection_arguments(parser)
     parser.add_argument("--rounds", type=parse_count, default=AB_ROUNDS,
                         help=f"A/B alternations per case (default: {AB_ROUNDS})")
@@ -421,6 +429,7 @@ def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="MODULE", help="also probe the KINDS of this importable module "
                         "(the tests inject crashing kinds this way)")
     add_plugin_argument(parser)
+    add_data_arguments(parser)
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
@@ -429,6 +438,7 @@ def cmd_capabilities(args: argparse.Namespace) -> int:
     from bench.run.cases import load_plugins
 
     load_plugins(args.plugin)
+    load_data_arguments(args)
     if args.output:
         check_output(args.output, force=True)  # before the probe, not after it
     doc = probe_capabilities(args.serializers or None, args.kinds or None, args.timeout,

@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     sys.path[:] = spec["sys_path"]
     if spec.get("plugins"):  # a plugin's serializers, as in the parent
-        from bench.run.cases import load_plugins
+        from bench.run.plugins import load_plugins
 
         load_plugins(spec["plugins"])
     warnings.simplefilter("ignore")

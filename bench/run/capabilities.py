@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.errors import InputError
-from bench.run.cases import LOADED_PLUGINS
+from bench.run.plugins import LOADED_PLUGINS
 from bench.subjects.capability_kinds import Kind
 from bench.subjects.serializers import SERIALIZERS, Serializer, describe_error
 

@@ -100,10 +100,11 @@ def check_case(case: Case) -> None:
 
 @functools.cache
 def is_supported(serializer: str, shape: str) -> bool:
-    """True when `serializer` round-trips `shape` equal (checked on a small build)."""
+    """True when `serializer` round-trips `shape` equal (checked on a small build); for the
+    user's data, when it is installed (its worker checks the round trip: exact or lossy)."""
     entry = SERIALIZERS[serializer]
-    if not entry.available():
-        return False
+    if not entry.available() or SHAPES[shape].user_data:
+        return entry.available()
     obj = build_shape(shape, min(20, SHAPES[shape].max_size))
     return classify_roundtrip(entry.codec(), obj).status == "ok"
 
@@ -297,6 +298,15 @@ def scaling_cases() -> Iterator[Case]:
     yield from ref_cases(decades("bytes"))
 
 
+def data_cases() -> Iterator[Case]:
+    """The user's data alone (`--data`): every serializer on each data shape, dumps and loads,
+    and the sinks of those with a file form."""
+    user_shapes = [shape.name for shape in SHAPES.values() if shape.user_data]
+    if not user_shapes:
+        raise InputError("profile 'data' times the user's data: give --data SPEC")
+    yield from ser_cases(SERIALIZERS, user_shapes, default_size, SER_OPS + SINK_OPS)
+
+
 PYPERF_PROCESSES = 20  # pyperf's default --processes
 
 
@@ -353,6 +363,11 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
                                          "--min-time", "0.01", "--timeout", "600"), False,
             "data or code shipped over every transport, sizes 10 to 1e6, and scale out or up "
             "on grids 32 to 2048; 4 processes per case"),
+    Profile("data", data_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
+                                 "--min-time", "0.005", "--timeout", "120"), False,
+            "your data (--data, the default with it): every serializer, dumps, loads and sinks; "
+            "3 processes per case, then more where the CI is over 3% within a 60 s budget",
+            target_ci=0.03, budget_seconds=60),
     Profile("ship-smoke", ship_smoke_cases, ("--processes", "1", "--values", "2", "--warmups",
                                              "1", "--min-time", "0.002", "--timeout", "120"),
             False, "every ship transport once at tiny sizes, 1 process: proves the pipeline"),

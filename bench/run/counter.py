@@ -80,6 +80,7 @@ from bench.run.worker import add_plugin_path, describe_failure, imported_librari
 from bench.subjects.folds import STYLES
 from bench.subjects.serializers import SERIALIZERS
 from bench.subjects.shapes import SHAPES
+from bench.subjects.user_data import register_options
 
 VALUES = 3                # values per case unless -n/--values
 JOBS = 2                  # counting processes at once
@@ -323,10 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--values", type=int, default=VALUES)
     parser.add_argument("--plugin", action="append", default=[])
     parser.add_argument("--plugin-path", default="", help="the plugins' folders (os.pathsep)")
+    parser.add_argument("--data", default="", help="the parent's data specs (JSON)")
     parser.add_argument("cases", nargs="+")
     args = parser.parse_args(argv)
     add_plugin_path(args.plugin_path)
     load_plugins(args.plugin)
+    register_options(args.data)
     shim = Shim(args.shim)
     if not shim.on_valgrind():
         print("bench counter: not running under valgrind", file=sys.stderr)

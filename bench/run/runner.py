@@ -136,10 +136,14 @@ def absolute_program(program: str) -> str:
 
 def plugin_options(plugins: Sequence[str]) -> list[str]:
     """A child's options for the `--plugin` modules: each name, then the folders they are
-    imported from (`--plugin-path`, os.pathsep between them)."""
+    imported from (`--plugin-path`, os.pathsep between them); then the `--data` specs this
+    process loaded (bench.subjects.user_data.child_options)."""
+    from bench.subjects.user_data import child_options
+
     options = [arg for plugin in plugins for arg in ("--plugin", plugin)]
     folders = plugin_folders(plugins)
-    return [*options, "--plugin-path", os.pathsep.join(folders)] if folders else options
+    paths = ["--plugin-path", os.pathsep.join(folders)] if folders else []
+    return [*options, *paths, *child_options()]
 
 
 def plugin_folders(plugins: Sequence[str]) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, NamedTuple
 
-from bench.equality import same_value
+from bench.equality import first_difference, same_value
 
 
 class SerializerError(LookupError):
@@ -359,4 +359,5 @@ def classify_roundtrip(codec: Codec, obj: Any) -> RoundTrip:
         return RoundTrip("unsupported", None, describe_error(exc))
     if same_value(obj, back):
         return RoundTrip("ok", size, None, payload)
-    return RoundTrip("lossy", size, f"loads returned a different {type(back).__name__}", payload)
+    return RoundTrip("lossy", size, first_difference(obj, back) or "loads returned a different object",
+                     payload)

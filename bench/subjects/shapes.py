@@ -43,6 +43,9 @@ class Shape:
     throughput with copying the same number of bytes (the memcpy reference).
     library: the optional library the builder imports (None: none), so a process that
     counts several cases keeps a shape that loads one apart from those that do not.
+    user_data: the user's own objects (`--data`, bench.subjects.user_data): every serializer
+    gets a case and its worker checks the round trip (a lossy one is timed and labelled).
+    item_nbytes: memory of one item, known without a build (0: estimated from a small build).
     """
 
     name: str
@@ -52,6 +55,8 @@ class Shape:
     max_size: int = 10_000_000
     bytes_heavy: bool = False
     library: str | None = None
+    user_data: bool = False
+    item_nbytes: int = 0
 
 
 def _short_str(rng: random.Random) -> str:
@@ -191,6 +196,8 @@ def estimate_nbytes(name: str, n: int) -> int:
     >>> 6_000_000 < estimate_nbytes("floats", 200_000) < 8_000_000
     True
     """
-    check_size(name, n)
+    shape = check_size(name, n)
+    if shape.item_nbytes:
+        return shape.item_nbytes * n
     probe = min(n, 64)
     return shape_nbytes(build_shape(name, probe)) * n // probe

@@ -1,0 +1,154 @@
+"""`--data SPEC`: the user's own objects become shapes every serializer runs on (bench.subjects.user_data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import bench_env
+
+from bench.cli import main
+from bench.equality import first_difference
+
+TESTS = Path(__file__).parent
+USER = TESTS / "data" / "user"
+QUICK_FLAGS = ["-p", "1", "-n", "2", "-w", "1", "--min-time", "0.002", "--target-ci", "0"]
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The shape registry and the loaded specs, restored after the test."""
+    from bench.subjects import shapes, user_data
+
+    monkeypatch.setattr(shapes, "SHAPES", shapes.SHAPES)
+    saved, loaded = dict(shapes.SHAPES), list(user_data.LOADED)
+    monkeypatch.chdir(TESTS)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield user_data
+    shapes.SHAPES.clear()
+    shapes.SHAPES.update(saved)
+    user_data.LOADED[:] = loaded
+    user_data.load_form.cache_clear()
+
+
+def run_bench(*args: str, cwd: Path = TESTS) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+                          env=bench_env(), cwd=cwd, timeout=600)
+
+
+def test_each_spec_is_a_shape_named_after_it(registry):
+    names = registry.load_specs(["user_fixtures:make_order", "data/user/orders.json",
+                                 "data/user/events.jsonl", "data/user/prices.csv"])
+    assert names == ["data-make_order", "data-orders", "data-events", "data-prices", "data-prices-frame"]
+    from bench.subjects.shapes import SHAPES, build_shape
+
+    assert [SHAPES[n].default_size for n in names] == [3, 3, 3, 3, 3]  # the callable's default, the records
+    assert build_shape("data-events", 3)[1] == {"at": 2, "kind": "view", "x": None}  # blank line skipped
+    assert type(build_shape("data-prices-frame", 3)).__name__ == "DataFrame"
+    assert build_shape("data-prices", 3)[0] == {"sku": "A-1", "price": 9.5, "qty": 2}
+
+
+def test_data_size_scales_a_callable_and_the_data_profile_times_every_serializer(registry):
+    from bench.run.cases import get_profile, is_supported
+    from bench.subjects.serializers import SERIALIZERS
+
+    registry.load_specs(["user_fixtures:make_order"], data_size=7)
+    names = {c.name for c in get_profile("data").list_cases()}
+    available = [s for s in SERIALIZERS.values() if s.available()]
+    assert {n.split("/")[1] for n in names} == {s.name for s in available}
+    assert {"ser/pickle-5/dumps/data-make_order/7", "ser/pickle-5/loads-file/data-make_order/7"} <= names
+    assert is_supported("json", "data-make_order")  # the worker checks it, not the parent
+
+
+def test_children_register_the_same_shapes_from_the_options(registry):
+    registry.load_specs(["data/user/orders.json"])
+    options = registry.child_options()
+    assert options[0] == "--data"
+    spec = registry.LOADED[0]
+    registry.LOADED.clear()
+    from bench.subjects.shapes import SHAPES
+
+    del SHAPES["data-orders"]
+    registry.register_options(options[1])
+    assert [spec] == registry.LOADED and SHAPES["data-orders"].user_data
+    assert os.path.isabs(spec.target)  # a child starts in another folder
+
+
+def test_first_difference_names_the_path():
+    assert first_difference([{"tags": ("a",)}], [{"tags": ["a"]}]) == "[0]['tags']: tuple became list"
+    assert first_difference({"a": [1, 2]}, {"a": [1]}) == "['a']: length 2 became 1"
+    assert first_difference({"a": 1}, {"b": 1}) == "the object: key 'a' lost"
+
+
+@pytest.mark.slow
+def test_a_run_times_every_spec_and_labels_the_round_trip(tmp_path):
+    out = tmp_path / "data.json"
+    proc = run_bench("run", "--data", "user_fixtures:make_order", "--data", "data/user/orders.json",
+                     "--data", "data/user/events.jsonl", "--data", "data/user/prices.csv",
+                     "--data", "user_fixtures:make_tagged", "--data", "user_fixtures:make_lock",
+                     "-k", "ser/json/dumps/*", "-k", "ser/pickle-5/loads/*", *QUICK_FLAGS, "-o", str(out))
+    assert proc.returncode == 3, proc.stderr  # the lock and the DataFrame fail for json: the run goes on
+    doc = json.loads(out.read_text())
+    timed = {b["metadata"]["name"]: b["metadata"] for b in doc["benchmarks"]}
+    for shape in ("data-make_order", "data-orders", "data-events", "data-prices"):
+        for case in (f"ser/json/dumps/{shape}/3", f"ser/pickle-5/loads/{shape}/3"):
+            assert timed[case]["bench_roundtrip"] == "exact" and timed[case]["payload_bytes"] > 0
+    assert timed["ser/pickle-5/loads/data-prices-frame/3"]["bench_roundtrip"] == "exact"
+    assert timed["ser/json/dumps/data-make_tagged/3"]["bench_roundtrip"] == \
+        "lossy: [0]['tags']: tuple became list"
+    failed = {f["name"]: f["reason"] for f in doc["bench_failures"]}
+    assert set(failed) == {"ser/json/dumps/data-make_lock/1", "ser/pickle-5/loads/data-make_lock/1",
+                           "ser/json/dumps/data-prices-frame/3"}
+    assert "TypeError" in failed["ser/pickle-5/loads/data-make_lock/1"]
+
+
+def write_evil_pickle(path: Path, marker: Path) -> None:
+    """A pickle whose loading creates `marker`."""
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path.write_bytes(pickle.dumps(Evil()))
+
+
+def test_a_pickle_is_refused_and_never_loaded_without_trust(tmp_path, registry, capsys):
+    evil, marker = tmp_path / "evil.pkl", tmp_path / "marker"
+    write_evil_pickle(evil, marker)
+    assert main(["run", "--data", str(evil), "-o", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"ERROR: --data {evil}") and "--trust-pickle" in err[0]
+    assert not marker.exists() and not (tmp_path / "r.json").exists()
+    registry.load_specs([str(evil)], trust_pickle=True)  # the test can fail: trusted, it runs
+    assert marker.exists()
+
+
+BAD = {
+    "no module": (["--data", "no_such_module_x:make"], "ERROR: --data no_such_module_x:make: cannot import"),
+    "raises": (["--data", "user_fixtures:broken"],
+               "ERROR: --data user_fixtures:broken: user_fixtures:broken raised ValueError: no orders today"),
+    "no callable": (["--data", "user_fixtures:nothing"], "ERROR: --data user_fixtures:nothing: module"),
+    "json": (["--data", "data/user/broken.json"], "ERROR: data/user/broken.json:2: not JSON"),
+    "jsonl": (["--data", "data/user/broken.jsonl"], "ERROR: data/user/broken.jsonl:2: not JSON"),
+    "csv": (["--data", "data/user/broken.csv"], "ERROR: data/user/broken.csv: does not parse"),
+    "extension": (["--data", "data/user/orders.txt"], "ERROR: --data data/user/orders.txt: unknown"),
+    "missing": (["--data", "data/user/none.json"], "ERROR: --data data/user/none.json: no such file"),
+    "not a spec": (["--data", "orders"], "ERROR: --data orders: expected module:callable"),
+    "size without": (["--data-size", "5"], "ERROR: --data-size needs --data"),
+    "size unused": (["--data", "data/user/orders.json", "--data-size", "5"], "ERROR: --data-size 5"),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_is_one_line_and_exit_2(name, tmp_path, registry, capsys):
+    argv, start = BAD[name]
+    out = tmp_path / "r.json"
+    assert main(["run", *argv, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(start), err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
