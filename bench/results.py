@@ -4,10 +4,10 @@ A results file is pyperf's own JSON (`.json`, or gzip-compressed `.json.gz`), so
 `python -m pyperf stats FILE` reads it, with top-level keys of bench's own that
 pyperf ignores:
 
-    bench_format    int   the version of these additions: FORMAT_VERSION (2). A file
+    bench_format    int   the version of these additions: FORMAT_VERSION (3). A file
                           without it (pyperf's own, or written before the key existed)
                           is read as version 1; a higher version is refused.
-                          1: bench_failures, bench_noise. 2: bench_setup added.
+                          1: bench_failures, bench_noise. 2: bench_setup. 3: bench_profiles.
     bench_failures  list  one {"name": CASE, "reason": TEXT} object per case that was
                           checked but never timed (a failed check, a crashed worker);
                           each name once. Absent means no failure.
@@ -18,6 +18,7 @@ pyperf ignores:
                           a merge can be checked against it: profile, metric, pyperf
                           settings, Python, library versions, host, shard, commit (see
                           bench.run.provenance). Absent in files of version 1.
+    bench_profiles  dict  case -> where its instructions went, per function (bench.run.profiles).
 
 `read_results` is the one reader, and it is strict: anything it cannot vouch for is an
 InputError with a one-line reason that starts with the path: missing, not a regular file
@@ -50,9 +51,10 @@ import pyperf
 from bench.errors import InputError
 from bench.files import describe_kind, write_atomic
 from bench.metric import Metric, metric_of_run
+from bench.run.profiles import KEY as PROFILES_KEY, check_profiles
 from bench.run.provenance import check_setup, find_mismatch, is_date
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FORMAT_KEY = "bench_format"
 FAILURES_KEY = "bench_failures"
 NOISE_KEY = "bench_noise"
@@ -116,6 +118,7 @@ class Results:
     run: str = ""
     noise: dict[str, Any] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # counted cases' (bench.run.profiles)
     # add_benchmark's index: case name -> position in `benchmarks`, and id() of that list
     _positions: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     _indexed: int = field(default=0, init=False, repr=False, compare=False)
@@ -190,6 +193,7 @@ def format_results(results: Results) -> str:
                            for k, v in results.noise.items()}
     if results.setup:
         keys[SETUP_KEY] = results.setup
+    keys.update({PROFILES_KEY: results.profiles} if results.profiles else {})
     ours = json.dumps(keys, separators=(",", ":"), allow_nan=False)
     return f"{text[:-1]},{ours[1:]}\n"
 
@@ -222,7 +226,7 @@ def read_results(path: str | Path, run: str = "") -> Results:
                                                  else NOISE_NUMBER for key in noise})
     check_setup(setup, f"{path}: {SETUP_KEY}")
     return Results(load_benchmarks(path, data), read_failures(path, data), str(path), run, noise,
-                   setup)
+                   setup, check_profiles(data.get(PROFILES_KEY), str(path)))
 
 
 def max_input_bytes() -> int:

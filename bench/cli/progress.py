@@ -63,6 +63,8 @@ def run_with_progress(results: Iterable[BySide], total: int | Callable[[], int],
                     for side, result in by_side.items():
                         if result.benchmark is not None:
                             refused = outputs[side].add_benchmark(result.benchmark)
+                            if result.profile is not None and not refused:
+                                outputs[side].profiles[result.case.name] = result.profile
                             if refused:
                                 print(f"warning: {refused}", file=sys.stderr)
                         elif result.case.name not in {b.get_name() for b in outputs[side].benchmarks}:

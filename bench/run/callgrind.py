@@ -24,9 +24,12 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from bench.errors import BenchError
+from bench.run.profiles import TOP, Function, make_profile, short_file
 
 SHIM_SOURCE = """\
 #include <valgrind/callgrind.h>
@@ -185,3 +188,175 @@ def read_dump_head(path: str, block: int = 2048) -> str:
             if at >= 0 and "\n" in text[at + 1:]:
                 return text
     return text
+
+
+# ---------------------------------------------------------------- per-function costs
+
+@dataclass
+class FunctionCost:
+    """One function's cost in a dump: exclusive (its own lines), inclusive (with its callees),
+    and how many times it was called."""
+
+    name: str
+    file: str
+    obj: str
+    exclusive: int = 0
+    inclusive: int = 0
+    calls: int = 0
+
+
+NAME_SPACES = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl", "cfi": "fl", "cfl": "fl",
+               "fn": "fn", "cfn": "fn"}
+
+
+def base_name(name: str) -> str:
+    """A function's name without callgrind's recursion suffix ('2, '3 ... of deeper levels).
+
+    >>> base_name("_PyEval_EvalFrameDefault'2"), base_name("main")
+    ('_PyEval_EvalFrameDefault', 'main')
+    """
+    head, quote, depth = name.rpartition("'")
+    return head if quote and depth.isdigit() else name
+
+
+def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, str], FunctionCost]:
+    """Per-function costs of one callgrind dump, keyed by (object, function name).
+
+    Follows the Callgrind format specification: name compression (`fn=(12) name` defines
+    id 12, `fn=(12)` refers to it; ob/cob, fl/fi/fe/cfi/cfl and fn/cfn share a table each),
+    position columns (`positions:`) before the event columns (`events:`), and `calls=`
+    lines whose next cost line is the inclusive cost of that call. A function's recursion
+    levels (`f'2`) join `f`: exclusive costs add up; the inclusive cost is that of the
+    outermost level (its calls into deeper levels included).
+
+    >>> dump = ["events: Ir", "ob=(1) /lib/a.so", "fl=(1) a.c", "fn=(1) f", "3 5",
+    ...         "cfn=(2) g", "calls=2 7", "3 40", "fn=(2)", "7 40"]
+    >>> costs = read_functions(dump)
+    >>> [(c.name, c.exclusive, c.inclusive, c.calls) for c in costs.values()]
+    [('f', 5, 45, 0), ('g', 40, 40, 2)]
+    """
+    names: dict[str, dict[str, str]] = {"ob": {}, "fl": {}, "fn": {}}
+    levels: dict[tuple[str, str], FunctionCost] = {}  # (object, name with its level)
+    column, skip = 0, 1
+    ob = fl = ""
+    current: FunctionCost | None = None
+    callee: dict[str, str] = {}
+    call_to: FunctionCost | None = None
+
+    def resolve(kind: str, value: str) -> str:
+        table = names[NAME_SPACES[kind]]
+        if value.startswith("("):
+            number, _, name = value[1:].partition(")")
+            name = name.strip()
+            if name:
+                table[number] = name
+            return table.get(number, f"({number})")
+        return value.strip()
+
+    def function(obj: str, name: str, file: str) -> FunctionCost:
+        found = levels.get((obj, name))
+        if found is None:
+            found = levels[(obj, name)] = FunctionCost(name, file, obj)
+        return found
+
+    for line in lines:
+        if not line or line[0] in "0123456789+-*":
+            if current is None or not line:
+                continue
+            parts = line.split()
+            cost = int(parts[skip + column]) if len(parts) > skip + column else 0
+            if call_to is not None:
+                if call_to is not current:  # a call into a deeper level of itself is its own cost
+                    current.inclusive += cost
+                call_to = None
+            else:
+                current.exclusive += cost
+                current.inclusive += cost
+            continue
+        key, equals, value = line.partition("=")
+        if equals and key in NAME_SPACES:
+            name = resolve(key, value)
+            if key == "ob":
+                ob = name
+            elif key == "fl":
+                fl = name
+            elif key == "fn":
+                current = function(ob, name, fl)
+                current.file = fl
+                callee = {}
+            elif key[0] == "c":
+                callee[key] = name
+        elif key == "calls" and current is not None:
+            target = function(callee.get("cob", ob), callee.get("cfn", "???"),
+                              callee.get("cfi", callee.get("cfl", fl)))
+            target.calls += int(value.split()[0])
+            call_to, callee = target, {}
+        elif line.startswith("events:"):
+            found = line.split()[1:]
+            column = found.index(event) if event in found else len(found)
+        elif line.startswith("positions:"):
+            skip = len(line.split()) - 1
+    return join_levels(levels.values())
+
+
+def join_levels(levels: Iterable[FunctionCost]) -> dict[tuple[str, str], FunctionCost]:
+    """Recursion levels joined: exclusive costs and calls summed, the outermost level's inclusive."""
+    joined: dict[tuple[str, str], FunctionCost] = {}
+    for level in levels:
+        name = base_name(level.name)
+        into = joined.get((level.obj, name))
+        if into is None:
+            joined[(level.obj, name)] = FunctionCost(name, level.file, level.obj, level.exclusive,
+                                                     level.inclusive, level.calls)
+            continue
+        into.exclusive += level.exclusive
+        into.inclusive = max(into.inclusive, level.inclusive)
+        if name == level.name:  # the outermost level: only its callers call in from outside
+            into.calls, into.file = level.calls, level.file
+    return joined
+
+
+# ---------------------------------------------------------------- a case's profile
+
+PROFILES_VARIABLE = "BENCH_KEEP_PROFILES"  # "0": counted cases keep no profile
+
+
+def keep_profile(line: dict[str, Any]) -> dict[str, Any]:
+    """A counting process's line with the `profile` of its last value (bench.run.profiles),
+    read before its dumps are deleted; the line as it is when it has no value dump, when
+    BENCH_KEEP_PROFILES is 0, or when a dump cannot be read (the count still stands)."""
+    if "error" in line or not line.get("dumps") or os.environ.get(PROFILES_VARIABLE, "1") == "0":
+        return line
+    try:
+        profile = profile_from_dumps(line["dumps"][-1][0], line["empty"][0], int(line["loops"]))
+    except (OSError, ValueError, KeyError, IndexError):
+        return line
+    return {**line, "profile": profile}
+
+
+def profile_from_dumps(value_dump: str, empty_dump: str, loops: int, top: int = TOP) -> dict[str, Any]:
+    """The profile of one call: the value dump's costs (k = `loops` calls) less the empty
+    loop's, per call, the top functions kept."""
+    with open(value_dump, encoding="utf-8", errors="replace") as f:
+        counted = read_functions(f)
+    with open(empty_dump, encoding="utf-8", errors="replace") as f:
+        empty = read_functions(f)
+    return make_profile(subtract(counted, empty, loops), top)
+
+
+def subtract(counted: dict[tuple[str, str], FunctionCost], empty: dict[tuple[str, str], FunctionCost],
+             loops: int) -> list[Function]:
+    """Per-call costs of each function, (counted - empty) / loops, keyed by object file name
+    and function; functions of no cost left out."""
+    rows: dict[tuple[str, str], list[float]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for sign, costs in ((1, counted), (-1, empty)):
+        for cost in costs.values():
+            key = (os.path.basename(cost.obj), cost.name)
+            row = rows.setdefault(key, [0.0, 0.0, 0.0])
+            row[0] += sign * cost.exclusive
+            row[1] += sign * cost.inclusive
+            row[2] += sign * cost.calls
+            names.setdefault(key, short_file(cost.file))
+    return [Function(key[1], names[key], key[0], *(round(v / loops, 2) for v in row))
+            for key, row in rows.items() if any(row)]

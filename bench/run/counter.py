@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.metric import INSTRUCTIONS
-from bench.run.callgrind import CALLGRIND_OPTIONS, Shim, Tools, read_dump, read_dump_head
+from bench.run.callgrind import CALLGRIND_OPTIONS, Shim, Tools, keep_profile, read_dump, read_dump_head
 from bench.run.cases import Case, load_plugins, parse_case
 from bench.run.runner import (
     CaseResult,
@@ -375,7 +375,7 @@ def read_case_line(case: Case, line: dict[str, Any], common: dict[str, Any]) -> 
         return CaseResult(case, None, str(line["error"]))
     if not line["values"] or min(line["values"]) <= 0:
         return CaseResult(case, None, f"count not positive: {line['values']}")
-    return CaseResult(case, make_benchmark(case, line, common))
+    return CaseResult(case, make_benchmark(case, line, common), profile=line.get("profile"))
 
 
 def counting_command(group: Sequence[Case], settings: CountSettings, dumps: str) -> list[str]:
@@ -437,7 +437,7 @@ class Pool:
                     if "at" in line:
                         at = line["at"]
                     elif line.get("case") in left:
-                        line = read_values(line)
+                        line = read_values(keep_profile(line))
                         now = time.perf_counter()
                         if "values" in line:  # the time since the last case, a value's share
                             line["metadata"]["duration"] = (now - since) / len(line["values"])

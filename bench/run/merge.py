@@ -38,6 +38,7 @@ def merge_results(parts: Sequence[Results], path: str, allow_mixed_machines: boo
             owner[name] = part.path
         merged.benchmarks.extend(part.benchmarks)
         merged.failures.update(part.failures)
+        merged.profiles.update(part.profiles)
     order_cases(merged)
     return merged
 

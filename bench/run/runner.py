@@ -50,6 +50,7 @@ class CaseResult:
     benchmark: Any = None
     error: str | None = None
     seconds: float = 0.0
+    profile: dict[str, Any] | None = None  # a counted case's (bench.run.profiles)
 
 
 @dataclass
