@@ -26,6 +26,7 @@ Added columns (after the fixed ones):
     reply_bytes       Int64  bytes of a ship case's reply, <NA> when absent
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
+    canary            float  run metadata `bench_canary`: seconds of the process's canary, NaN when absent
 
 Values inside one process are not independent, so every statistic of a case's
 location is computed over per-process means (`process_means`): the summary's `mean` is
@@ -49,15 +50,18 @@ from bench.location import (
     CONFIDENCE,
     LARGE,
     Interval,
+    compare_canaries,
+    correct_processes,
     interval_from_log,
     locate_case,
     noise_floor,
     scale_of,
     spread_of,
     t_half_width,
+    typical_canary,
 )
 from bench.results import Results, read_runs
-from bench.run.schedule import describe_noise
+from bench.run.schedule import describe_noise, process_canaries
 
 KEYS = ["run", "benchmark"]
 # Fewest worker processes a side of a case needs for an interval: with fewer there is no
@@ -71,7 +75,7 @@ INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "rou
 COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
            "size", "unit", "process", "value", "subject_version", "payload_bytes",
            "peak_alloc_bytes", "shape_nbytes", "round", "pass", "reply_bytes", "comm_share",
-           "minor_faults_per_call", "loops"]
+           "minor_faults_per_call", "loops", "canary"]
 # frame column -> pyperf run metadata key
 METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
                  "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
@@ -80,7 +84,7 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
                  "round": "bench_round", "pass": "bench_pass", "reply_bytes": "reply_bytes",
                  "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
-                 "loops": "loops"}
+                 "loops": "loops", "canary": "bench_canary"}
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 
@@ -144,6 +148,7 @@ def set_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     frame["comm_share"] = pd.to_numeric(frame["comm_share"], errors="coerce").astype(float)
     frame["minor_faults_per_call"] = pd.to_numeric(frame["minor_faults_per_call"],
                                                    errors="coerce").astype(float)
+    frame["canary"] = pd.to_numeric(frame["canary"], errors="coerce").astype(float)
     frame["loops"] = pd.to_numeric(frame["loops"], errors="coerce").fillna(1).astype("int64")
     frame["process"] = frame["process"].astype("int64")
     return frame[COLUMNS]
@@ -184,8 +189,17 @@ def describe_runs(runs: Sequence[Results]) -> pd.DataFrame:
             "gc": {1: "enabled", 0: "disabled"}.get(meta.get("gc_enabled"), meta.get("gc_enabled")),
             "pyperf_version": meta.get("perf_version"),
             "benchmarks": len(loaded.benchmarks), "failed cases": len(loaded.failures),
-            "noise": describe_noise(loaded.noise) if loaded.noise else None})
+            "noise": describe_noise(loaded.noise) if loaded.noise else None,
+            **describe_canaries([c for b in loaded.benchmarks for c in process_canaries(b)])})
     return pd.DataFrame(rows, dtype="object")
+
+
+def describe_canaries(canaries: list[float]) -> dict[str, Any]:
+    """A run's `canary` (its typical canary: bench.location.typical_canary, in ms, None
+    without one) and `canaries` (every process's, for comparing runs)."""
+    timed = [c for c in canaries if c > 0]
+    return {"canary": f"{typical_canary(timed) * 1e3:.3g} ms" if timed else None,
+            "canaries": timed}
 
 
 ENVIRONMENT_FIELDS = ("host", "python", "implementation", "cpu", "cpu_count", "platform",
@@ -205,6 +219,28 @@ def environment_differences(runs: pd.DataFrame | None, bases: Sequence[str] = ()
         if len({str(v) for v in values.values()}) > 1:
             lines.append(f"{column}: " + " vs ".join(
                 f"{value} ({run}{', base' if run in bases else ''})" for run, value in values.items()))
+    return lines + canary_differences(runs, bases)
+
+
+def canary_differences(runs: pd.DataFrame, bases: Sequence[str] = ()) -> list[str]:
+    """'canary: 0.42 ms (a, base) vs 0.55 ms (b): 1.31x ...' for each run whose typical canary
+    differs from the (first) base run's beyond their noise (bench.location.compare_canaries):
+    another machine or interpreter, which the canary correction does not take out."""
+    if "canaries" not in runs:
+        return []
+    canaries = {str(run): list(c) for run, c in zip(runs["run"], runs["canaries"], strict=True)
+                if isinstance(c, list) and len(c) >= 2}
+    base = next((run for run in [*bases, *canaries] if run in canaries), None)
+    lines = []
+    for run, values in canaries.items():
+        if run == base or base is None:
+            continue
+        found = compare_canaries(canaries[base], values)
+        if found.low > 1 or found.high < 1:
+            lines.append(f"canary: {typical_canary(canaries[base]) * 1e3:.3g} ms ({base}, base) vs "
+                         f"{typical_canary(values) * 1e3:.3g} ms ({run}): {found.value:.2f}x "
+                         f"(95% CI {found.low:.2f}-{found.high:.2f}), beyond its noise: the machine "
+                         "or the interpreter differs, and the canary correction keeps that in")
     return lines
 
 
@@ -224,11 +260,21 @@ def scale_groups(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, Any]:
 
 
 def process_means(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per run x benchmark x process, with the mean of that process's values."""
+    """One row per run x benchmark x process, with the mean of that process's values,
+    corrected by its canary (bench.location.correct_processes, per run; `raw_mean` as timed)."""
     keys = [*KEYS, "process"]
     values, scale = scale_groups(frame, keys)
     grouped = values.groupby([frame[k] for k in keys], sort=False, observed=True)
-    return (grouped.mean() * scale).rename("mean").reset_index()
+    out = (grouped.mean() * scale).rename("mean").reset_index()
+    out["raw_mean"] = out["mean"]
+    if "canary" not in frame.columns or not frame["canary"].notna().any():
+        return out
+    canaries = frame.groupby(keys, sort=False, observed=True)["canary"].first().to_numpy(float)
+    for _, rows in out.groupby("run", sort=False, observed=True).indices.items():
+        fixed, _ = correct_processes(out["benchmark"].to_numpy(object)[rows].astype(str),
+                                     out["raw_mean"].to_numpy(float)[rows], canaries[rows])
+        out.loc[out.index[rows], "mean"] = fixed
+    return out
 
 
 def summarize_values(frame: pd.DataFrame) -> pd.DataFrame:

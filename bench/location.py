@@ -293,3 +293,176 @@ def relative_half_width(means: Sequence[float], floor: float = 0.0,
     found = locate_case(means, floor, method)
     width = (found.high - found.value) / found.value
     return width if math.isfinite(width) else math.nan
+
+
+# ---------------------------------------------------------------- the canary correction
+
+CANARY_MIN_PROCESSES = 20   # processes (of cases with 2+, all with a canary) a suite needs
+SLOPE_LIMITS = (0.0, 1.5)   # the learned slope of a process's log time on its canary's, clipped
+
+
+class Correction(NamedTuple):
+    """How a run's process means were divided by the machine's speed at their moment: the
+    slope learned per suite (absent: not corrected), the run's typical canary (seconds), the
+    run's per-process noise before and after, the share of processes corrected, and one
+    line saying what was done."""
+
+    slopes: dict[str, float]
+    typical: float
+    noise_before: float | None
+    noise_after: float | None
+    note: str
+    corrected: float = 0.0
+
+    def noise(self) -> dict[str, Any]:
+        """The keys `bench_noise` records about the correction (numbers, as all its keys):
+        the noise before it, the typical canary, the share of processes corrected (0: the
+        run fell back to the raw values) and each suite's slope."""
+        return {"process_cv_raw": self.noise_before,
+                "canary_typical": self.typical if math.isfinite(self.typical) else None,
+                "canary_corrected": round(self.corrected, 4),
+                **{f"canary_slope_{suite}": slope for suite, slope in self.slopes.items()}}
+
+
+def suite_of(name: str) -> str:
+    """The suite of a case name (what comes before its first '/').
+
+    >>> suite_of("ser/pickle-5/dumps/ints/1000")
+    'ser'
+    """
+    return name.split("/", 1)[0]
+
+
+def typical_canary(canaries: Sequence[float]) -> float:
+    """A run's typical canary: the mean of the fastest half of its processes' canaries
+    (geometric, as `locate`), what the corrected values are scaled back to (NaN: none).
+
+    >>> round(typical_canary([1.0, 1.0, 4.0, 4.0]), 6)
+    1.0
+    """
+    logs = np.log(np.asarray([c for c in canaries if c > 0 and math.isfinite(c)], dtype=float))
+    return exp_bound(locate(logs)[0]) if len(logs) else math.nan
+
+
+def group_deviations(codes: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """Each log against the mean of its group's (codes: 0..k-1 per element)."""
+    counts = np.bincount(codes)
+    return logs - (np.bincount(codes, weights=logs) / counts)[codes]
+
+
+def learn_slope(codes: np.ndarray, log_means: np.ndarray, log_canaries: np.ndarray) -> float:
+    """The slope of a process's log mean on its log canary, each against its case's mean (a
+    case's own level does not enter): the weighted median of the cases' least-squares slopes,
+    each weighted by its canary's spread, so that a case with a change of its own (a step,
+    an outlier) cannot move the others' correction; clipped to SLOPE_LIMITS.
+
+    >>> codes = np.array([0, 0, 1, 1, 2, 2])
+    >>> c = np.log(np.array([1.0, 2.0, 1.0, 2.0, 1.0, 2.0]))
+    >>> round(learn_slope(codes, c + np.array([0.0, 0.0, 5.0, 5.0, 0.0, 9.0]), c), 9)
+    1.0
+    """
+    dm, dc = group_deviations(codes, log_means), group_deviations(codes, log_canaries)
+    weights = np.bincount(codes, weights=dc * dc)
+    covariance = np.bincount(codes, weights=dm * dc)
+    keep = weights > 0
+    if not keep.any():
+        return 0.0
+    slopes, weights = covariance[keep] / weights[keep], weights[keep]
+    order = np.argsort(slopes)
+    cumulative = np.cumsum(weights[order])
+    middle = slopes[order][np.searchsorted(cumulative, cumulative[-1] / 2)]
+    return float(np.clip(middle, *SLOPE_LIMITS))
+
+
+def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Sequence[float]
+                      ) -> tuple[np.ndarray, Correction]:
+    """Every process mean of one run divided by the machine's speed at its moment, and how.
+
+    A process's canary (bench.run.worker.canary_work, timed between its values) shares its
+    speed state: log mean - slope x (log canary - log typical canary), with one slope per
+    suite learned from the run (`learn_slope`), and `typical_canary` the run's, so values
+    stay in seconds of the run's own typical machine (a slower interpreter, whose canary is
+    slower too, stays slower). A case is corrected only when every process of it has a
+    canary; a suite with fewer than CANARY_MIN_PROCESSES such processes is left as it is.
+    NaN canary: none.
+
+    >>> names = ["a/x"] * 10 + ["a/y"] * 10 + ["a/z"] * 10
+    >>> speed = np.tile([1.0, 1.5, 1.0, 2.0, 1.2, 1.0, 1.0, 1.1, 1.3, 1.0], 3)
+    >>> true = np.repeat([1.0, 2.0, 3.0], 10)
+    >>> fixed, how = correct_processes(names, true * speed, speed * 0.01)
+    >>> np.allclose(fixed, true), how.slopes, round(how.noise_after, 6)
+    (True, {'a': 1.0}, 0.0)
+    """
+    names_array = np.asarray(names, dtype=object)
+    m = np.asarray(means, dtype=float)
+    c = np.asarray(canaries, dtype=float)
+    fixed = m.copy()
+    _, codes = np.unique(names_array, return_inverse=True)
+    has = np.isfinite(c) & (c > 0) & (m > 0)
+    complete = np.bincount(codes, weights=~has, minlength=codes.max(initial=-1) + 1) == 0
+    sizes = np.bincount(codes)
+    usable = complete[codes] & (sizes[codes] >= 2)
+    typical = typical_canary(c[has]) if has.any() else math.nan
+    slopes: dict[str, float] = {}
+    short: list[str] = []
+    done = np.zeros(len(m), dtype=bool)
+    suites = np.asarray([suite_of(n) for n in names_array], dtype=object) if len(m) else names_array
+    for suite in dict.fromkeys(suites[complete[codes] & has]):
+        rows = usable & (suites == suite)
+        if rows.sum() < CANARY_MIN_PROCESSES:
+            short.append(f"{suite} ({int(rows.sum())} processes)")
+            continue
+        _, local = np.unique(codes[rows], return_inverse=True)
+        slope = learn_slope(local, np.log(m[rows]), np.log(c[rows]))
+        slopes[suite] = round(slope, 4)
+        corrected = complete[codes] & (suites == suite)  # one-process cases too
+        done |= corrected
+        fixed[corrected] = np.exp(np.log(m[corrected]) - slope * (np.log(c[corrected])
+                                                                   - math.log(typical)))
+    before, after = (run_noise(list(group) for group in split_by(codes, x)) for x in (m, fixed))
+    return fixed, Correction(slopes, typical, before, after, describe_correction(
+        slopes, short, int((~complete[codes]).sum()), bool(has.any())),
+        float(done.mean()) if len(m) else 0.0)
+
+
+def compare_canaries(base: Sequence[float], head: Sequence[float]) -> Interval:
+    """head's typical canary over base's (`typical_canary`) with its 95% CI (Yuen-Welch on
+    the logs): the machine or the interpreter differs between two runs when it excludes 1.
+
+    >>> found = compare_canaries([1.0, 1.01, 0.99, 1.0] * 5, [1.3, 1.31, 1.29, 1.3] * 5)
+    >>> round(found.value, 2), found.low > 1.2
+    (1.3, True)
+    """
+    (cb, vb, db), (ch, vh, dh) = (locate(np.log(np.asarray(x, dtype=float))) for x in (base, head))
+    if db <= 0 or dh <= 0:
+        return interval_from_log(ch - cb, math.nan)
+    if vb + vh == 0:
+        return interval_from_log(ch - cb, 0.0)
+    df = (vb + vh) ** 2 / (vb**2 / db + vh**2 / dh)
+    return interval_from_log(ch - cb, t_quantile(df) * math.sqrt(vb + vh))
+
+
+def split_by(codes: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+    """The values of each code, in code order."""
+    order = np.argsort(codes, kind="stable")
+    return np.split(values[order], np.cumsum(np.bincount(codes))[:-1]) if len(codes) else []
+
+
+def describe_correction(slopes: dict[str, float], short: list[str], without: int,
+                        any_canary: bool) -> str:
+    """One line: whether the canary correction was applied, to which suites, and why not.
+
+    >>> describe_correction({"ser": 0.9}, ["ship (12 processes)"], 0, True)[:67]
+    'corrected by the canary (slope ser 0.90); not corrected, too few pr'
+    >>> describe_correction({}, ["ser (4 processes)"], 0, True)
+    'not corrected, too few processes to learn a slope: ser (4 processes)'
+    """
+    if not any_canary:
+        return "not corrected: no canary in this run"
+    parts = [f"corrected by the canary (slope {', '.join(f'{s} {b:.2f}' for s, b in slopes.items())})"
+             ] if slopes else []
+    if short:
+        parts.append(f"not corrected, too few processes to learn a slope: {', '.join(short)}")
+    if without:
+        parts.append(f"not corrected: {without} processes of cases without a canary on each")
+    return "; ".join(parts) or "not corrected"

@@ -265,7 +265,7 @@ def spawn_worker(case: Case, args: Any, python: str, options: dict[str, str],
     """Run one worker process of `case` and turn what it wrote into a CaseResult whose
     benchmark holds one pyperf Run (or the reason the case could not be timed).
 
-    `options` are the worker's own (loops, meta, result, profile, round, pass); the result
+    `options` are the worker's own (loops, meta, result, profile, round, pass, canary); the result
     file is read and removed. The worker starts in the result file's folder (the run's
     scratch folder), never in the caller's. Ctrl-C stops the worker and is raised again.
     """
@@ -334,7 +334,7 @@ def iter_run(cases: Sequence[Case], settings: RunSettings, plan: Scheduler
             step = len(plan.tracks[name].means) + 1  # after the processes a resumed file holds
             options = {**files[name], "case": name, "pass": str(step),
                        "loops": str(args.loops or loops.get(name, 0)),
-                       "profile": settings.profile.name}
+                       "profile": settings.profile.name, "canary": "1"}
             result = spawn_worker(by_name[name], args, args.python, options, settings.plugins)
             plan.record(name, result.benchmark, result.seconds)
             if result.benchmark is not None:

@@ -30,27 +30,38 @@ MIN_PASSES_FOR_CI = 2    # processes a case needs before its half-width can be j
 
 @dataclass
 class CaseTrack:
-    """What the schedule knows of one case: its process means, their cost, its next pass."""
+    """What the schedule knows of one case: its process means (raw, as timed), their canaries
+    (NaN: none; bench.location corrects the means by them), their cost, its next pass."""
 
     means: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     failed: bool = False
+    canaries: list[float] = field(default_factory=list)
+    located: list[float] | None = None  # the means as the run locates them (corrected), if known
 
     def half_width(self, floor: float = 0.0) -> float:
         """Relative half-width of the 95% CI of the case's location (bench.location: the
         mean of the fastest half of its process means), the spread floored at `floor`."""
         from bench.location import relative_half_width
 
-        if len(self.means) < MIN_PASSES_FOR_CI:
+        means = self.located_means()
+        if len(means) < MIN_PASSES_FOR_CI:
             return math.inf
-        width = relative_half_width(self.means, floor)
+        width = relative_half_width(means, floor)
         return math.inf if math.isnan(width) else width  # not computable: as wide as can be
 
     def spread(self) -> float:
         """The relative spread behind the case's location (NaN under 2 processes)."""
         from bench.location import spread_of
 
-        return spread_of(self.means)
+        return spread_of(self.located_means())
+
+    def located_means(self) -> list[float]:
+        """The process means the location uses: corrected by the canary once the schedule
+        has corrected them (Scheduler.correct), else as timed."""
+        if self.located is not None and len(self.located) == len(self.means):
+            return self.located
+        return self.means
 
 
 def process_means(benchmark: Any) -> list[float]:
@@ -58,6 +69,13 @@ def process_means(benchmark: Any) -> list[float]:
     from bench.location import average_values
 
     return [average_values(run.values) for run in benchmark.get_runs() if run.values]
+
+
+def process_canaries(benchmark: Any) -> list[float]:
+    """The canary seconds (`bench_canary`) of each run of a pyperf Benchmark that has values
+    (NaN where a run has none)."""
+    return [float(run.get_metadata().get("bench_canary", math.nan))
+            for run in benchmark.get_runs() if run.values]
 
 
 @dataclass
@@ -83,6 +101,7 @@ class Scheduler:
             track.failed = True
             return
         track.means.extend(process_means(benchmark))
+        track.canaries.extend(process_canaries(benchmark))
         track.seconds.append(seconds)
 
     def order(self, clock: Callable[[], float]) -> Iterator[str]:
@@ -111,7 +130,24 @@ class Scheduler:
         """The run's noise floor so far (bench.location.noise_floor over the cases' spreads)."""
         from bench.location import noise_floor
 
+        self.correct()
         return noise_floor(t.spread() for t in self.tracks.values() if not t.failed)
+
+    def correct(self) -> Any:
+        """Correct every case's process means by their canaries (bench.location.
+        correct_processes over the run so far) into their tracks; returns the Correction."""
+        from bench.location import correct_processes
+
+        alive = [t for t in self.tracks.values() if not t.failed and t.means]
+        fixed, how = correct_processes(
+            [n for n, t in self.tracks.items() if not t.failed for _ in t.means],
+            [m for t in alive for m in t.means],
+            [c for t in alive for c in pad(t.canaries, len(t.means))])
+        start = 0
+        for track in alive:
+            track.located = fixed[start:start + len(track.means)].tolist()
+            start += len(track.means)
+        return how
 
     def due(self) -> list[str]:
         """Cases that may get one more adaptive process, widest CI first (ties by name)."""
@@ -142,30 +178,47 @@ class Scheduler:
                 "processes": sum(len(t.means) for t in alive.values()), "noise_floor": floor}
 
 
+def pad(values: list[float], n: int) -> list[float]:
+    """`values` cut or padded with NaN to `n` items.
+
+    >>> pad([1.0], 2)
+    [1.0, nan]
+    """
+    return (values + [math.nan] * n)[:n]
+
+
 def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
     """How noisy the machine was during a run, from its own processes.
 
     `process_cv`: the median over cases (with 3+ processes) of the coefficient of variation
-    of their process means; `pass_factors`: per pass, the median over cases of a process
-    mean against its case's geometric mean of process means (1.0: a normal pass; 1.3: the
-    machine was 30% slower for that whole pass).
+    of their process means after the canary's correction (bench.location.correct_processes),
+    `process_cv_raw` the same before it, `canary` what the correction did and
+    `canary_typical` the run's typical canary (seconds); `pass_factors`: per pass, the median
+    over cases of a raw process mean against its case's geometric mean of process means (1.0:
+    a normal pass; 1.3: the machine was 30% slower for that whole pass).
     """
-    from bench.location import NOISE_MIN_PROCESSES, average_values, run_noise
+    from bench.location import NOISE_MIN_PROCESSES, correct_processes
 
-    cases: list[list[float]] = []
+    names: list[str] = []
+    means: list[float] = []
+    canaries: list[float] = []
     by_pass: dict[int, list[float]] = {}
+    cases = 0
     for bench in benchmarks:
-        runs = [run for run in bench.get_runs() if run.values]
-        means = [average_values(run.values) for run in runs]
-        if len(means) < NOISE_MIN_PROCESSES:
+        raw = process_means(bench)
+        names += [bench.get_name()] * len(raw)
+        means += raw
+        canaries += process_canaries(bench)
+        if len(raw) < NOISE_MIN_PROCESSES:
             continue
-        cases.append(means)
-        centre = statistics.fmean(math.log(m) for m in means)
-        for run, mean in zip(runs, means):
+        cases += 1
+        centre = statistics.fmean(math.log(m) for m in raw)
+        for run, mean in zip((run for run in bench.get_runs() if run.values), raw):
             number = run.get_metadata().get("bench_pass")
             if number is not None:
                 by_pass.setdefault(int(number), []).append(math.log(mean) - centre)
-    return {"process_cv": run_noise(cases), "cases": len(cases),
+    _, how = correct_processes(names, means, canaries)
+    return {"process_cv": how.noise_after, "cases": cases, **how.noise(),
             "pass_factors": [round(math.exp(statistics.median(by_pass[k])), 4)
                              for k in sorted(by_pass)]}
 
@@ -185,16 +238,30 @@ def describe_precision(summary: dict[str, Any]) -> str:
 
 
 def describe_noise(noise: dict[str, Any]) -> str:
-    """One line for a reader: how noisy the run was and what differences it can resolve.
+    """One line for a reader: how noisy the run was, before and after the canary's correction
+    (bench.location.correct_processes), and what differences it can resolve.
 
     >>> describe_noise({"process_cv": 0.09, "pass_factors": [1.0, 1.31, 0.99]})[:66]
     'per-process noise 9.0% in this run (passes 0.99-1.31x of normal): '
+    >>> describe_noise({"process_cv": 0.04, "process_cv_raw": 0.2, "canary_corrected": 1.0})[:74]
+    'per-process noise 4.0% after the canary correction (20.0% before) in this '
+    >>> describe_noise({"process_cv": 0.2, "process_cv_raw": 0.2, "canary_typical": 1e-3,
+    ...                 "canary_corrected": 0.0})[:88]
+    'per-process noise 20.0% (not corrected by the canary: too few processes to learn its slo'
     """
     cv = noise.get("process_cv")
     if cv is None:
         return "noise not measured in this run (fewer than 3 processes per case)"
     factors = noise.get("pass_factors") or []
     spread = f" (passes {min(factors):.2f}-{max(factors):.2f}x of normal)" if factors else ""
+    raw, share = noise.get("process_cv_raw"), noise.get("canary_corrected") or 0.0
+    if share and raw is not None:
+        how = f" after the canary correction ({raw:.1%} before)"
+        how += f", {share:.0%} of processes corrected" if share < 0.995 else ""
+    elif noise.get("canary_typical"):
+        how = " (not corrected by the canary: too few processes to learn its slope)"
+    else:
+        how = ""
     # two single runs differ by sqrt(2) x the run-to-run spread; 2 sd of that is ~2.8 cv
-    return (f"per-process noise {cv:.1%} in this run{spread}: differences under "
+    return (f"per-process noise {cv:.1%}{how} in this run{spread}: differences under "
             f"~{2 * math.sqrt(2) * cv:.0%} between single runs are not reliable")

@@ -48,6 +48,8 @@ PROGRAM_ARGS = ("-m", "bench.run.worker")  # how the parent starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 MAX_LOOPS = 2 ** 32                     # pyperf's own bound on loops per value
 LOOP_SLACK = 0.1                        # calibrated values last min_time plus this share
+CANARY_ROUNDS = 3_000                   # the canary's integer loop (with its word count: ~0.5 ms here)
+CANARY_TEXT = " ".join(f"w{i % 211}" for i in range(2_000))  # the canary's words, the same bytes
 
 
 class CaseFailed(BenchError):
@@ -304,27 +306,64 @@ def parse_worker_args(argv: Sequence[str]) -> dict[str, str]:
     return options
 
 
-def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int) -> dict[str, Any]:
+def canary_work(rounds: int = CANARY_ROUNDS) -> int:
+    """The canary: a fixed workload, the same in every process (a pure-Python loop of integer
+    arithmetic, then a word count and a sort in C), which slows down with the machine as the
+    cases do (docs/measurements.md).
+
+    >>> canary_work(10)
+    496
+    """
+    total = 0
+    for i in range(rounds):
+        total = (total + i * i) % 1_000_003
+    counts: dict[str, int] = {}
+    for word in CANARY_TEXT.split():
+        counts[word] = counts.get(word, 0) + 1
+    return total + len(sorted(counts.items()))
+
+
+def time_canary() -> float:
+    """Seconds one canary_work() takes in this process now."""
+    clock = time.perf_counter
+    start = clock()
+    canary_work()
+    return clock() - start
+
+
+def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int,
+                canary: bool = False) -> dict[str, Any]:
     """Warmup values, then values, each `time_func(loops) / loops` (pyperf's worker), with the
     run's metadata pyperf's worker records: its start `date`, `duration`, `load_avg_1min`
-    and `mem_max_rss`.
+    and `mem_max_rss`; with `canary`, also `bench_canary`: the mean seconds of the canary
+    timed after the warmups and after each value (interleaved with the values, it shares the
+    process's speed state; bench.location divides it out).
 
     >>> result = time_values(lambda loops: loops * 0.5, 4, 1, 2)
     >>> result["loops"], result["warmups"], result["values"]
     (4, [[4, 0.5]], [0.5, 0.5])
+    >>> time_values(lambda loops: loops * 0.5, 4, 1, 2, canary=True)["metadata"]["bench_canary"] > 0
+    True
     """
     import resource
 
     date = format_date(time.time())
     start = time.perf_counter()
-    timed = [time_func(loops) / loops for _ in range(warmups + values)]
+    timed: list[float] = []
+    canaries: list[float] = []
+    for step in range(warmups + values):
+        timed.append(time_func(loops) / loops)
+        if canary and step >= warmups - 1:
+            canaries.append(time_canary())
     duration = time.perf_counter() - start
     if not all(timed):
         raise CaseFailed(f"the timer read zero for {loops} loops: the op is too fast for it")
+    metadata = {"date": date, "duration": duration, "load_avg_1min": round(os.getloadavg()[0], 2),
+                "mem_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if canaries:
+        metadata["bench_canary"] = sum(canaries) / len(canaries)
     return {"loops": loops, "warmups": [[loops, value] for value in timed[:warmups]],
-            "values": timed[warmups:],
-            "metadata": {"date": date, "duration": duration, "load_avg_1min": round(os.getloadavg()[0], 2),
-                         "mem_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}
+            "values": timed[warmups:], "metadata": metadata}
 
 
 def format_date(seconds: float) -> str:
@@ -356,7 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Options: --case NAME, --values N, --warmups N, --loops N (0: calibrate them, see
     calibrate_loops), --min-time SECONDS, --result PATH (default: print it), --meta PATH
-    (metadata shared by the case's workers), --profile, --round, --pass, --plugin MODULE,
+    (metadata shared by the case's workers), --profile, --round, --pass, --canary 1 (time
+    the canary beside the values, see time_values), --plugin MODULE,
     --plugin-path FOLDERS (where the plugins are, os.pathsep between them), --data JSON (the
     parent's data specs, bench.subjects.user_data.child_options).
     """
@@ -375,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loops = (int(options.get("loops", 0))
                      or calibrate_loops(time_func, float(options.get("min-time", 0.1))))
             result = time_values(time_func, loops, int(options.get("warmups", 1)),
-                                 int(options.get("values", 3)))
+                                 int(options.get("values", 3)), options.get("canary") == "1")
         result["metadata"] = {**metadata, **case.metadata(), **result["metadata"],
                               **run_metadata(options.get("profile", ""), options.get("round", ""),
                                              options.get("pass", ""))}
