@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pyperf
 import pytest
 
 from bench.errors import InputError
@@ -107,3 +109,128 @@ def test_the_default_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch) -
     assert envs.default_env_dir() == Path("/somewhere/bench/envs")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert envs.default_env_dir() == Path.home() / ".cache" / "bench" / "envs"
+
+
+
+# ---------------------------------------------------------------- environments
+
+STAND_IN = ("import pickle\n\n"
+            "dumps, loads, dump, load = pickle.dumps, pickle.loads, pickle.dump, pickle.load\n")
+
+
+def make_project(folder: Path, name: str, version: str, code: str) -> Path:
+    """A tiny project (its own build backend, so nothing is downloaded) of one package."""
+    (folder / name).mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "tiny_backend"\nbackend-path = ["."]\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n')
+    (folder / "tiny_backend.py").write_text((TESTS_DATA / "tiny_backend.py").read_text())
+    (folder / name / "__init__.py").write_text(code)
+    return folder
+
+
+TESTS_DATA = Path(__file__).parent / "data" / "envs"
+
+
+def offline() -> dict[str, str]:
+    """A `bench` subprocess environment in which pip downloads nothing."""
+    return {**bench_env(), "PIP_NO_INDEX": "1"}
+
+
+def ab_with(tmp_path: Path, a: str, b: str, *more: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench", "ab", "--with", a, "--with", b,
+                           "--env-dir", str(tmp_path / "envs"), "--env-inherit",
+                           "--outdir", str(tmp_path / "ab"), *more], capture_output=True,
+                          text=True, env=offline(), cwd=tmp_path, timeout=240)
+
+
+@pytest.mark.slow
+def test_ab_with_two_checkouts_makes_two_environments_once(tmp_path: Path) -> None:
+    # two versions of a stand-in for cbor2 (pickle under its name), as checkouts of a library
+    make_project(tmp_path / "cbor2-old", "cbor2", "1.0", STAND_IN)
+    make_project(tmp_path / "cbor2-new", "cbor2", "2.0", STAND_IN)
+    options = ["-k", "ser/cbor2/*", "--rounds", "2", "--fail-on", "never"]
+    first = ab_with(tmp_path, "./cbor2-old", "./cbor2-new", *options)
+    assert first.returncode == 0, first.stderr
+    assert "creating the environment of A (./cbor2-old)" in first.stderr
+    assert "creating the environment of B (./cbor2-new)" in first.stderr
+    assert "created 2 environment(s) in" in first.stderr
+    assert f"cbor2  @ file://{tmp_path}/cbor2-old | @ file://{tmp_path}/cbor2-new" in first.stderr
+    assert "ser/cbor2/dumps/ints/10" in first.stdout
+    for side, version in (("a", "1.0"), ("b", "2.0")):  # each side timed its own version
+        suite = pyperf.BenchmarkSuite.load(str(tmp_path / "ab" / f"{side}.json"))
+        assert {b.get_metadata()["subject_version"] for b in suite} == {version}
+    made = sorted(p.name for p in (tmp_path / "envs").iterdir() if not p.name.startswith("."))
+    assert len(made) == 2 and made[0].startswith("cbor2-new-") and made[1].startswith("cbor2-old-")
+    assert not list((tmp_path / "envs").glob(".tmp-*"))
+
+    second = ab_with(tmp_path, "./cbor2-old", "./cbor2-new", *options, "--force")
+    assert second.returncode == 0, second.stderr
+    assert "creating" not in second.stderr
+    assert "reusing the environment of A (./cbor2-old)" in second.stderr
+    assert "reusing the environment of B (./cbor2-new)" in second.stderr
+    assert sorted(p.name for p in (tmp_path / "envs").iterdir() if not p.name.startswith(".")) == made
+
+
+@pytest.mark.slow
+def test_a_spec_pip_cannot_install_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    done = ab_with(tmp_path, "cbor2==99.0.0", "cbor2==98.0.0", "-k", "ser/cbor2/*")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == ("ERROR: --with cbor2==99.0.0: pip could not install "
+                                            "it: No matching distribution found for cbor2==99.0.0")
+    assert [line for line in done.stderr.splitlines() if line.startswith("ERROR")] == \
+        [done.stderr.splitlines()[-1]]
+    assert not [p for p in (tmp_path / "envs").iterdir() if not p.name.endswith(".lock")]
+    assert not list(tmp_path.glob("ab/*.json"))
+
+
+def test_a_with_path_that_is_not_a_project_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    from bench.cli import main
+
+    (tmp_path / "empty").mkdir()
+    code = main(["ab", "--with", str(tmp_path / "empty"), "--with", "cbor2==5.7.1",
+                 "--env-dir", str(tmp_path / "envs"), "--outdir", str(tmp_path / "ab")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err == (f"ERROR: --with {tmp_path / 'empty'}: not a Python project (no pyproject.toml, "
+                   "setup.py, setup.cfg)")
+    assert not (tmp_path / "envs").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--with", "cbor2==5.7.1"], "--with: give exactly two specs, A then B (got 1)"),
+    (["--with", "a", "--with", "b", "--python", sys.executable, "--python", sys.executable],
+     "--with and --python: give one or the other"),
+    ([], "--python: give exactly two interpreters, A then B (got 0), or two --with specs"),
+])
+def test_ab_needs_two_specs_or_two_interpreters(argv: list[str], message: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    assert main(["ab", *argv, "--outdir", str(tmp_path / "ab")]) == 2
+    assert capsys.readouterr().err.strip() == f"ERROR: {message}"
+
+
+@pytest.mark.slow
+def test_two_processes_making_one_environment_make_it_once(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    make_project(tmp_path / "lib", "tinylib", "1.0", "X = 1\n")
+    spec = envs.parse_spec(str(tmp_path / "lib"))
+    settings = envs.EnvSettings(tmp_path / "envs", inherit=True, installer="pip")
+    made: list[envs.Env] = []
+    waited: list[Path] = []
+    threads = [threading.Thread(target=lambda: made.append(envs.prepare_env(spec, settings,
+                                                                            on_wait=waited.append)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(env.created for env in made) == [False, True]  # one made it, one reused it
+    assert len(waited) == 1 and made[0].path == made[1].path == waited[0]
+    assert made[0].freeze == made[1].freeze and any("tinylib" in line for line in made[0].freeze)
+    check = subprocess.run([made[0].python, "-c", "import tinylib, bench; print(tinylib.X)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "1", check.stderr

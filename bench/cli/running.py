@@ -37,6 +37,7 @@ from bench.cli.options import (
 )
 from bench.cli.parts import add_plan_arguments
 from bench.cli.progress import run_with_progress
+from bench.cli.versions import add_with_arguments, prepare_sides
 from bench.errors import InputError
 from bench.files import check_not_input, check_output, is_special, lock_output, target_of
 from bench.metric import get_metric
@@ -317,8 +318,9 @@ AB_PROCESSES = 1        # bench ab: worker processes per side and round, unless 
 
 
 def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", dest="pythons", action="append", default=[], required=True,
-                        help="interpreter A, then interpreter B (each needs bench installed)")
+    parser.add_argument("--python", dest="pythons", action="append", default=[],
+                        help="interpreter A, then interpreter B (each needs bench installed); "
+                             "or two --with")
     parser.add_argument("--profile", help=known_profiles("smoke") + "; with --data: data")
     add_data_arguments(parser)
     add_selection_arguments(parser)
@@ -330,6 +332,7 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where a.json and b.json go")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     add_plugin_argument(parser)
+    add_with_arguments(parser)
     add_pyperf_arguments(parser)
     parser.set_defaults(processes=AB_PROCESSES)
 
@@ -345,7 +348,8 @@ def add_metric_argument(parser: argparse.ArgumentParser) -> None:
 def check_interpreters(paths: list[str]) -> dict[str, str]:
     """{"a": A, "b": B} as absolute paths; InputError unless exactly two executables."""
     if len(paths) != 2:
-        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(paths)})")
+        raise InputError(f"--python: give exactly two interpreters, A then B (got {len(paths)}), "
+                         "or two --with specs")
     for python in paths:
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise InputError(f"--python {python}: not an executable file")
@@ -356,10 +360,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from bench.results import Results
     from bench.run import runner
 
-    pythons = check_interpreters(args.pythons)
+    pythons = {} if args.specs else check_interpreters(args.pythons)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
-    profile, selected = select_run_cases(args)
     outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
+    if args.specs:  # --with: each side's environment, made or reused, and the cases both list
+        for output in outputs.values():
+            check_output(output.path, force=args.force)  # before minutes of installing
+        pythons, profile, selected = prepare_sides(args)
+    else:
+        profile, selected = select_run_cases(args)
     with contextlib.ExitStack() as locks:
         for output in outputs.values():
             check_output(output.path, force=args.force)

@@ -7,7 +7,8 @@ version and where it comes from, the interpreter and the installer. bench (this 
 the installed distribution's version, with its core dependencies) and the spec are installed
 into it; `uv` does it when it is on PATH, else `python -m venv` and pip. With `inherit`, the
 environment sees the packages of the interpreter bench runs on after its own (a `.pth` file):
-bench and its dependencies are not installed again, building needs no download.
+bench and its dependencies are not installed again, only the spec is (quicker, and offline when
+the spec needs no download).
 
 An environment is built in a temporary folder beside its final one under an flock on
 `.NAME.lock` and renamed into place complete with `bench-env.json`, so a second bench process
@@ -253,7 +254,7 @@ def build_env(spec: Spec, settings: EnvSettings, path: Path) -> list[str]:
     python = str(env_python(path))
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    install = spec_install_args(spec, settings)
+    install = list(spec.items)
     if settings.inherit:
         Path(site, "_bench_inherit.pth").write_text("\n".join(inherited_paths(settings.python)) + "\n")
     else:
@@ -267,12 +268,6 @@ def build_env(spec: Spec, settings: EnvSettings, path: Path) -> list[str]:
         freeze = [python, "-m", "pip", "freeze", "--disable-pip-version-check",
                   *(["--path", site] if settings.inherit else [])]
     return run_installer(freeze, spec).splitlines()
-
-
-def spec_install_args(spec: Spec, settings: EnvSettings) -> list[str]:
-    """The installer's arguments for the spec's items: a folder built with the packages the
-    environment sees when it inherits them (no download of a build backend)."""
-    return (["--no-build-isolation"] if settings.inherit and spec.paths() else []) + list(spec.items)
 
 
 def inherited_paths(python: str) -> list[str]:
@@ -296,9 +291,20 @@ def run_installer(command: list[str], spec: Spec) -> str:
         raise InputError(f"--with {spec.text}: {' '.join(command[:3])} took over "
                          f"{INSTALL_TIMEOUT} s") from None
     if done.returncode != 0:
-        raise InputError(f"--with {spec.text}: {os.path.basename(command[0])} could not install it: "
+        raise InputError(f"--with {spec.text}: {installer_name(command)} could not install it: "
                          f"{last_line(done.stderr or done.stdout)}")
     return done.stdout
+
+
+def installer_name(command: list[str]) -> str:
+    """What a command of making an environment is called in a message: pip, uv or venv.
+
+    >>> installer_name(["/env/bin/python", "-m", "pip", "install", "x"])
+    'pip'
+    """
+    if len(command) > 2 and command[1] == "-m":
+        return command[2]
+    return os.path.basename(command[0])
 
 
 def last_line(output: str) -> str:
@@ -347,3 +353,16 @@ def diff_freeze(a: tuple[str, ...] | list[str], b: tuple[str, ...] | list[str]
     left, right = freeze_entries(a), freeze_entries(b)
     return [(name, left.get(name, "-"), right.get(name, "-"))
             for name in sorted(left.keys() | right.keys()) if left.get(name) != right.get(name)]
+
+
+def list_cases_in(env: Env, options: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The cases `bench list --format json OPTIONS` gives in the environment (its own libraries
+    decide which serializer supports which shape) and the subjects it skips with their reason;
+    InputError with its error line when it fails."""
+    done = subprocess.run([env.python, "-m", "bench", "list", "--format", "json", *options],
+                          capture_output=True, text=True, cwd=env.path, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise InputError(f"--with {env.spec.text}: bench list in its environment failed: "
+                         f"{last_line(done.stderr)}")
+    doc = json.loads(done.stdout)
+    return list(doc["cases"]), dict(doc.get("skipped", {}))
