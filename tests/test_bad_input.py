@@ -114,7 +114,8 @@ def test_bad_arguments(argv, needles, capsys):
 def test_unknown_profile_is_one_error_line(argv, capsys):
     code, lines = run_cli(argv, capsys)
     assert_one_line_error(code, lines)
-    assert lines == ["ERROR: unknown profile 'nope' (known: smoke, quick, full, scaling, ship, ship-smoke)"]
+    assert lines == ["ERROR: unknown profile 'nope' (known: smoke, quick, full, scaling, ship, ship-smoke, "
+                     "data)"]
 
 
 @pytest.mark.parametrize("command", ["list", "run", "ab"])

@@ -71,7 +71,7 @@ def test_unknown_profile_names_the_known_ones():
     with pytest.raises(InputError) as info:
         get_profile("quik")
     assert str(info.value) == ("unknown profile 'quik' (known: smoke, quick, full, scaling, ship, "
-                               "ship-smoke)")
+                               "ship-smoke, data)")
 
 
 @pytest.mark.parametrize(("name", "processes", "capabilities"), [

@@ -27,8 +27,21 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in bench, not a verdict
 
 def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first; it may add serializers, shapes, styles or "
-                             "profiles to the registries (workers import it too)")
+                        help="import MODULE first (or call MODULE:FUNCTION); it may add serializers, "
+                             "shapes, styles or profiles to the registries (workers import it too); "
+                             "installed distributions' bench.plugins entry points are loaded "
+                             "without it")
+
+
+def add_installed_plugins(args: argparse.Namespace) -> None:
+    """Load the plugins installed distributions declare; a command with `--plugin` passes them
+    on to the processes it starts, before the ones named on its command line."""
+    from bench.run.plugins import discover_plugins, load_plugins
+
+    installed = discover_plugins()
+    if hasattr(args, "plugin"):
+        args.plugin = list(dict.fromkeys([*installed, *args.plugin]))
+    load_plugins(installed)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

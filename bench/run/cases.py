@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
-import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.errors import InputError
+from bench.run.plugins import LOADED_PLUGINS, load_plugins  # noqa: F401  (their home: bench.run.plugins)
 from bench.subjects.folds import INPUT_KINDS, STYLES, TASKS, estimate_fold_nbytes
 from bench.subjects.serializers import SERIALIZERS, classify_roundtrip
 from bench.subjects.shapes import SHAPES, build_shape, estimate_nbytes
@@ -28,7 +28,6 @@ from bench.subjects.ship import (
     SHIP_OPS,
     SHIP_SHAPES,
     TRANSPORTS,
-    add_socket_transports,
     estimate_ship_nbytes,
     shape_of,
 )
@@ -299,11 +298,9 @@ def scaling_cases() -> Iterator[Case]:
 
 
 def data_cases() -> Iterator[Case]:
-    """The user's data alone (`--data`): every serializer on each data shape, dumps and loads,
-    and the sinks of those with a file form."""
+    """The user's data alone (`--data`; none without it): every serializer on each data shape,
+    dumps and loads, and the sinks of those with a file form."""
     user_shapes = [shape.name for shape in SHAPES.values() if shape.user_data]
-    if not user_shapes:
-        raise InputError("profile 'data' times the user's data: give --data SPEC")
     yield from ser_cases(SERIALIZERS, user_shapes, default_size, SER_OPS + SINK_OPS)
 
 
@@ -363,14 +360,14 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
                                          "--min-time", "0.01", "--timeout", "600"), False,
             "data or code shipped over every transport, sizes 10 to 1e6, and scale out or up "
             "on grids 32 to 2048; 4 processes per case"),
-    Profile("data", data_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
-                                 "--min-time", "0.005", "--timeout", "120"), False,
-            "your data (--data, the default with it): every serializer, dumps, loads and sinks; "
-            "3 processes per case, then more where the CI is over 3% within a 60 s budget",
-            target_ci=0.03, budget_seconds=60),
     Profile("ship-smoke", ship_smoke_cases, ("--processes", "1", "--values", "2", "--warmups",
                                              "1", "--min-time", "0.002", "--timeout", "120"),
             False, "every ship transport once at tiny sizes, 1 process: proves the pipeline"),
+    Profile("data", data_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
+                                 "--min-time", "0.005", "--timeout", "120"), False,
+            "your data (needs --data; the default with it): every serializer, dumps, loads and sinks; "
+            "3 processes per case, then more where the CI is over 3% within a 60 s budget",
+            target_ci=0.03, budget_seconds=60),
 ]}
 
 
@@ -384,22 +381,6 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise InputError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})") from None
-
-
-def load_plugins(names: Iterable[str]) -> None:
-    """Import plugin modules, which may add entries to the registries and to PROFILES; a new
-    serializer gets its ship-suite socket transport."""
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise InputError(f"--plugin {name!r}: cannot import it ({exc})") from None
-        if name not in LOADED_PLUGINS:
-            LOADED_PLUGINS.append(name)
-    add_socket_transports()
-
-
-LOADED_PLUGINS: list[str] = []  # the plugins this process loaded, for the children it starts
 
 
 def resize_cases(cases: Sequence[Case], sizes: Sequence[int]) -> list[Case]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, NamedTuple
 
 from bench.equality import first_difference, same_value
+from bench.subjects import check_new_name
 
 
 class SerializerError(LookupError):
@@ -300,9 +301,7 @@ def register_serializer(name: str, dumps: Callable[[Any], Any], loads: Callable[
     (False, 'ok')
     >>> del SERIALIZERS["zlib-pickle-doc"]
     """
-    if not name or name != name.lower() or "/" in name or name in SERIALIZERS:
-        raise SerializerError(f"register_serializer: {name!r} must be a new lower-case name "
-                              "without '/'")
+    check_new_name("serializer", name, SERIALIZERS)
     codec = Codec(dumps, loads, dump, load)
     library = module or getattr(dumps, "__module__", "") or "builtins"
     facts.setdefault("has_file_form", dump is not None and load is not None)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import InputError
+from bench.subjects import check_new_name
 
 WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
          "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi",
@@ -131,6 +132,22 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("mixed", lambda n, r: [build_profile(i, r) for i in range(n)],
           "n user-profile dicts with a date"),
 ]}
+
+
+def register_shape(name: str, build: Callable[[int, random.Random], Any], note: str = "", *,
+                   default_size: int = 1000, **facts: Any) -> Shape:
+    """Add a shape to the registry from its seeded builder `build(n, rng)`; every other fact
+    is a keyword of `Shape` with a default that works.
+
+    >>> entry = register_shape("pairs-doc", lambda n, rng: [(i, rng.random()) for i in range(n)])
+    >>> len(build_shape("pairs-doc", 3)), entry.note
+    (3, 'registered: pairs-doc')
+    >>> del SHAPES["pairs-doc"]
+    """
+    check_new_name("shape", name, SHAPES)
+    entry = Shape(name, build, note or f"registered: {name}", default_size, **facts)
+    SHAPES[name] = entry
+    return entry
 
 
 def get_shape(name: str) -> Shape:
