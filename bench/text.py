@@ -49,7 +49,7 @@ ANSWERS: dict[str, str] = {
     "true": "the measurements support the claim",
     "false": "the measurements contradict the claim",
     "mixed": "true for some cases, false for others",
-    "cannot tell": "measured, but the confidence intervals are too wide to decide",
+    "cannot tell": "measured, but the cases whose CI is too wide to decide could still change it",
     "not measured in this run": "this run has none of the cases the claim needs",
 }
 FORMATS = ("text", "md", "json")

@@ -177,7 +177,7 @@ def test_fold_answers_on_fixture(fixture_html: str) -> None:
 
 def test_quadratic_folds_stand_out(fixture_html: str) -> None:
     scaling = section_of(fixture_html, "scaling")
-    flagged = re.findall(r'<tr class="superlinear"><td>fold</td><td>([^<]+)</td><td>([^<]+)',
+    flagged = re.findall(r'<tr class="steep"><td>fold</td><td>([^<]+)</td><td>([^<]+)',
                          scaling)
     assert {("reduce-lambda", "concat"), ("reduce-lambda", "merge")} <= set(flagged)
     assert all(style.startswith("reduce") for style, _ in flagged)
@@ -580,11 +580,11 @@ def test_wide_ci_is_never_called_same() -> None:
     assert ratio_verdict(0.98, 1.03) == "same"
 
 
-def test_exponent_whose_ci_includes_one_is_not_superlinear() -> None:
+def test_exponent_whose_ci_reaches_both_sides_of_the_bar_cannot_tell() -> None:
     from bench.report.findings import growth_class
-    assert growth_class(1.6, 0.44, 2.79) == "possibly superlinear"
-    assert growth_class(2.5, -0.89, 4.11) == "possibly superlinear"
-    assert growth_class(1.98, 1.95, 2.01) == "superlinear"
+    assert growth_class(1.6, 0.44, 2.79) == "cannot tell"
+    assert growth_class(2.5, -0.89, 4.11) == "cannot tell"
+    assert growth_class(1.98, 1.95, 2.01) == "steep"
 
 
 def test_two_runs_read_older_as_base_and_name_a_regression(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """An answer to a claim: its verdict, key number and evidence, and the table that lists them.
 
-The verdict words are bench.text.ANSWERS; `judge` turns counts of cases that support and
-contradict a claim into one of them, so every claim is judged by the same rule.
+The verdict words are bench.text.ANSWERS; bench.report.tally turns counts of cases that
+support a claim, contradict it and cannot tell into one of them, so every claim is judged by
+the same rule.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from bench.report.blocks import (
     mark_noise,
     slugify,
 )
+from bench.report.tally import NOT_MEASURED
 from bench.text import ANSWERS
 
-NOT_MEASURED = "not measured in this run"
 LONG = 6  # lists and tables longer than this fold under <details>
 
 
@@ -41,21 +42,6 @@ class Answer:
     def anchor(self) -> str:
         """The id of the claim's heading."""
         return "q-" + slugify(self.claim)
-
-
-def judge(supporting: int, contradicting: int, measured: int) -> str:
-    """The verdict of a claim from how many measured cases support and contradict it.
-
-    >>> judge(3, 0, 3), judge(0, 2, 4), judge(1, 1, 2), judge(0, 0, 5), judge(0, 0, 0)
-    ('true', 'false', 'mixed', 'cannot tell', 'not measured in this run')
-    """
-    if measured == 0:
-        return NOT_MEASURED
-    if supporting and contradicting:
-        return "mixed"
-    if supporting:
-        return "true"
-    return "false" if contradicting else "cannot tell"
 
 
 def not_measured(claim: str, why: str) -> Answer:

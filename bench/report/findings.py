@@ -21,8 +21,10 @@ import pandas as pd
 from bench.errors import InputError
 from bench.frame import MIN_PROCESSES, fit_exponents, process_mean_arrays, ratio_interval, summarize
 from bench.gate.rule import Comparison, classify, compare_runs
+from bench.gate.sizes import SizeComparison, compare_sizes
 from bench.location import Interval, interval_from_log
 from bench.metric import choose_threshold
+from bench.report.tally import CANNOT_TELL, side_of_bar
 from bench.run.cases import SINK_OPS
 from bench.subjects.folds import STYLES
 from bench.text import format_percent, format_quantity, is_missing
@@ -31,7 +33,7 @@ REL_STDEV_LIMIT = 0.10  # pyperf check: stdev >= 10% of the mean
 OUTLIER_LIMIT = 0.50  # pyperf check: min or max 50% away from the mean
 FAULTS_LIMIT = 10      # minor page faults per call that make a case time the kernel too
 MIN_RAW_SECONDS = 1e-3  # pyperf check: shortest raw value under 1 ms
-SUPERLINEAR = 1.5  # a fitted exponent above this is flagged (quadratic folds have k near 2)
+SUPERLINEAR = 1.5  # the bar of "grows faster than n^1.5" (quadratic folds have k near 2)
 RATIO_COLUMNS = ["reference_mean", "reference_ci_low", "reference_ci_high", "reference_noise", "ratio",
                  "ratio_low", "ratio_high", "verdict"]
 
@@ -132,19 +134,19 @@ def ratio_verdict(low: Any, high: Any, threshold: float | None = None) -> str:
 
 
 def growth_class(k: Any, low: Any, high: Any) -> str:
-    """How a fitted exponent k (with its 95% CI) may be called.
+    """How a fitted exponent k may be called against n^SUPERLINEAR, by what its 95% CI allows.
 
-    superlinear: k > SUPERLINEAR and the whole CI lies above 1; possibly superlinear: k >
-    SUPERLINEAR but the CI reaches 1 or is unknown (too few sizes); "" otherwise.
+    steep: the whole CI lies above SUPERLINEAR; cannot tell: the CI reaches both sides of it, or
+    is unknown (two sizes); "" when the CI lies at or below it (bench.report.tally.side_of_bar).
 
     >>> growth_class(1.98, 1.95, 2.01), growth_class(1.6, 0.44, 2.79), growth_class(1.0, 0.9, 1.1)
-    ('superlinear', 'possibly superlinear', '')
-    >>> growth_class(2.0, float("nan"), float("nan"))
-    'possibly superlinear'
+    ('steep', 'cannot tell', '')
+    >>> growth_class(2.0, float("nan"), float("nan")), growth_class(1.4, 1.2, 1.6)
+    ('cannot tell', 'cannot tell')
     """
-    if is_missing(k) or k <= SUPERLINEAR:
+    if is_missing(k):
         return ""
-    return "superlinear" if not is_missing(low) and low > 1 else "possibly superlinear"
+    return {"above": "steep", "below": ""}.get(side_of_bar(low, high, SUPERLINEAR), CANNOT_TELL)
 
 
 def ratios_against(data: ReportData, rows: pd.DataFrame, groups: Sequence[str], column: str,
@@ -385,6 +387,7 @@ class RunComparisons:
     threshold: float | None  # as given; None: each comparison's default for its unit
     comparisons: dict[str, Comparison] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, SizeComparison] = field(default_factory=dict)  # payload, memory per run
 
 
 def compare_to_base(frame: pd.DataFrame, runs: pd.DataFrame, named: str | None,
@@ -410,6 +413,7 @@ def compare_to_base(frame: pd.DataFrame, runs: pd.DataFrame, named: str | None,
         try:
             found.comparisons[run] = compare_runs(base_frame, frame[frame["run"] == run],
                                                   threshold=threshold)
+            found.sizes[run] = compare_sizes(base_frame, frame[frame["run"] == run])
         except InputError as exc:
             found.problems[run] = str(exc)
     return found

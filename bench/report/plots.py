@@ -33,7 +33,6 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E402
 
-from bench.report.findings import SUPERLINEAR  # noqa: E402
 from bench.report.svg import clean_svg  # noqa: E402
 from bench.subjects.folds import STYLES, Style  # noqa: E402
 from bench.subjects.serializers import SERIALIZERS, Serializer  # noqa: E402
@@ -307,14 +306,15 @@ def plot_pareto(points: pd.DataFrame) -> str:
 
 
 def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
-    """One log-log line per subject (dashed for generator input); superlinear ones bold."""
+    """One log-log line per subject (dashed for generator input); bold where k's 95% CI lies
+    above the bar of bench.report.findings.growth_class (the `growth` column is "steep")."""
     bold_count = 0
     for (subject, kind), line in part.groupby(["subject", "kind"], sort=False):
         colour, marker = style_of(str(subject))
         line = line.sort_values("size")
         x, y = line["size"].to_numpy(float), line["mean"].to_numpy(float) / scale
         k = line["k"].iloc[0]
-        bold = bool(np.isfinite(k) and k > SUPERLINEAR)
+        bold = bool(line["growth"].iloc[0] == "steep")
         ax.plot(x, y, color=colour, marker=marker, markersize=4, linewidth=2.5 if bold else 1,
                 linestyle="--" if kind == "generator" else "-")
         errors = error_columns(line, "mean", scale)
@@ -333,7 +333,7 @@ def draw_lines(ax: Axes, part: pd.DataFrame, scale: float) -> None:
 def plot_scaling(lines: pd.DataFrame, title: str, legend_title: str) -> str:
     """Time vs size on log-log axes, one panel per `panel`, one line per subject.
 
-    lines: panel, subject, kind, size, mean, ci_low, ci_high, k (fitted exponent).
+    lines: panel, subject, kind, size, mean, ci_low, ci_high, k (fitted exponent), growth.
     """
     panels = list(dict.fromkeys(lines["panel"]))
     scale, unit = choose_unit(lines["mean"])

@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report import plots
-from bench.report.answers import NOT_MEASURED as NOT_MEASURED_VERDICT
-from bench.report.answers import Answer, answer_blocks, answers_table, fold_long, judge, not_measured
+from bench.report.answers import Answer, answer_blocks, answers_table, fold_long, not_measured
 from bench.report.blocks import (
     Bullets,
     Details,
@@ -27,6 +26,7 @@ from bench.report.blocks import (
 from bench.report.findings import SUPERLINEAR, Findings, ReportData, is_reduce_style, pickle_baseline
 from bench.report.matrix import capability_table, describe_mapping
 from bench.report.sections import call_of
+from bench.report.tally import CANNOT_TELL, NOT_MEASURED, Tally, tally_sides, tally_verdicts
 from bench.subjects.capability_kinds import KINDS
 from bench.subjects.serializers import SERIALIZERS
 from bench.text import (
@@ -93,27 +93,47 @@ def worst_row(rows: pd.DataFrame) -> Any:
     return rows.loc[ratios.idxmax()] if ratios.notna().any() else rows.iloc[0]
 
 
+def steep_reduce_folds(data: ReportData, found: Findings) -> pd.DataFrame:
+    """The fitted exponents of the reduce folds of the fold run, each with its growth class."""
+    exps = found.exponents
+    return exps[(exps["run"] == data.run_of("fold")) & exps["subject"].map(is_reduce_style)]
+
+
+def growth_words(exponents: pd.DataFrame) -> str:
+    """What the exponents' 95% CIs allow against n^SUPERLINEAR, in words ("" when none).
+
+    >>> growth_words(pd.DataFrame({"growth": ["steep", CANNOT_TELL, ""]}))
+    'by its 95% CI, k is above 1.5 (grows faster than n^1.5) in 1 of 3 reduce folds fitted, at or \
+below in 1, 1 cannot tell'
+    """
+    if exponents.empty:
+        return ""
+    growth = tally_sides({"steep": "above", "": "below"}.get(g, CANNOT_TELL)
+                         for g in exponents["growth"])
+    return (f"by its 95% CI, k is above {SUPERLINEAR} (grows faster than n^{SUPERLINEAR}) "
+            + growth.words("", "at or below", " reduce folds fitted").lstrip())
+
+
 def answer_reduce_claim(data: ReportData, found: Findings) -> Answer:
     """"Use reduce whenever speed is required": per task answers and steep reduce folds."""
     claim = "“Use reduce whenever speed is required.”"
     if found.reduce.empty:
         return not_measured(claim, "no fold cases with a loop reference.")
     measured = found.reduce.dropna(subset=["verdict"])
-    wins = int((measured["winner"] == "reduce").sum())
-    losses = int(((measured["winner"] == "other") | (measured["verdict"] == "same")).sum())
-    exps = found.exponents
-    steep = exps[(exps["run"] == data.run_of("fold")) & exps["subject"].map(is_reduce_style)
-                 & (exps["growth"] != "")]
+    wins = tally_verdicts(measured["verdict"], ["faster"], ["slower", "same"])
+    folds = steep_reduce_folds(data, found)
+    steep = folds[folds["growth"] != ""]
     growth = [f"{growth_line(r)}: {r['growth']}" for _, r in steep.iterrows()]
     key, noise = "-", ""
     if not measured.empty:
         worst = worst_row(measured)
-        key = f"reduce fastest in {wins} of {len(measured)} tasks; worst: {worst['task']} {ratio_of(worst)}"
+        key = f"reduce fastest in {wins.supporting} of {wins.measured} tasks; worst: " \
+              f"{worst['task']} {ratio_of(worst)}"
         noise = str(worst["noise"])
-    sentence = (f"a reduce style was clearly the fastest in {wins} of {len(measured)} tasks "
-                "measured" + (f"; {len(growth)} reduce fold(s) grow faster than n^{SUPERLINEAR}"
-                              if growth else "") + ".")
-    return Answer(claim, judge(wins, losses, len(measured)), key, sentence,
+    grows = growth_words(folds)
+    won = wins.said("clearly the fastest", "slower or the same", " tasks measured")
+    sentence = f"a reduce style was {won}" + (f"; {grows}" if grows else "") + "."
+    return Answer(claim, wins.answer, key, sentence,
                   [*fold_long([Bullets(fold_answers(found))], "Per task"),
                    *fold_long([Bullets(growth)], "Steep reduce folds")], noise)
 
@@ -131,15 +151,15 @@ def answer_toolz_claim(found: Findings) -> Answer:
         for lib in ("toolz", "cytoolz", "builtin"))]
         for task, g in rows[rows["op"].isin(libs["op"])].groupby("op", sort=False)]
     table = make_table(["task", "n", "toolz / loop", "cytoolz / loop", "builtin / loop"], body)
-    faster = int((libs["verdict"] == "faster").sum())
-    against = int(libs["verdict"].isin(["slower", "same"]).sum())
+    faster = tally_verdicts(libs["verdict"], ["faster"], ["slower", "same"])
     worst = worst_row(libs)
-    key = (f"faster than the loop in {faster} of {len(libs)}; worst: {worst['subject']} "
-           f"{worst['op']} {ratio_of(worst)}")
-    sentence = (f"toolz/cytoolz calls were faster than the plain loop in {faster} of "
-                f"{len(libs)} task(s), slower or the same in {against}. toolz.reduce is "
-                "functools.reduce, so the reduce answer covers toolz-style reduce code.")
-    return Answer(claim, judge(faster, against, len(libs)), key, sentence,
+    key = (f"faster than the loop in {faster.supporting} of {faster.measured}; worst: "
+           f"{worst['subject']} {worst['op']} {ratio_of(worst)}")
+    sentence = (f"toolz/cytoolz calls were "
+                f"{faster.said('faster than the plain loop', 'slower or the same', ' task(s)')}. "
+                "toolz.reduce is functools.reduce, so the reduce answer covers toolz-style "
+                "reduce code.")
+    return Answer(claim, faster.answer, key, sentence,
                   fold_long([table], "Time / loop per task"), row_noise(worst))
 
 
@@ -193,16 +213,14 @@ def answer_marshal_claim(data: ReportData, found: Findings) -> Answer:
     rows = versus_rows(found, ["marshal"])
     if rows.empty:
         return not_measured(claim, "no marshal and pickle cases.")
-    faster = int((rows["verdict"] == "faster").sum())
-    against = int(rows["verdict"].isin(["slower", "same"]).sum())
-    unclear = int((rows["verdict"] == "uncertain").sum())
+    faster = tally_verdicts(rows["verdict"], ["faster"], ["slower", "same"])
     median = rows.iloc[(rows["ratio"] - rows["ratio"].median()).abs().argsort().iloc[0]]
-    key = (f"faster in {faster} of {len(rows)} cases; median case {median['shape']} "
-           f"{median['op']}: {ratio_of(median)}")
+    key = (f"faster in {faster.supporting} of {faster.measured} cases; median case "
+           f"{median['shape']} {median['op']}: {ratio_of(median)}")
     caps = ok_counts(data.capabilities, ["marshal", found.baseline or "pickle-5"])
-    sentence = (f"marshal was faster than {found.baseline} in {faster} of {len(rows)} cases, "
-                f"slower or the same in {against}, cannot tell in {unclear}. {caps}")
-    return Answer(claim, judge(faster, against, len(rows)), key, sentence,
+    was = faster.said(f"faster than {found.baseline}", "slower or the same", " cases")
+    sentence = f"marshal was {was}. {caps}"
+    return Answer(claim, faster.answer, key, sentence,
                   [*forest_blocks(found, rows, f"marshal against {found.baseline}"), note],
                   row_noise(median))
 
@@ -214,16 +232,15 @@ def answer_generality_claim(found: Findings) -> Answer:
     rows = versus_rows(found, general)
     if rows.empty:
         return not_measured(claim, f"no {'/'.join(general)} and pickle cases.")
-    slower = int((rows["verdict"] == "slower").sum())
-    against = int(rows["verdict"].isin(["faster", "same"]).sum())
+    slower = tally_verdicts(rows["verdict"], ["slower"], ["faster", "same"])
     spans = [f"{name} {format_factor(g['ratio'].min())}x-{format_factor(g['ratio'].max())}x"
              for name, g in rows.groupby("subject", sort=False)]
-    sentence = (f"slower than {found.baseline} in {slower} of {len(rows)} cases, faster or the "
-                f"same in {against}; time relative to {found.baseline}: {', '.join(spans)}.")
+    sentence = (f"{slower.said(f'slower than {found.baseline}', 'faster or the same', ' cases')}; "
+                f"time relative to {found.baseline}: {', '.join(spans)}.")
     worst = worst_row(rows)
-    key = (f"slower in {slower} of {len(rows)}; worst: {worst['subject']} {worst['shape']} "
-           f"{worst['op']} {ratio_of(worst)}")
-    return Answer(claim, judge(slower, against, len(rows)), key, sentence,
+    key = (f"slower in {slower.supporting} of {slower.measured}; worst: {worst['subject']} "
+           f"{worst['shape']} {worst['op']} {ratio_of(worst)}")
+    return Answer(claim, slower.answer, key, sentence,
                   forest_blocks(found, rows, f"General picklers against {found.baseline}"),
                   row_noise(worst))
 
@@ -259,7 +276,7 @@ def answer_functions_claim(caps: dict[str, Any] | None) -> Answer:
     kind_names = {k["name"] for k in kinds}
     counts = {name: ok_count(caps, name, kind_names) for name in names}
     dill, pickled = counts.get("dill"), counts.get(base or "", 0)
-    verdict = NOT_MEASURED_VERDICT if dill is None else ("true" if dill > pickled else "false")
+    verdict = NOT_MEASURED if dill is None else ("true" if dill > pickled else "false")
     key = ", ".join(f"{name} {n} of {len(kinds)}" for name, n in counts.items())
     sentence = (f"round-trips of {len(kinds)} function kinds, each proven by loading in a "
                 f"fresh process: {key}.")
@@ -318,8 +335,8 @@ def answer_code_claim(caps: dict[str, Any] | None) -> Answer:
                 "load in a fresh process was sent by reference, not as code.")
     table = make_table(["serializer", "code", "data", "data / code", "works in a fresh process"],
                        body)
-    return Answer(claim, judge(len(smaller), len(works) - len(smaller), len(pairs)), key,
-                  sentence, fold_long([table], "Code and data payloads"))
+    verdict = Tally(len(smaller), len(works) - len(smaller)).answer if works else CANNOT_TELL
+    return Answer(claim, verdict, key, sentence, fold_long([table], "Code and data payloads"))
 
 
 # ---------------------------------------------------------------- the section

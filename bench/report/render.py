@@ -54,8 +54,9 @@ METHODS = [
     "Runs side by side use the rule of `bench compare`: per case a t test on log(run / base), "
     "Benjamini-Hochberg control over all cases and the threshold; ratios are run / base.",
     "Scaling exponent k: least squares of log(mean time) on log(size) (scipy.stats.linregress); "
-    "95% CI = k ± t(0.975, n_sizes - 2) x stderr (unknown with two sizes). k > 1.5 is flagged "
-    "as superlinear (quadratic folds have k ≈ 2).",
+    "95% CI = k ± t(0.975, n_sizes - 2) x stderr (unknown with two sizes). A case grows faster "
+    "than n^1.5 only when the whole CI lies above 1.5 (quadratic folds have k ≈ 2); cannot tell "
+    "when it reaches both sides of 1.5 or is unknown.",
     "Warnings follow pyperf check: stdev >= 10% of the mean, minimum or maximum >= 50% away "
     f"from the mean, shortest raw value (value x loops) under 1 ms, and fewer than "
     f"{MIN_PROCESSES} processes.",

@@ -39,6 +39,7 @@ from bench.report.findings import (
     memcpy_speed,
 )
 from bench.report.pareto import pareto_points
+from bench.report.tally import CANNOT_TELL, tally_verdicts
 from bench.subjects.folds import STYLES
 from bench.subjects.serializers import SERIALIZERS
 from bench.subjects.shapes import SHAPES
@@ -300,14 +301,24 @@ def serializers_section(data: ReportData, found: Findings) -> Section:
 
 # ---------------------------------------------------------------- scaling
 
+def growth_flag(row: Any) -> str:
+    """What an exponent's 95% CI allows against n^SUPERLINEAR, in a few words ("" below it)."""
+    if row["growth"] == "steep":
+        return f"grows faster than n^{SUPERLINEAR}: k's 95% CI lies above {SUPERLINEAR}"
+    if row["growth"] == CANNOT_TELL:
+        why = "two sizes, no CI" if pd.isna(row["low"]) else \
+            f"k's 95% CI reaches both sides of {SUPERLINEAR}"
+        return f"{CANNOT_TELL}: {why}"
+    return ""
+
+
 def exponent_table(exponents: pd.DataFrame, heading: str) -> Table:
-    """Fitted exponents, steepest first, superlinear rows flagged."""
+    """Fitted exponents, steepest first, rows flagged by what their CI allows against the bar."""
     rows = exponents.sort_values("k", ascending=False, kind="stable")
     body, classes = [], []
     for _, r in rows.iterrows():
         ci = "unknown (2 sizes)" if pd.isna(r["low"]) else format_interval(r["low"], r["high"])
-        flag = {"superlinear": "superlinear: k's CI lies above 1",
-                "possibly superlinear": "possibly superlinear: needs more sizes"}.get(r["growth"], "")
+        flag = growth_flag(r)
         body.append([r["suite"], r["subject"], r["op"], r["shape"], f"{r['k']:.2f}", ci,
                      f"{r['n']} ({r['min_size']} – {r['max_size']})", flag])
         classes.append(r["growth"].replace(" ", "-"))
@@ -318,7 +329,7 @@ def exponent_table(exponents: pd.DataFrame, heading: str) -> Table:
 def scaling_lines(data: ReportData, suite: str, exponents: pd.DataFrame) -> pd.DataFrame:
     """Summary rows of one suite's fitted groups with their k, panel and line kind."""
     keys = ["subject", "op", "shape"]
-    rows = data.cases(suite).merge(exponents[[*keys, "k"]], on=keys)
+    rows = data.cases(suite).merge(exponents[[*keys, "k", "growth"]], on=keys)
     if suite == "fold":
         return rows.assign(panel=rows["op"], kind=rows["shape"])
     return rows.assign(panel=rows["shape"], kind="list")
@@ -331,7 +342,7 @@ def scaling_figures(data: ReportData, suite: str, exponents: pd.DataFrame) -> li
         return []
     if suite == "fold":
         svg = plots.plot_scaling(lines, "Folds: time vs n (dashed: generator input; bold: "
-                                 f"k > {SUPERLINEAR})", "fold style")
+                                 f"k's 95% CI above {SUPERLINEAR})", "fold style")
         return [make_figure(svg, "Fold time per call against n, log-log, 95% CI bars.")]
     figures = []
     for op in ("dumps", "loads"):
@@ -362,13 +373,15 @@ def scaling_section(data: ReportData, found: Findings) -> Section:
                                f"means cost ~ n^k; k near 2 is quadratic."))
     exponents = pd.concat([e for _, _, e in parts])
     steep = exponents[exponents["growth"] != ""]
-    sure = int((steep["growth"] == "superlinear").sum())
+    growth = tally_verdicts(exponents["growth"], ["steep"], [""], [CANNOT_TELL])
     section.blocks += [
-        Text(f"{sure} case(s) superlinear (k > {SUPERLINEAR}, its 95% CI above 1); "
-             f"{len(steep) - sure} possibly superlinear (k > {SUPERLINEAR} but its CI reaches 1: "
-             "needs more sizes).", "answer"),
-        exponent_table(steep, f"k > {SUPERLINEAR}") if not steep.empty
-        else Text(f"No case grows faster than n^{SUPERLINEAR}."),
+        Text(growth.words(f"Grows faster than n^{SUPERLINEAR} (k's 95% CI above {SUPERLINEAR})",
+                          "no faster (CI at or below it)", " cases")
+             + (" (the CI reaches both sides of the bar, or two sizes)" if growth.undecided
+                else "") + ".", "answer"),
+        exponent_table(steep, f"k's 95% CI reaches above {SUPERLINEAR}") if not steep.empty
+        else Text(f"No case's 95% CI of k reaches above {SUPERLINEAR}: none grows faster than "
+                  f"n^{SUPERLINEAR}."),
         exponent_table(exponents, "Fitted exponents of every case: cost ~ n^k")]
     for suite, _, exps in parts:
         section.blocks += scaling_figures(data, suite, exps) if suite != "ref" else []
