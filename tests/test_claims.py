@@ -103,6 +103,7 @@ def test_a_claim_the_undecided_tasks_could_flip_cannot_tell(tmp_path: Path) -> N
     assert "faster than the plain loop in 1 of 3 task(s), slower or the same in 0, 2 cannot tell" \
         in answer.sentence
     assert "(the 2 that cannot tell allow mixed or true)" in answer.sentence
+    assert answer.key.startswith("faster than the loop in 1 of 3 (2 cannot tell); ")
 
 
 def test_undecided_cells_that_cannot_flip_a_claim_leave_it_answered(tmp_path: Path) -> None:

@@ -127,8 +127,7 @@ def answer_reduce_claim(data: ReportData, found: Findings) -> Answer:
     key, noise = "-", ""
     if not measured.empty:
         worst = worst_row(measured)
-        key = f"reduce fastest in {wins.supporting} of {wins.measured} tasks; worst: " \
-              f"{worst['task']} {ratio_of(worst)}"
+        key = f"reduce fastest in {wins.share(' tasks')}; worst: {worst['task']} {ratio_of(worst)}"
         noise = str(worst["noise"])
     grows = growth_words(folds)
     won = wins.said("clearly the fastest", "slower or the same", " tasks measured")
@@ -153,7 +152,7 @@ def answer_toolz_claim(found: Findings) -> Answer:
     table = make_table(["task", "n", "toolz / loop", "cytoolz / loop", "builtin / loop"], body)
     faster = tally_verdicts(libs["verdict"], ["faster"], ["slower", "same"])
     worst = worst_row(libs)
-    key = (f"faster than the loop in {faster.supporting} of {faster.measured}; worst: "
+    key = (f"faster than the loop in {faster.share()}; worst: "
            f"{worst['subject']} {worst['op']} {ratio_of(worst)}")
     sentence = (f"toolz/cytoolz calls were "
                 f"{faster.said('faster than the plain loop', 'slower or the same', ' task(s)')}. "
@@ -215,7 +214,7 @@ def answer_marshal_claim(data: ReportData, found: Findings) -> Answer:
         return not_measured(claim, "no marshal and pickle cases.")
     faster = tally_verdicts(rows["verdict"], ["faster"], ["slower", "same"])
     median = rows.iloc[(rows["ratio"] - rows["ratio"].median()).abs().argsort().iloc[0]]
-    key = (f"faster in {faster.supporting} of {faster.measured} cases; median case "
+    key = (f"faster in {faster.share(' cases')}; median case "
            f"{median['shape']} {median['op']}: {ratio_of(median)}")
     caps = ok_counts(data.capabilities, ["marshal", found.baseline or "pickle-5"])
     was = faster.said(f"faster than {found.baseline}", "slower or the same", " cases")
@@ -238,7 +237,7 @@ def answer_generality_claim(found: Findings) -> Answer:
     sentence = (f"{slower.said(f'slower than {found.baseline}', 'faster or the same', ' cases')}; "
                 f"time relative to {found.baseline}: {', '.join(spans)}.")
     worst = worst_row(rows)
-    key = (f"slower in {slower.supporting} of {slower.measured}; worst: {worst['subject']} "
+    key = (f"slower in {slower.share()}; worst: {worst['subject']} "
            f"{worst['shape']} {worst['op']} {ratio_of(worst)}")
     return Answer(claim, slower.answer, key, sentence,
                   forest_blocks(found, rows, f"General picklers against {found.baseline}"),

@@ -79,6 +79,15 @@ class Tally:
         said = f"{yes} in {self.supporting} of {self.measured}{of}, {no} in {self.contradicting}"
         return said + (f", {self.undecided} {CANNOT_TELL}" if self.undecided else "")
 
+    def share(self, of: str = "") -> str:
+        """The supporting cells out of all, and the undecided ones when there are any.
+
+        >>> Tally(0, 2, 4).share(" tasks"), Tally(3, 1).share()
+        ('0 of 6 tasks (4 cannot tell)', '3 of 4')
+        """
+        unsure = f" ({self.undecided} {CANNOT_TELL})" if self.undecided else ""
+        return f"{self.supporting} of {self.measured}{of}{unsure}"
+
     def said(self, yes: str, no: str, of: str = "") -> str:
         """The counts in words (`words`), then what the undecided cells allow (`doubt`)."""
         return self.words(yes, no, of) + self.doubt()
