@@ -5,9 +5,10 @@ all runs' estimates of it.
 
 For every case timed in every file: the run's location and 95% CI as `bench run` and the
 report compute them (bench.location: the mean of the fastest half of the process means, the
-spread floored at the run's noise floor) and whether it covers the mean of the runs'
-locations. `--mean` locates every case by the plain mean of its process means (Student t)
-instead; `--no-floor` leaves the spreads unfloored.
+spread floored at the run's noise floor, on process means corrected by their canaries; `--raw`:
+as timed) and whether it covers the mean of the runs' locations. `--mean` locates every case
+by the plain mean of its process means (Student t) instead; `--no-floor` leaves the spreads
+unfloored.
 Prints the share of (case, run) pairs covered (an honest 95% CI covers it in about 90% or
 more of them: the mean of the runs itself carries each run's noise), the cases covered
 least, and per run: how it was located, its per-process noise, its shift (the median over
@@ -27,19 +28,39 @@ from bench.location import (
     FASTEST_HALF,
     MEAN,
     Interval,
+    correct_processes,
     locate_case,
     noise_floor,
     run_noise,
     spread_of,
 )
 from bench.results import read_results
-from bench.run.schedule import process_means
+from bench.run.schedule import process_canaries, process_means
 
 
-def read_means(paths: list[str]) -> tuple[dict[str, list[list[float]]], list[float | None]]:
+def run_means(path: str, raw: bool = False) -> dict[str, list[float]]:
+    """Case -> its process means in one results file, corrected by their canaries as bench
+    locates them (bench.location.correct_processes), or as timed with `raw`."""
+    benchmarks = read_results(path).benchmarks
+    means = {b.get_name(): process_means(b) for b in benchmarks}
+    if raw:
+        return means
+    names = [b.get_name() for b in benchmarks for _ in means[b.get_name()]]
+    fixed, _ = correct_processes(names, [m for b in benchmarks for m in means[b.get_name()]],
+                                 [c for b in benchmarks for c in process_canaries(b)])
+    out, start = {}, 0
+    for b in benchmarks:
+        count = len(means[b.get_name()])
+        out[b.get_name()] = fixed[start:start + count].tolist()
+        start += count
+    return out
+
+
+def read_means(paths: list[str], raw: bool = False
+               ) -> tuple[dict[str, list[list[float]]], list[float | None]]:
     """Case -> one list of process means per file, for the cases every file timed with 2+
     processes; and each file's per-process noise over all its cases."""
-    runs = [{b.get_name(): process_means(b) for b in read_results(p).benchmarks} for p in paths]
+    runs = [run_means(p, raw) for p in paths]
     common = set.intersection(*(set(run) for run in runs))
     cases = {name: [run[name] for run in runs] for name in sorted(common)
              if all(len(run[name]) >= 2 for run in runs)}
@@ -96,10 +117,12 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="plain t intervals")
     parser.add_argument("--mean", action="store_const", const=MEAN, default=FASTEST_HALF,
                         dest="method", help="locate by the plain mean of the process means")
+    parser.add_argument("--raw", action="store_true",
+                        help="the process means as timed, without the canary's correction")
     parser.add_argument("--net-of-shift", action="store_true",
                         help="divide each run's means by its shift (the whole machine's) first")
     args = parser.parse_args()
-    cases, noise = read_means(args.paths)
+    cases, noise = read_means(args.paths, args.raw)
     runs, method = len(args.paths), args.method
     shifts = run_shifts(cases, runs, method)
     if args.net_of_shift:
