@@ -41,6 +41,16 @@ VERDICTS: dict[str, str] = {
     "missing": "measured in the base only",
     "new": "measured in the head only",
 }
+# Verdict of a size head/base (payload bytes, peak memory; bench.gate.sizes) -> what it means.
+SIZE_VERDICTS: dict[str, str] = {
+    "larger": "larger than the base by more than the size's tolerance",
+    "smaller": "smaller than the base by more than the size's tolerance",
+    "same": "within the size's tolerance of the base",
+    "uncertain": "the runs of a side differ by more than the tolerance",
+    "missing": "recorded in the base only",
+    "new": "recorded in the head only",
+}
+SIZE_WORDS = ("larger", "smaller")  # format_ratio's words for a size
 # How a page for readers words a verdict: "uncertain" reads "cannot tell" (the CI is too wide
 # to say same, slower or faster); the other verdicts keep their names.
 VERDICT_LABELS: dict[str, str] = {"uncertain": "cannot tell"}
@@ -125,6 +135,19 @@ def format_quantity(value: Any, unit: str) -> str:
     return f"{float(value) / scale:#.3g} {name}".replace(". ", " ").rstrip()
 
 
+def format_byte_change(change: Any) -> str:
+    """A signed change in bytes: whole bytes under 1 kB, else 3 significant digits.
+
+    >>> format_byte_change(9), format_byte_change(-54030), format_byte_change(0)
+    ('+9 B', '-54.0 kB', '0 B')
+    """
+    if is_missing(change):
+        return MISSING
+    if abs(change) < 1000:
+        return f"{round(change):+d} B" if round(change) else "0 B"
+    return ("+" if change > 0 else "") + format_quantity(change, "byte")
+
+
 def format_factor(value: Any) -> str:
     """A bare factor with 3 significant digits, whole numbers with separators from 100 on.
 
@@ -136,17 +159,19 @@ def format_factor(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def format_ratio(ratio: Any) -> str:
-    """A ratio new/old (head/base) in pyperf's words.
+def format_ratio(ratio: Any, words: tuple[str, str] = ("slower", "faster")) -> str:
+    """A ratio new/old (head/base) in pyperf's words, or in `words` (up, down): SIZE_WORDS.
 
     >>> format_ratio(1.234), format_ratio(0.95), format_ratio(1.0001), format_ratio(None)
     ('1.23x slower', '1.05x faster', '1.00x', '-')
+    >>> format_ratio(2.0, SIZE_WORDS)
+    '2.00x larger'
     """
     if is_missing(ratio) or ratio <= 0:
         return MISSING
     if f"{ratio:.2f}" == "1.00" and f"{1 / ratio:.2f}" == "1.00":
         return "1.00x"
-    return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
+    return f"{ratio:.2f}x {words[0]}" if ratio > 1 else f"{1 / ratio:.2f}x {words[1]}"
 
 
 def format_change(ratio: Any, low: Any, high: Any) -> str:

@@ -123,12 +123,30 @@ def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
                         help=threshold_help())
 
 
-def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
-    """--threshold, --format and --fail-on: the options of every command that gives verdicts."""
+def add_gate_arguments(parser: argparse.ArgumentParser, sizes: bool = False) -> None:
+    """--threshold, --format and --fail-on: the options of every command that gives verdicts;
+    with `sizes`, --fail-on also names payload and memory (bench.gate.sizes)."""
     add_threshold_argument(parser)
     add_format_argument(parser)
-    parser.add_argument("--fail-on", choices=["slower", "never"], default="slower",
-                        help="exit 1 when a case is slower (default), or never")
+    if not sizes:
+        parser.add_argument("--fail-on", choices=["slower", "never"], default="slower",
+                            help="exit 1 when a case is slower (default), or never")
+        return
+    parser.add_argument("--fail-on", type=parse_fail_on, default=("slower",), metavar="LIST",
+                        help="what fails the job (exit 1), comma-separated: slower (default: a "
+                             "slower case of the runs' own metric), time, instructions, payload "
+                             "(a larger payload), memory (a larger peak memory), or never; "
+                             "e.g. --fail-on slower,payload")
+
+
+def parse_fail_on(text: str) -> tuple[str, ...]:
+    """--fail-on's list (bench.gate.sizes.parse_fail_on); argparse's type."""
+    from bench.gate.sizes import parse_fail_on as parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_number(text: str) -> float:

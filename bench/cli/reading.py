@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.cli.options import (
     EXIT_OK,
+    EXIT_REGRESSION,
     add_format_argument,
     add_gate_arguments,
     add_threshold_argument,
@@ -78,7 +79,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="BASE HEAD, or only HEAD when --base is given")
     parser.add_argument("--base", action="append", default=[], metavar="FILE_OR_GLOB",
                         help="a run of the base (repeatable, globs allowed)")
-    add_gate_arguments(parser)
+    add_gate_arguments(parser, sizes=True)
     parser.add_argument("-o", "--output", type=parse_filename, help="write the report here instead of stdout")
 
 
@@ -87,7 +88,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from bench.frame import describe_runs, environment_differences, tidy_frame
     from bench.gate.render import format_comparison
-    from bench.gate.rule import compare_runs, exit_code_for
+    from bench.gate.rule import compare_runs
+    from bench.gate.sizes import check_fail_on, compare_sizes, failing
+    from bench.metric import common_metric
     from bench.results import read_runs
     from bench.run.schedule import describe_noise
 
@@ -108,8 +111,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_output(args.output, force=True)
         check_not_input(args.output, [*base, *head])
     base_runs, head_runs = read_runs(base), read_runs(head)
-    comparison = compare_runs(tidy_frame(base_runs), tidy_frame(head_runs),
-                              threshold=args.threshold)
+    metric = common_metric(loaded.metric() for loaded in [*base_runs, *head_runs])
+    if metric is not None:
+        check_fail_on(args.fail_on, metric)
+    base_frame, head_frame = tidy_frame(base_runs), tidy_frame(head_runs)
+    comparison = compare_runs(base_frame, head_frame, threshold=args.threshold)
+    sizes = compare_sizes(base_frame, head_frame)
     noise = tuple(f"{loaded.run}: {describe_noise(loaded.noise)}"
                   for loaded in [*base_runs, *head_runs] if loaded.noise)
     differences = environment_differences(describe_runs([*base_runs, *head_runs]),
@@ -117,8 +124,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     environment = (("the runs differ in " + "; ".join(differences) + ": the comparison measures "
                     "that difference too",) if differences else ())
     comparison = dataclasses.replace(comparison, notes=comparison.notes + environment + noise)
-    write_output(format_comparison(comparison, args.format), args.output)
-    return exit_code_for(comparison, args.fail_on)
+    write_output(format_comparison(comparison, args.format, sizes), args.output)
+    return EXIT_REGRESSION if failing(comparison, sizes, args.fail_on) else EXIT_OK
 
 
 def add_sensitivity_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from bench.cli.options import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_REGRESSION,
     add_data_arguments,
     add_format_argument,
     add_gate_arguments,
@@ -326,7 +327,7 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
     parser.add_argument("--rounds", type=parse_count, default=AB_ROUNDS,
                         help=f"A/B alternations per case (default: {AB_ROUNDS})")
-    add_gate_arguments(parser)
+    add_gate_arguments(parser, sizes=True)
     add_metric_argument(parser)
     parser.add_argument("--outdir", default="results/ab", type=parse_filename,
                         help="where a.json and b.json go")
@@ -357,11 +358,13 @@ def check_interpreters(paths: list[str]) -> dict[str, str]:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
+    from bench.gate.sizes import check_fail_on
     from bench.results import Results
     from bench.run import runner
 
     pythons = {} if args.specs else check_interpreters(args.pythons)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
+    check_fail_on(args.fail_on, get_metric(args.metric))
     outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
     if args.specs:  # --with: each side's environment, made or reused, and the cases both list
         for output in outputs.values():
@@ -384,7 +387,8 @@ def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
     """`bench ab` once both outputs are locked: run both sides, save, compare."""
     from bench.frame import load_results
     from bench.gate.render import format_comparison
-    from bench.gate.rule import compare_runs, exit_code_for
+    from bench.gate.rule import compare_runs
+    from bench.gate.sizes import compare_sizes, failing
     from bench.run import runner
 
     metric = get_metric(args.metric)
@@ -413,11 +417,14 @@ def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
     if not (outputs["a"].benchmarks and outputs["b"].benchmarks):
         print("ERROR: no case was measured on both sides", file=sys.stderr)
         return EXIT_FAILED_CASES
-    comparison = compare_runs(load_results([outputs["a"].path]), load_results([outputs["b"].path]),
-                              threshold=args.threshold, paired=metric.paired_ab)
-    sys.stdout.write(format_comparison(comparison, args.format))
+    sides = load_results([outputs["a"].path]), load_results([outputs["b"].path])
+    comparison = compare_runs(*sides, threshold=args.threshold, paired=metric.paired_ab)
+    sizes = compare_sizes(*sides)
+    sys.stdout.write(format_comparison(comparison, args.format, sizes))
     failed = any(output.failures for output in outputs.values())
-    return exit_code_for(comparison, args.fail_on) or (EXIT_FAILED_CASES if failed else EXIT_OK)
+    if failing(comparison, sizes, args.fail_on):
+        return EXIT_REGRESSION
+    return EXIT_FAILED_CASES if failed else EXIT_OK
 
 
 # ---------------------------------------------------------------- capabilities

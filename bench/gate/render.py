@@ -14,10 +14,14 @@ import pandas as pd
 from bench.gate.history import History
 from bench.gate.rule import Comparison, Estimate
 from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivity
+from bench.gate.sizes import SIZE_COLUMNS, SIZES, SizeComparison
 from bench.location import CONFIDENCE
 from bench.text import (
+    SIZE_VERDICTS,
+    SIZE_WORDS,
     VERDICTS,
     escape_markdown,
+    format_byte_change,
     format_change,
     format_change_interval,
     format_percent,
@@ -35,7 +39,8 @@ from bench.text import (
 #   2: "pooling" {shared_var, shared_df, prior_df} replaces "prior_df".
 #   3: "pooling" adds run_shift, run_shift_var, run_floor_var, run_floor_df (one run per side:
 #      the log shift all cases share and the run-to-run floor learned across cases).
-SCHEMA_VERSION = 3
+#   4: "sizes" {rules, summary, cases}: payload and peak memory verdicts (bench.gate.sizes).
+SCHEMA_VERSION = 4
 
 
 # ---------------------------------------------------------------- a comparison
@@ -81,16 +86,74 @@ def describe_rule(cmp: Comparison) -> str:
             f"mode {cmp.mode}")
 
 
-def format_comparison_text(cmp: Comparison) -> str:
-    """Terminal report: header, notes, case table slowest first, geometric mean, counts."""
+def format_comparison_text(cmp: Comparison, sizes: SizeComparison | None = None) -> str:
+    """Terminal report: header, notes, case table slowest first, geometric mean, counts; then
+    payload and memory, when the runs recorded them: counts and the cases not the same."""
     lines = [f"bench compare: {describe_sides(cmp)}; {describe_rule(cmp)}"]
     lines += [f"note: {note}" for note in cmp.notes]
     lines += ["", *render_text_table(*tabulate_cases(cmp.cases)), ""]
     lines += [describe_geomean(cmp.geomean), summarize_counts(cmp.counts())]
+    if sizes is not None and len(sizes.cases):
+        changed = sizes.cases[sizes.cases["verdict"] != "same"]
+        lines += ["", f"Payload and peak memory ({describe_size_rules(sizes)}):",
+                  *summarize_sizes(sizes), ""]
+        lines += render_text_table(*tabulate_sizes(changed)) if len(changed) else [
+            "no payload or memory change"]
     return "\n".join(lines) + "\n"
 
 
-def format_comparison_markdown(cmp: Comparison) -> str:
+# ---------------------------------------------------------------- payload and memory
+
+def describe_size_rules(sizes: SizeComparison) -> str:
+    """'payload exact (any byte), memory within 5% or 4.00 kB' for the sizes recorded."""
+    return ", ".join(f"{name} {SIZES[name].describe()}" for name in sizes.recorded())
+
+
+def summarize_sizes(sizes: SizeComparison) -> list[str]:
+    """'payload: 1 larger, 0 smaller, 3 same, ...' per size recorded."""
+    return [f"{name}: " + ", ".join(f"{count} {verdict}"
+                                    for verdict, count in sizes.counts(name).items())
+            for name in sizes.recorded()]
+
+
+def tabulate_sizes(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of a size table: base and head values, the change, the verdict."""
+    headers = ["Benchmark", "Size", "Base", "Head", "Change", "Bytes", "Verdict"]
+    cells = []
+    for row in rows.itertuples():
+        change = format_ratio(row.ratio, SIZE_WORDS)
+        if row.ratio_low != row.ratio_high:  # several values on a side: the span they allow
+            change += " " + format_change_interval(row.ratio, row.ratio_low, row.ratio_high)
+        cells.append([row.benchmark, row.size, format_quantity(row.base, "byte"),
+                      format_quantity(row.head, "byte"), change,
+                      format_byte_change(row.head - row.base), row.verdict])
+    return headers, cells
+
+
+def format_sizes_markdown(sizes: SizeComparison) -> list[str]:
+    """The markdown lines of payload and memory: counts, the cases not the same."""
+    if not len(sizes.cases):
+        return []
+    changed = sizes.cases[sizes.cases["verdict"] != "same"]
+    lines = ["", "#### Payload and peak memory", "",
+             escape_markdown(describe_size_rules(sizes)) + "; verdicts: "
+             + ", ".join(SIZE_VERDICTS), "", *(f"- {line}" for line in summarize_sizes(sizes))]
+    if len(changed):
+        lines += ["", *render_markdown_table(*tabulate_sizes(changed))]
+    return lines
+
+
+def sizes_document(sizes: SizeComparison | None) -> dict[str, Any]:
+    """The "sizes" part of a comparison's JSON: each size's rule, counts and every case."""
+    cases = sizes.cases if sizes is not None else pd.DataFrame(columns=SIZE_COLUMNS)
+    found = sizes if sizes is not None else SizeComparison(cases)
+    return {"rules": {name: {"relative": size.relative, "floor_bytes": size.floor,
+                             "noun": size.noun} for name, size in SIZES.items()},
+            "summary": {name: found.counts(name) for name in SIZES},
+            "cases": records_of(cases)}
+
+
+def format_comparison_markdown(cmp: Comparison, sizes: SizeComparison | None = None) -> str:
     """Step-summary / PR-comment report: summary, notes, table of the cases that changed or
     came and went; uncertain and same cases folded."""
     counts = cmp.counts()
@@ -109,11 +172,13 @@ def format_comparison_markdown(cmp: Comparison) -> str:
         if len(part):
             lines += ["", f"<details><summary>{len(part)} case(s) {label}</summary>", "",
                       *render_markdown_table(*tabulate_cases(part)), "", "</details>"]
+    if sizes is not None:
+        lines += format_sizes_markdown(sizes)
     return "\n".join(lines) + "\n"
 
 
-def comparison_document(cmp: Comparison) -> dict[str, Any]:
-    """The versioned JSON document of a comparison."""
+def comparison_document(cmp: Comparison, sizes: SizeComparison | None = None) -> dict[str, Any]:
+    """The versioned JSON document of a comparison (sizes: payload and memory verdicts)."""
     return {"schema_version": SCHEMA_VERSION, "kind": "bench-compare",
             "threshold": cmp.threshold, "alpha": cmp.alpha, "confidence": CONFIDENCE,
             "correction": "benjamini-hochberg", "mode": cmp.mode,
@@ -121,14 +186,17 @@ def comparison_document(cmp: Comparison) -> dict[str, Any]:
             "base_runs": list(cmp.base_runs), "head_runs": list(cmp.head_runs),
             "summary": cmp.counts(), "regression": cmp.counts()["slower"] > 0,
             "geomean": {k: round_float(v) for k, v in cmp.geomean.__dict__.items()},
-            "notes": list(cmp.notes), "cases": records_of(cmp.cases)}
+            "notes": list(cmp.notes), "cases": records_of(cmp.cases),
+            "sizes": sizes_document(sizes)}
 
 
-def format_comparison(cmp: Comparison, fmt: str = "text") -> str:
-    """The comparison as text, md or json (bench.text.FORMATS)."""
-    return render_document(fmt, text=lambda: format_comparison_text(cmp),
-                           markdown=lambda: format_comparison_markdown(cmp),
-                           data=lambda: comparison_document(cmp))
+def format_comparison(cmp: Comparison, fmt: str = "text",
+                      sizes: SizeComparison | None = None) -> str:
+    """The comparison as text, md or json (bench.text.FORMATS), with payload and memory
+    verdicts when `sizes` is given (bench.gate.sizes)."""
+    return render_document(fmt, text=lambda: format_comparison_text(cmp, sizes),
+                           markdown=lambda: format_comparison_markdown(cmp, sizes),
+                           data=lambda: comparison_document(cmp, sizes))
 
 
 # ---------------------------------------------------------------- a sensitivity

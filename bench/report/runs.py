@@ -13,7 +13,13 @@ from typing import Any
 import pandas as pd
 
 from bench.frame import environment_differences
-from bench.gate.render import describe_geomean, describe_rule, summarize_counts
+from bench.gate.render import (
+    describe_geomean,
+    describe_rule,
+    describe_size_rules,
+    summarize_counts,
+    summarize_sizes,
+)
 from bench.gate.rule import Comparison
 from bench.location import exp_clamped
 from bench.report import plots
@@ -31,7 +37,17 @@ from bench.report.blocks import (
     slugify,
 )
 from bench.report.findings import RunComparisons
-from bench.text import VERDICTS, format_change, format_interval, format_quantity, format_ratio, verdict_label
+from bench.text import (
+    SIZE_VERDICTS,
+    SIZE_WORDS,
+    VERDICTS,
+    format_byte_change,
+    format_change,
+    format_interval,
+    format_quantity,
+    format_ratio,
+    verdict_label,
+)
 
 MOVED_TOGETHER = 0.8  # share of cases moving the same way that suggests the machine moved
 TOP = 10  # regressions and improvements named in the section
@@ -188,4 +204,53 @@ def runs_section(found: RunComparisons | None, runs: pd.DataFrame | None = None,
                                           "Time ratio of each common case to the base run, "
                                           "sorted; the band is the 95% CI."))
     section.blocks.append(comparison_table(found, summary))
+    section.blocks += size_blocks(found)
     return section
+
+
+# ---------------------------------------------------------------- payload and memory
+
+def size_cells(run: str, row: Any | None) -> list[Any]:
+    """[value, change, verdict] of one case's size in one run (dashes when absent); the
+    verdict cell carries data-case, data-run, data-size and data-verdict."""
+    if row is None:
+        return [None, None, None]
+    verdict = str(row["verdict"])
+    data = (("case", str(row["benchmark"])), ("run", run), ("size", str(row["size"])),
+            ("verdict", verdict))
+    change = (None if pd.isna(row["ratio"]) else
+              f"{format_ratio(row['ratio'], SIZE_WORDS)} ({format_byte_change(row['head'] - row['base'])})")
+    return [format_quantity(row["head"], "byte"), change,
+            Cell(verdict_label(verdict), f"verdict-{verdict}",
+                 str(row["reason"] or SIZE_VERDICTS.get(verdict, "")), data)]
+
+
+def size_blocks(found: RunComparisons) -> list[Any]:
+    """Payload and peak memory of every run against the base (bench.gate.sizes): each run's
+    counts, and a table of the cases whose size is not the same in some run."""
+    recorded = {run: sizes for run, sizes in found.sizes.items() if len(sizes.cases)}
+    if not recorded:
+        return []
+    blocks: list[Any] = [
+        Heading("Payload and peak memory", "runs-sizes"),
+        Text(f"Payload bytes of one dumps and peak bytes allocated by one call (tracemalloc), "
+             f"each run against {found.base}: nearly deterministic, so judged by a tolerance, "
+             f"not a test ({describe_size_rules(next(iter(recorded.values())))}); larger and "
+             "smaller are the gate's size verdicts (`bench compare --fail-on payload,memory`)."),
+        Bullets([f"{run}: {line}" for run, sizes in recorded.items()
+                 for line in summarize_sizes(sizes)])]
+    by_run = {run: {(row["benchmark"], row["size"]): row for _, row in sizes.cases.iterrows()}
+              for run, sizes in recorded.items()}
+    keys = list(dict.fromkeys(key for rows in by_run.values() for key, row in rows.items()
+                              if row["verdict"] != "same"))
+    if not keys:
+        blocks.append(Text("Every case's payload and peak memory is the same in every run."))
+        return blocks
+    base_value = {key: row["base"] for rows in by_run.values() for key, row in rows.items()}
+    body = [[case, size, format_quantity(base_value[(case, size)], "byte"),
+             *(cell for run, rows in by_run.items() for cell in size_cells(run, rows.get((case, size))))]
+            for case, size in keys]
+    columns = ["case", "size", found.base, *(c for run in by_run for c in (run, f"{run} / {found.base}",
+                                                                        "verdict"))]
+    blocks.append(make_table(columns, body, "Cases whose size changed", sortable=True))
+    return blocks
