@@ -70,7 +70,8 @@ def _differ(x: Any, y: Any) -> str:
         lost, added = [k for k in x if k not in y], [k for k in y if k not in x]
         return f"key {lost[0]!r} lost" if lost else f"key {added[0]!r} added"
     text = f"{x!r} became {y!r}"
-    return text if len(text) <= 80 and "\n" not in text else "values changed"
+    short = len(text) <= 80 and "\n" not in text
+    return text if short else f"the {type(x).__name__} is not equal to the one given"
 
 
 def _same_node(x: Any, y: Any, stack: list[tuple[Any, Any]], rel_tol: float) -> bool:

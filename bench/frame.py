@@ -27,6 +27,7 @@ Added columns (after the fixed ones):
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
     canary            float  run metadata `bench_canary`: seconds of the process's canary, NaN when absent
+    roundtrip         str    `bench_roundtrip` of the user's data (--data): exact, or lossy: FIRST DIFFERENCE
 
 Values inside one process are not independent, so every statistic of a case's
 location is computed over per-process means (`process_means`): the summary's `mean` is
@@ -69,13 +70,13 @@ KEYS = ["run", "benchmark"]
 MIN_PROCESSES = 2
 LABELS = ["suite", "subject", "op", "shape", "size"]
 STRING_COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op",
-                  "shape", "unit", "subject_version"]
+                  "shape", "unit", "subject_version", "roundtrip"]
 INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "round", "pass",
                "reply_bytes"]
 COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
            "size", "unit", "process", "value", "subject_version", "payload_bytes",
            "peak_alloc_bytes", "shape_nbytes", "round", "pass", "reply_bytes", "comm_share",
-           "minor_faults_per_call", "loops", "canary"]
+           "minor_faults_per_call", "loops", "canary", "roundtrip"]
 # frame column -> pyperf run metadata key
 METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
                  "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
@@ -84,7 +85,7 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
                  "round": "bench_round", "pass": "bench_pass", "reply_bytes": "reply_bytes",
                  "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
-                 "loops": "loops", "canary": "bench_canary"}
+                 "loops": "loops", "canary": "bench_canary", "roundtrip": "bench_roundtrip"}
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 

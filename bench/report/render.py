@@ -24,6 +24,7 @@ from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.history import history_section
 from bench.report.matrix import capabilities_section
 from bench.report.metrics import metrics_section
+from bench.report.payload import payload_sections
 from bench.report.questions import fold_answers, questions_section
 from bench.report.runs import headline_lines, runs_section
 from bench.report.sections import (
@@ -70,7 +71,8 @@ def build_sections(data: ReportData, found: Findings, history: History | None = 
     """Every section of the report, in page order (History only when a history is given;
     csv_name: the CSV of every case written beside the page, linked from the Table)."""
     extra = [history_section(history)] if history is not None else []
-    return [questions_section(data, found), environment_section(data, found),
+    return [*payload_sections(data, found), questions_section(data, found),
+            environment_section(data, found),
             serializers_section(data, found), scaling_section(data, found), ship_section(data),
             folds_section(data, found, fold_answers(found)),
             capabilities_section(data.capabilities), runs_section(found.runs, data.runs, data.summary),
