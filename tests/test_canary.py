@@ -8,6 +8,7 @@ machine's speed at its moment (plus a little noise of their own).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from bench.frame import (
     summarize,
 )
 from bench.location import CANARY_MIN_PROCESSES, correct_processes, relative_half_width
-from bench.results import read_runs
+from bench.results import Results, read_runs, write_results
 from bench.run.schedule import Scheduler, describe_noise, measure_noise
 from bench.run.worker import canary_work, time_values
 
@@ -175,3 +176,14 @@ def test_the_worker_times_the_canary_between_its_values() -> None:
     result = time_values(lambda loops: loops * 1e-3, 2, 1, 3, canary=True)
     assert result["metadata"]["bench_canary"] > 0
     assert "bench_canary" not in time_values(lambda loops: loops * 1e-3, 2, 1, 3)["metadata"]
+
+
+def test_the_noise_banner_gives_the_noise_before_and_after(tmp_path: Path) -> None:
+    benchmarks = synthetic_run(cases(12), 6, seed=10)
+    path = str(tmp_path / "run.json")
+    write_results(Results(benchmarks, path=path, noise=measure_noise(benchmarks)))
+    noise = describe_runs(read_runs([path]))["noise"].iloc[0]  # the report's "Noise of the day"
+    before = re.search(r"per-process noise ([\d.]+)% after the canary correction \(([\d.]+)% before\)",
+                       noise)
+    assert before is not None, noise
+    assert float(before[1]) < 3 < 15 < float(before[2])
