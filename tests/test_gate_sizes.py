@@ -105,6 +105,19 @@ def test_a_size_recorded_on_one_side_only_is_missing_or_new(tmp_path: Path) -> N
     assert "ser/other/dumps/x/1" not in set(found.cases["benchmark"])  # a new case, not a size
 
 
+def test_a_payload_grown_from_nothing_is_larger_and_shown_without_a_ratio(tmp_path: Path) -> None:
+    from bench.gate.render import format_comparison_text, tabulate_sizes
+    from bench.gate.rule import compare_runs
+
+    b, h = pair(tmp_path, {PICKLE: {"payload_bytes": 0}}, {PICKLE: {"payload_bytes": 10}})
+    base, head = load_results([b]), load_results([h])
+    found = sizes.compare_sizes(base, head)
+    assert verdict(found, PICKLE, "payload") == "larger"
+    assert tabulate_sizes(found.cases)[1] == [[PICKLE, "payload", "0.00 B", "10.0 B", "-", "+10 B",
+                                               "larger"]]
+    assert "payload: 1 larger" in format_comparison_text(compare_runs(base, head), found)
+
+
 def test_classify_sizes_needs_the_whole_span_past_the_tolerance() -> None:
     low, high = np.array([1, -5, -1, 3]), np.array([9, -1, 1, 3])
     assert sizes.classify_sizes(low, high, np.array([0, 0, 1, 3])).tolist() == [

@@ -17,6 +17,7 @@ from bench.gate.sensitivity import RELIABLE, SLOWDOWN_GRID, SLOWDOWNS, Sensitivi
 from bench.gate.sizes import SIZE_COLUMNS, SIZES, SizeComparison
 from bench.location import CONFIDENCE
 from bench.text import (
+    MISSING,
     SIZE_VERDICTS,
     SIZE_WORDS,
     VERDICTS,
@@ -122,8 +123,9 @@ def tabulate_sizes(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     cells = []
     for row in rows.itertuples():
         change = format_ratio(row.ratio, SIZE_WORDS)
-        if row.ratio_low != row.ratio_high:  # several values on a side: the span they allow
-            change += " " + format_change_interval(row.ratio, row.ratio_low, row.ratio_high)
+        span = format_change_interval(row.ratio, row.ratio_low, row.ratio_high)
+        if row.ratio_low != row.ratio_high and span != MISSING:  # a side's values differ
+            change += " " + span
         cells.append([row.benchmark, row.size, format_quantity(row.base, "byte"),
                       format_quantity(row.head, "byte"), change,
                       format_byte_change(row.head - row.base), row.verdict])
