@@ -156,3 +156,13 @@ def test_bad_input_is_one_line_and_exit_2(name, tmp_path, registry, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(start), err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_capabilities_probe_the_data_in_a_fresh_process(registry, capsys):
+    argv = ["capabilities", "--data", "user_fixtures:make_tagged", "--kind", "data-make-tagged",
+            "--serializer", "json", "--serializer", "pickle-5", "--format", "json"]
+    assert main(argv) == 0
+    cells = {c["serializer"]: c for c in json.loads(capsys.readouterr().out)["cells"]}
+    assert (cells["json"]["outcome"], cells["json"]["error"]) == ("lossy", "[0]['tags']: tuple became list")
+    assert cells["pickle-5"]["outcome"] == "ok"

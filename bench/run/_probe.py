@@ -208,6 +208,10 @@ def main(argv: list[str]) -> int:
         from bench.run.plugins import load_plugins
 
         load_plugins(spec["plugins"])
+    if spec.get("data"):  # the user's data specs (--data), as in the parent
+        from bench.subjects.user_data import register_options
+
+        register_options(spec["data"][0])
     warnings.simplefilter("ignore")
     with open(spec["events"], "a", encoding="utf-8") as out:
         MODES[spec["mode"]](spec, out)

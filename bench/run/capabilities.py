@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 
 from bench.errors import InputError
 from bench.run.plugins import LOADED_PLUGINS
+from bench.subjects import user_data
 from bench.subjects.capability_kinds import Kind
 from bench.subjects.serializers import SERIALIZERS, Serializer, describe_error
 
@@ -52,6 +53,7 @@ from bench.subjects.serializers import SERIALIZERS, Serializer, describe_error
 SCHEMA_VERSION = 1
 
 DEFAULT_KINDS_MODULE = "bench.subjects.capability_kinds"
+DATA_KINDS_MODULE = "bench.subjects.data_kinds"  # the user's data (--data) as kinds
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_JOBS = 2
 POLL_SECONDS = 0.02
@@ -216,7 +218,7 @@ def run_child(spec: dict[str, Any], run_dir: Path, timeout: float) -> ChildResul
     child_dir = run_dir / "children" / str(next(_CHILD_IDS))
     child_dir.mkdir(parents=True)
     spec = {**spec, "events": str(child_dir / "events.jsonl"), "sys_path": child_sys_path(),
-            "plugins": list(LOADED_PLUGINS)}
+            "plugins": list(LOADED_PLUGINS), "data": user_data.child_options()[1:]}
     (child_dir / "spec.json").write_text(json.dumps(spec))
     reader = EventReader(child_dir / "events.jsonl")
     stderr_path = child_dir / "stderr.txt"
@@ -398,6 +400,8 @@ def probe_capabilities(serializers: list[str] | None = None, kinds: list[str] | 
     """
     if timeout <= 0 or jobs < 1:
         raise InputError(f"--timeout must be > 0 and --jobs >= 1 (got {timeout:g}, {jobs})")
+    if user_data.LOADED:  # the user's data (--data) is a kind of its own too
+        extra_kinds_modules = [*extra_kinds_modules, DATA_KINDS_MODULE]
     catalogue = load_catalogue(extra_kinds_modules)
     kind_names = select_names(kinds, [entry.kind.name for entry in catalogue], "--kind")
     entries = [entry for entry in catalogue if entry.kind.name in kind_names]
