@@ -35,6 +35,8 @@ def file_commands(path: str, tmp: Path) -> dict[str, list[str]]:
         "compare-base": ["compare", path, str(GOOD)],
         "compare-head": ["compare", str(GOOD), path],
         "compare-glob": ["compare", "--base", path, str(GOOD)],
+        "explain-base": ["explain", path, str(GOOD)],
+        "explain-head": ["explain", str(GOOD), path],
         "sensitivity": ["sensitivity", str(GOOD), str(GOOD), path],
         "run-append": ["run", "--profile", "smoke", "-k", "ref/*", "-o", path, "--append"],
         "run-costs": ["run", "--profile", "smoke", "-k", "ref/*", "--shard", "1/1", "--costs", path,

@@ -178,7 +178,7 @@ def test_a_save_that_fails_during_a_run_is_one_line(tmp_path, monkeypatch):
     results.path = str(tmp_path / "out.json")
     monkeypatch.setattr(files, "stage_copy", lambda *a: (_ for _ in ()).throw(
         OutputError(f"{a[0]}: cannot write (No space left on device)")))
-    finished = [{"": type("R", (), {"benchmark": b, "case": None, "error": None})()}
+    finished = [{"": type("R", (), {"benchmark": b, "case": None, "error": None, "profile": None})()}
                 for b in results.benchmarks[:1]]
     with pytest.raises(OutputError, match="keeps the cases saved before"):
         progress.run_with_progress(iter(finished), 1, {"": Results(path=results.path)})

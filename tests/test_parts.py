@@ -15,7 +15,7 @@ import bench.run.merge
 import bench.run.provenance
 from bench.cli import main
 from bench.errors import InputError
-from bench.results import Results, read_results, write_results
+from bench.results import FORMAT_VERSION, Results, read_results, write_results
 from bench.run.cases import get_profile
 from bench.run.merge import merge_results
 from bench.run.provenance import check_same_setup, describe_setup
@@ -90,7 +90,7 @@ def test_a_library_version_that_differs_is_named() -> None:
 def test_the_setup_is_written_and_read_back(tmp_path: Path) -> None:
     path = write_part(tmp_path / "r.json", SER[:2], smoke_setup())
     assert read_results(path).setup == smoke_setup()
-    assert json.loads(path.read_text())["bench_format"] == 2
+    assert json.loads(path.read_text())["bench_format"] == FORMAT_VERSION
 
 
 # ---------------------------------------------------------------- resume

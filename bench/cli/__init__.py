@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from bench import __version__
+from bench.cli.explaining import add_explain_arguments, cmd_explain
 from bench.cli.history import add_history_arguments, cmd_history
 from bench.cli.options import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, add_installed_plugins
 from bench.cli.parts import add_merge_arguments, cmd_merge
@@ -84,6 +85,9 @@ COMMANDS: dict[str, Command] = {
     "compare": Command(cmd_compare, "compare a run against a baseline; exit 1 on a real regression",
                        "bench compare results/baseline.json results/latest.json --format md",
                        add_compare_arguments),
+    "explain": Command(cmd_explain, "which functions' instructions moved in each changed case of two "
+                       "counted runs", "bench explain results/base.json results/head.json -k 'ser/cbor2/*' "
+                       "--top 5", add_explain_arguments),
     "history": Command(cmd_history, "change points over a history of runs (one file per commit); "
                        "exit 1 when the newest run starts a regression",
                        "bench history results/history/ --format md", add_history_arguments),

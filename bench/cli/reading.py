@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from bench.cli.explaining import add_explain_option, with_explanation
 from bench.cli.options import (
     EXIT_OK,
     EXIT_REGRESSION,
@@ -81,6 +82,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a run of the base (repeatable, globs allowed)")
     add_gate_arguments(parser, sizes=True)
     parser.add_argument("-o", "--output", type=parse_filename, help="write the report here instead of stdout")
+    add_explain_option(parser)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -124,7 +126,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     environment = (("the runs differ in " + "; ".join(differences) + ": the comparison measures "
                     "that difference too",) if differences else ())
     comparison = dataclasses.replace(comparison, notes=comparison.notes + environment + noise)
-    write_output(format_comparison(comparison, args.format, sizes), args.output)
+    text = format_comparison(comparison, args.format, sizes)
+    if args.explain:
+        text = with_explanation(text, comparison, base_runs, head_runs, args.format)
+    write_output(text, args.output)
     return EXIT_REGRESSION if failing(comparison, sizes, args.fail_on) else EXIT_OK
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from bench.cli.explaining import add_explain_option, with_explanation
 from bench.cli.options import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -238,9 +239,10 @@ def run_time(args: argparse.Namespace, profile: Profile, plan: Scheduler) -> Run
 def run_instructions(args: argparse.Namespace, profile: Profile) -> RunCases:
     """The cases' instruction counts under callgrind; ToolMissing before anything runs."""
     from bench.run import counter
+    from bench.run.pycalls import with_python
 
     settings = count_settings(args, profile, args.python or sys.executable)
-    return lambda selected: counter.iter_count(selected, settings)
+    return lambda selected: with_python(counter.iter_count(selected, settings), settings)
 
 
 def count_settings(args: argparse.Namespace, profile: Profile, python: str) -> CountSettings:
@@ -262,9 +264,10 @@ def count_settings(args: argparse.Namespace, profile: Profile, python: str) -> C
 def count_sides(selected: Sequence[Case], settings: dict[str, CountSettings]) -> Iterator[BySide]:
     """Count every case on side A, then on side B: {side: CaseResult} per counted case."""
     from bench.run import counter
+    from bench.run.pycalls import with_python
 
     for side, side_settings in settings.items():
-        for result in counter.iter_count(selected, side_settings):
+        for result in with_python(counter.iter_count(selected, side_settings), side_settings):
             yield {side: result}
 
 
@@ -331,6 +334,7 @@ def add_ab_arguments(parser: argparse.ArgumentParser) -> None:
     add_metric_argument(parser)
     parser.add_argument("--outdir", default="results/ab", type=parse_filename,
                         help="where a.json and b.json go")
+    add_explain_option(parser)
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     add_plugin_argument(parser)
     add_with_arguments(parser)
@@ -365,6 +369,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
     pythons = {} if args.specs else check_interpreters(args.pythons)
     runner.plan_ab_rounds(args.rounds)  # refuses a bad --rounds before anything runs
     check_fail_on(args.fail_on, get_metric(args.metric))
+    if args.explain and get_metric(args.metric).paired_ab:
+        raise InputError(f"--explain needs counts: bench ab --metric instructions --explain "
+                         f"(not --metric {args.metric})")
     outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
     if args.specs:  # --with: each side's environment, made or reused, and the cases both list
         for output in outputs.values():
@@ -420,7 +427,10 @@ def run_ab(args: argparse.Namespace, profile: Profile, selected: list[Case],
     sides = load_results([outputs["a"].path]), load_results([outputs["b"].path])
     comparison = compare_runs(*sides, threshold=args.threshold, paired=metric.paired_ab)
     sizes = compare_sizes(*sides)
-    sys.stdout.write(format_comparison(comparison, args.format, sizes))
+    text = format_comparison(comparison, args.format, sizes)
+    if args.explain:
+        text = with_explanation(text, comparison, [outputs["a"]], [outputs["b"]], args.format)
+    sys.stdout.write(text)
     failed = any(output.failures for output in outputs.values())
     if failing(comparison, sizes, args.fail_on):
         return EXIT_REGRESSION

@@ -219,8 +219,8 @@ def base_name(name: str) -> str:
     return head if quote and depth.isdigit() else name
 
 
-def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, str], FunctionCost]:
-    """Per-function costs of one callgrind dump, keyed by (object, function name).
+def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, str, str], FunctionCost]:
+    """Per-function costs of one callgrind dump, keyed by (object, source file, function name).
 
     Follows the Callgrind format specification: name compression (`fn=(12) name` defines
     id 12, `fn=(12)` refers to it; ob/cob, fl/fi/fe/cfi/cfl and fn/cfn share a table each),
@@ -236,7 +236,7 @@ def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, s
     [('f', 5, 45, 0), ('g', 40, 40, 2)]
     """
     names: dict[str, dict[str, str]] = {"ob": {}, "fl": {}, "fn": {}}
-    levels: dict[tuple[str, str], FunctionCost] = {}  # (object, name with its level)
+    levels: dict[tuple[str, str, str], FunctionCost] = {}  # (object, file, name with its level)
     column, skip = 0, 1
     ob = fl = ""
     current: FunctionCost | None = None
@@ -254,9 +254,9 @@ def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, s
         return value.strip()
 
     def function(obj: str, name: str, file: str) -> FunctionCost:
-        found = levels.get((obj, name))
+        found = levels.get((obj, file, name))
         if found is None:
-            found = levels[(obj, name)] = FunctionCost(name, file, obj)
+            found = levels[(obj, file, name)] = FunctionCost(name, file, obj)
         return found
 
     for line in lines:
@@ -282,7 +282,6 @@ def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, s
                 fl = name
             elif key == "fn":
                 current = function(ob, name, fl)
-                current.file = fl
                 callee = {}
             elif key[0] == "c":
                 callee[key] = name
@@ -299,20 +298,20 @@ def read_functions(lines: Iterable[str], event: str = "Ir") -> dict[tuple[str, s
     return join_levels(levels.values())
 
 
-def join_levels(levels: Iterable[FunctionCost]) -> dict[tuple[str, str], FunctionCost]:
+def join_levels(levels: Iterable[FunctionCost]) -> dict[tuple[str, str, str], FunctionCost]:
     """Recursion levels joined: exclusive costs and calls summed, the outermost level's inclusive."""
-    joined: dict[tuple[str, str], FunctionCost] = {}
+    joined: dict[tuple[str, str, str], FunctionCost] = {}
     for level in levels:
         name = base_name(level.name)
-        into = joined.get((level.obj, name))
+        into = joined.get((level.obj, level.file, name))
         if into is None:
-            joined[(level.obj, name)] = FunctionCost(name, level.file, level.obj, level.exclusive,
+            joined[(level.obj, level.file, name)] = FunctionCost(name, level.file, level.obj, level.exclusive,
                                                      level.inclusive, level.calls)
             continue
         into.exclusive += level.exclusive
         into.inclusive = max(into.inclusive, level.inclusive)
         if name == level.name:  # the outermost level: only its callers call in from outside
-            into.calls, into.file = level.calls, level.file
+            into.calls = level.calls
     return joined
 
 
@@ -344,19 +343,17 @@ def profile_from_dumps(value_dump: str, empty_dump: str, loops: int, top: int = 
     return make_profile(subtract(counted, empty, loops), top)
 
 
-def subtract(counted: dict[tuple[str, str], FunctionCost], empty: dict[tuple[str, str], FunctionCost],
-             loops: int) -> list[Function]:
-    """Per-call costs of each function, (counted - empty) / loops, keyed by object file name
-    and function; functions of no cost left out."""
-    rows: dict[tuple[str, str], list[float]] = {}
-    names: dict[tuple[str, str], str] = {}
+def subtract(counted: dict[tuple[str, str, str], FunctionCost],
+             empty: dict[tuple[str, str, str], FunctionCost], loops: int) -> list[Function]:
+    """Per-call costs of each function, (counted - empty) / loops, keyed by object file name,
+    short source file and function; functions of no cost left out."""
+    rows: dict[tuple[str, str, str], list[float]] = {}
     for sign, costs in ((1, counted), (-1, empty)):
         for cost in costs.values():
-            key = (os.path.basename(cost.obj), cost.name)
+            key = (os.path.basename(cost.obj), short_file(cost.file), cost.name)
             row = rows.setdefault(key, [0.0, 0.0, 0.0])
             row[0] += sign * cost.exclusive
             row[1] += sign * cost.inclusive
             row[2] += sign * cost.calls
-            names.setdefault(key, short_file(cost.file))
-    return [Function(key[1], names[key], key[0], *(round(v / loops, 2) for v in row))
+    return [Function(key[2], key[1], key[0], *(round(v / loops, 2) for v in row))
             for key, row in rows.items() if any(row)]

@@ -10,7 +10,11 @@ exclusive counts still add up to the total. As stored under `bench_profiles` in 
 file (case name -> profile; bench.results writes and reads it, `check_profiles` checks it):
 
     {"ir": 12345.0, "objs": ["libpython3.11.so.1.0", ...], "other": 12.0,
-     "fns": [[NAME, FILE, OBJECT_INDEX, EXCLUSIVE, INCLUSIVE, CALLS], ...]}
+     "fns": [[NAME, FILE, OBJECT_INDEX, EXCLUSIVE, INCLUSIVE, CALLS], ...],
+     "py": {"ops": 900, "other": 0, "fns": [[QUALNAME, "FILE:LINE", EXCLUSIVE, INCLUSIVE, CALLS], ...]}}
+
+`py` (optional) is the Python-level attribution of bench.run.pycalls: bytecode instructions
+per Python function of one traced call, for the cases whose work is Python code.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 from bench.errors import InputError
 
 KEY = "bench_profiles"
-TOP = 40            # functions kept per case by exclusive count, and as many by inclusive count
+TOP = 60            # functions kept per case by exclusive count, and as many by inclusive count
 MAX_FUNCTIONS = 1000
 MAX_TEXT = 1000     # characters of a name, a file or an object
 MAX_NUMBER = 1e15
@@ -102,6 +106,18 @@ def check_profile(profile: Any) -> str:
         if not (isinstance(row, list) and len(row) == 6 and is_text(row[0]) and is_text(row[1])
                 and type(row[2]) is int and 0 <= row[2] < len(objects) and all(map(is_number, row[3:]))):
             return f"function {str(row)[:60]} is not [NAME, FILE, OBJECT_INDEX, EXCLUSIVE, INCLUSIVE, CALLS]"
+    return check_python(profile["py"]) if "py" in profile else ""
+
+
+def check_python(python: Any) -> str:
+    """What is wrong with a profile's `py` part (bench.run.pycalls; '' when nothing is)."""
+    if not (isinstance(python, dict) and is_number(python.get("ops")) and is_number(python.get("other"))
+            and isinstance(python.get("fns"), list) and len(python["fns"]) <= MAX_FUNCTIONS):
+        return "py must be an object with the numbers ops and other and a list fns"
+    for row in python["fns"]:
+        if not (isinstance(row, list) and len(row) == 5 and is_text(row[0]) and is_text(row[1])
+                and all(map(is_number, row[2:]))):
+            return f"py function {str(row)[:60]} is not [NAME, FILE:LINE, EXCLUSIVE, INCLUSIVE, CALLS]"
     return ""
 
 
