@@ -101,6 +101,13 @@ def test_one_extra_c_function_per_call_explains_the_change(tmp_path, run_bench, 
     assert abs(first["exclusive_change"] - first["head"][0]) <= 0.05 * first["head"][0]
     text = run_bench("compare", str(base), str(head), "--explain").stdout
     assert "adler32" in text and "add up to" in text
+    page = tmp_path / "report.html"
+    proc = run_bench("report", str(base), str(head), "-o", str(page))
+    assert proc.returncode == 0, proc.stderr
+    html = page.read_text()
+    explained = html[html.index('id="explained"'):]
+    assert "<details" in explained and "adler32_z" in explained and "<svg" in explained
+    assert 'id="explained"' not in run_bench("report", str(base), "-o", str(page)).stdout + page.read_text()
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from bench.gate.history import History, build_history
 from bench.location import CONFIDENCE
 from bench.metric import choose_threshold, common_metric
 from bench.report.blocks import Bullets, Section
+from bench.report.explained import explained_section
 from bench.report.findings import Findings, ReportData, find_all, prepare_data
 from bench.report.history import history_section
 from bench.report.matrix import capabilities_section
@@ -99,17 +100,21 @@ def render_report(frame: pd.DataFrame, runs: pd.DataFrame | None = None,
                   capabilities: dict[str, Any] | None = None,
                   failures: pd.DataFrame | None = None, base: str | None = None,
                   threshold: float | None = None, history: History | None = None,
-                  csv_name: str | None = None) -> str:
+                  csv_name: str | None = None, profiles: dict[str, dict[str, Any]] | None = None) -> str:
     """The HTML report of a tidy frame (see bench.frame), as one self-contained string.
 
     runs: bench.frame.describe_runs (their start dates choose the base run unless `base`
     names one); failures: bench.frame.list_failures (both optional); history: the change
     points of bench.gate.history, shown in a History section; csv_name: the file name of the
-    summary CSV written beside the page (the Table links to it).
+    summary CSV written beside the page (the Table links to it); profiles: run -> its counted
+    cases' profiles (bench.run.profiles), for the Explained section of two counted runs.
     """
     data = prepare_data(frame, runs, capabilities, failures, threshold)
     found = find_all(data, base)
     sections = build_sections(data, found, history, csv_name)
+    explained = explained_section(found.runs, profiles or {})
+    if explained is not None:  # right after the runs side by side
+        sections.insert(1 + next(i for i, s in enumerate(sections) if s.id == "runs"), explained)
     template = template_environment().get_template("report.html.j2")
     return template.render(sections=sections, runs=list(data.runs["run"]),
                            banners=banner_lines(data, found),
@@ -130,4 +135,4 @@ def build_report(paths: Sequence[str | Path], capabilities: str | Path | None = 
         metric = common_metric(run.metric() for run in runs)
         changes = build_history(runs, choose_threshold(threshold, [metric.unit] if metric else []))
     return render_report(tidy_frame(loaded), describe_runs(loaded), caps, list_failures(loaded),
-                         base, threshold, changes, csv_name)
+                         base, threshold, changes, csv_name, {run.run: run.profiles for run in loaded})
