@@ -366,8 +366,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("data", data_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
                                  "--min-time", "0.005", "--timeout", "120"), False,
             "your data (needs --data; the default with it): every serializer, dumps, loads and sinks; "
-            "3 processes per case, then more where the CI is over 3% within a 60 s budget",
-            target_ci=0.03, budget_seconds=60),
+            "3 processes per case, then more where the CI is over 3% within a 75 s budget",
+            target_ci=0.03, budget_seconds=75),
 ]}
 
 
