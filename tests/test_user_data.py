@@ -145,6 +145,8 @@ BAD = {
     "not a spec": (["--data", "orders"], "ERROR: --data orders: expected module:callable"),
     "size without": (["--data-size", "5"], "ERROR: --data-size needs --data"),
     "size unused": (["--data", "data/user/orders.json", "--data-size", "5"], "ERROR: --data-size 5"),
+    "same name": (["--data", "data/user/orders.json", "--data", "data/user/again/orders.json"],
+                  "ERROR: --data data/user/again/orders.json: its shape name 'data-orders' is taken"),
 }
 
 
@@ -166,3 +168,28 @@ def test_capabilities_probe_the_data_in_a_fresh_process(registry, capsys):
     cells = {c["serializer"]: c for c in json.loads(capsys.readouterr().out)["cells"]}
     assert (cells["json"]["outcome"], cells["json"]["error"]) == ("lossy", "[0]['tags']: tuple became list")
     assert cells["pickle-5"]["outcome"] == "ok"
+
+
+def test_parquet_without_a_parquet_reader_is_one_line(tmp_path, registry, capsys):
+    pytest.importorskip("pandas")
+    try:
+        import pyarrow  # noqa: F401
+        pytest.skip("pyarrow is installed: bench reads Parquet")
+    except ImportError:
+        pass
+    assert main(["run", "--data", "data/user/table.parquet", "-o", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ERROR: data/user/table.parquet: reading it needs"), err
+
+
+@pytest.mark.slow
+def test_ab_passes_the_data_to_both_sides(tmp_path):
+    proc = run_bench("ab", "--python", sys.executable, "--python", sys.executable,
+                     "--data", "user_fixtures:make_order", "-k", "ser/pickle-5/dumps/*", "--rounds", "1",
+                     *QUICK_FLAGS[:-2], "--outdir", str(tmp_path))
+    assert proc.returncode in (0, 1), proc.stderr
+    import pyperf
+
+    for side in "ab":
+        suite = pyperf.BenchmarkSuite.load(str(tmp_path / f"{side}.json"))
+        assert suite.get_benchmark_names() == ["ser/pickle-5/dumps/data-make_order/3"]
