@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from test_counter import need_valgrind
 
+from bench.cli import main
 from bench.gate.explain import OTHER, explain_case, explain_comparison, format_explanations
 from bench.run.profiles import Function, make_profile
 from bench.run.pycalls import python_share, trace_case
@@ -68,12 +69,12 @@ def test_python_functions_are_traced_by_bytecodes_and_calls():
     assert python_share({"ir": 10, "fns": [["f", "Python/ceval.c", 0, 4, 9, 1]]}) == 0.4
 
 
-def test_explain_on_time_results_says_to_count_and_exits_2(run_bench):
-    proc = run_bench("explain", str(DATA / "compare" / "base-1.json"), str(DATA / "compare" / "head.json"))
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("ERROR: ") and "--metric instructions" in lines[0] and "bench run" in lines[0]
-    assert proc.stdout == ""
+def test_explain_on_time_results_says_to_count_and_exits_2(capsys):
+    assert main(["explain", str(DATA / "compare" / "base-1.json"), str(DATA / "compare" / "head.json")]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ERROR: {DATA / 'compare' / 'base-1.json'}: "), err
+    assert "--metric instructions" in lines[0] and "bench run" in lines[0] and out == ""
 
 
 def count(tmp_path: Path, run_bench, name: str, extra: str, monkeypatch) -> Path:
