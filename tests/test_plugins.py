@@ -19,6 +19,7 @@ from bench.run import plugins
 from bench.subjects.folds import STYLES, get_fold
 from bench.subjects.serializers import SERIALIZERS, classify_roundtrip
 from bench.subjects.shapes import SHAPES, build_shape
+from bench.subjects.ship import TRANSPORTS
 
 PLUGIN_SOURCE = '''
 """A plugin as a distribution ships it: registration in a function its entry point names."""
@@ -44,7 +45,7 @@ def register():
 @pytest.fixture
 def registries():
     """The registries as they were, restored after the test."""
-    saved = [(registry, dict(registry)) for registry in (SERIALIZERS, SHAPES, STYLES)]
+    saved = [(registry, dict(registry)) for registry in (SERIALIZERS, SHAPES, STYLES, TRANSPORTS)]
     yield
     for registry, before in saved:
         registry.clear()
