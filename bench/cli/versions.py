@@ -24,8 +24,8 @@ def add_with_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--with", dest="specs", action="append", default=[], metavar="SPEC",
                        help="side A's packages, then side B's: a pip requirement, several joined "
                             "by commas, or a project folder; each side gets a cached environment "
-                            "with bench and SPEC installed. Example: bench ab --with cbor2==5.6.5 "
-                            "--with cbor2==5.7.1 -k 'ser/cbor2/*' --profile quick")
+                            "with bench and SPEC installed. Example: bench ab --with cbor2==5.7.1 "
+                            "--with cbor2==5.8.0 -k 'ser/cbor2/*' --profile quick")
     group.add_argument("--env-dir", type=parse_filename, metavar="DIR",
                        help="where the environments are cached (default: $XDG_CACHE_HOME/bench/"
                             "envs, else ~/.cache/bench/envs)")
