@@ -193,3 +193,20 @@ def test_ab_passes_the_data_to_both_sides(tmp_path):
     for side in "ab":
         suite = pyperf.BenchmarkSuite.load(str(tmp_path / f"{side}.json"))
         assert suite.get_benchmark_names() == ["ser/pickle-5/dumps/data-make_order/3"]
+
+
+def test_the_answer_sorts_by_round_trip_and_keeps_the_label():
+    import pandas as pd
+
+    from bench.report.payload import answer_points
+
+    rows = pd.DataFrame([
+        {"subject": s, "op": op, "shape": "data-x", "size": 3, "mean": m, "ci_low": m * 0.9,
+         "ci_high": m * 1.1, "payload_bytes": b, "peak_alloc_bytes": 100}
+        for s, m, b in (("slow", 2e-6, 10), ("fast", 1e-6, 50), ("big-slow", 3e-6, 60))
+        for op in ("dumps", "loads")])
+    labels = pd.Series({("data-x", "fast"): "lossy: [0]: tuple became list", ("data-x", "slow"): "exact"})
+    points = answer_points(rows, labels, "data-x")
+    assert list(points["subject"]) == ["fast", "slow", "big-slow"]
+    assert list(points["front"]) == [True, True, False]
+    assert list(points["label"]) == ["lossy: [0]: tuple became list", "exact", "-"]

@@ -74,7 +74,7 @@ def shape_answer(data: ReportData, rows: pd.DataFrame, labels: pd.Series, shape:
             + (f" Lossy (the object comes back different): {', '.join(lossy)}." if lossy
                else " Every timed serializer gives the object back exactly.")))
         body = [[p["subject"], format_quantity(p["time"], "second"),
-                 format_interval(p["time_low"], p["time_high"], "second"),
+                 format_interval(max(p["time_low"], 0.0), p["time_high"], "second"),  # a time is > 0
                  format_quantity(p["payload_bytes"], "byte"), format_quantity(p["peak"], "byte"),
                  p["label"], "yes" if p["front"] else ""] for _, p in points.iterrows()]
         blocks.append(make_table(["serializer", "round trip (dumps + loads)", "95% CI", "payload",
