@@ -51,7 +51,7 @@ import pyperf
 from bench.errors import InputError
 from bench.files import describe_kind, write_atomic
 from bench.metric import Metric, metric_of_run
-from bench.run.profiles import KEY as PROFILES_KEY, check_profiles
+from bench.run.profiles import PROFILES_KEY, check_profiles
 from bench.run.provenance import check_setup, find_mismatch, is_date
 
 FORMAT_VERSION = 3

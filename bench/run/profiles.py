@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.errors import InputError
 
-KEY = "bench_profiles"
+PROFILES_KEY = "bench_profiles"
 TOP = 60            # functions kept per case by exclusive count, and as many by inclusive count
 MAX_FUNCTIONS = 1000
 MAX_TEXT = 1000     # characters of a name, a file or an object
@@ -127,10 +127,10 @@ def check_profiles(data: Any, source: str) -> dict[str, dict[str, Any]]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(f"{source}: bad {KEY} (a {type(data).__name__}, not an object)")
+        raise InputError(f"{source}: bad {PROFILES_KEY} (a {type(data).__name__}, not an object)")
     for name, profile in data.items():
         problem = check_profile(profile)
         if problem:
-            raise InputError(f"{source}: {KEY}: {name[:80]!r}: {problem}")
+            raise InputError(f"{source}: {PROFILES_KEY}: {name[:80]!r}: {problem}")
     return data
 
