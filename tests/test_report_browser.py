@@ -228,6 +228,8 @@ def report_inputs(name: str, tmp_path: Path, matrix: Path | None) -> tuple[list[
         return FIXTURES[:1], DATA / "capabilities.json"
     if name == "runs":
         return FIXTURES, DATA / "capabilities.json"
+    if name == "user-data":  # a --data run: the page opens with the answer for that payload
+        return [DATA / "user-data.json.gz"], DATA / "capabilities.json"
     assert matrix is not None
     quick = [BASELINE]
     if name == "quick-start-runs":
@@ -236,7 +238,7 @@ def report_inputs(name: str, tmp_path: Path, matrix: Path | None) -> tuple[list[
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("name", ["one-run", "runs", "quick-start", "quick-start-runs"])
+@pytest.mark.parametrize("name", ["one-run", "runs", "user-data", "quick-start", "quick-start-runs"])
 def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.FixtureRequest
                                     ) -> None:
     chromium = find_chromium()
@@ -275,5 +277,5 @@ def test_report_renders_in_chromium(tmp_path: Path, name: str, request: pytest.F
     assert clipped == [], clipped  # every figure text inside its figure
     assert clicked["before"] == 0 and clicked["images"] == 0  # no detail before a click
     assert clicked["after"].endswith(" — " + clicked["title"]), clicked  # the exact error text
-    if name in ("one-run", "runs"):
+    if name in ("one-run", "runs", "user-data"):
         assert "<img src=x onerror=alert(1)>" in clicked["after"]  # shown as text, not markup

@@ -101,8 +101,9 @@ def payload_sections(data: ReportData, found: Findings) -> list[Section]:
     shapes += [s for s in dict.fromkeys(failed_only) if s not in shapes]
     if not shapes:
         return []
-    section = Section("payload", "The answer for your payload")
-    section.blocks.append(Text("Each serializer on your data (--data), fastest round trip first: "
+    section = Section("payload", "Your payload")  # a short title: the page's navigation bar is full
+    section.blocks.append(Text("The answer for your payload: each serializer on your data (--data), "
+                               "fastest round trip first: "
                                "the mean of dumps plus loads with its 95% CI, the payload's bytes, "
                                "the peak memory of one call, and whether loads gives back exactly "
                                "the object dumps was given (else the first difference)."))

@@ -354,7 +354,9 @@ def plot_ratios(rows: pd.DataFrame, title: str, xlabel: str) -> str:
     row takes, when its label is not a subject).
     """
     panels = list(dict.fromkeys(rows["panel"]))
-    fig, axes = make_grid(len(panels), 3, 3.2, 0.8 + 0.22 * rows.groupby("panel").size().max())
+    longest = int(rows["subject"].astype(str).str.len().max())  # long labels keep the axes wide
+    fig, axes = make_grid(len(panels), 3, 3.2 + 0.07 * max(0, longest - 14),
+                          0.8 + 0.22 * rows.groupby("panel").size().max())
     for ax, panel in zip(axes, panels, strict=True):
         part = rows[rows["panel"] == panel].sort_values("ratio")
         draw_dots(ax, part, "ratio", 1.0)
