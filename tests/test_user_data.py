@@ -145,6 +145,8 @@ BAD = {
     "not a spec": (["--data", "orders"], "ERROR: --data orders: expected module:callable"),
     "size without": (["--data-size", "5"], "ERROR: --data-size needs --data"),
     "size unused": (["--data", "data/user/orders.json", "--data-size", "5"], "ERROR: --data-size 5"),
+    "resized file": (["--data", "data/user/orders.json", "--size", "2"],
+                     "ERROR: --size 2: shape 'data-orders': size 2 is out of range 3..3"),
     "same name": (["--data", "data/user/orders.json", "--data", "data/user/again/orders.json"],
                   "ERROR: --data data/user/again/orders.json: its shape name 'data-orders' is taken"),
 }
@@ -210,3 +212,12 @@ def test_the_answer_sorts_by_round_trip_and_keeps_the_label():
     assert list(points["subject"]) == ["fast", "slow", "big-slow"]
     assert list(points["front"]) == [True, True, False]
     assert list(points["label"]) == ["lossy: [0]: tuple became list", "exact", "-"]
+
+
+def test_a_files_data_has_one_size_in_every_profile(registry):
+    from bench.run.cases import get_profile
+
+    registry.load_specs(["data/user/orders.json", "user_fixtures:make_order"])
+    full = [c for c in get_profile("full").list_cases() if c.shape.startswith("data-")]
+    assert {c.size for c in full if c.shape == "data-orders"} == {3}
+    assert {c.size for c in full if c.shape == "data-make_order"} == {3, 30}  # a callable scales (not to 0)

@@ -196,7 +196,8 @@ def estimate_ref_nbytes(size: int) -> int:
 def estimate_ser_nbytes(shape: str, size: int) -> int:
     """Bytes a serializer case's input takes: one item of the shape, times the size (the
     shape's own cap is checked by `check_resized`)."""
-    return estimate_nbytes(shape, 1) * size
+    probe = SHAPES[shape].min_size  # 1, or the one size of a file's data
+    return estimate_nbytes(shape, probe) * size // probe
 
 
 # Each suite's estimate of the bytes a case holds, from (op, shape, size): what
@@ -215,8 +216,9 @@ def around(shape: str) -> list[int]:
     >>> around("ints")
     [100, 1000, 10000]
     """
-    size = SHAPES[shape].default_size
-    return [s for s in (size // 10, size, size * 10) if s <= SHAPES[shape].max_size]
+    entry = SHAPES[shape]
+    size = entry.default_size
+    return [s for s in (size // 10, size, size * 10) if entry.min_size <= s <= entry.max_size]
 
 
 def default_size(shape: str) -> list[int]:
@@ -224,7 +226,8 @@ def default_size(shape: str) -> list[int]:
 
 
 def decades(shape: str) -> list[int]:
-    return [10**k for k in range(1, 7) if 10**k <= SHAPES[shape].max_size]
+    entry = SHAPES[shape]
+    return [10**k for k in range(1, 7) if entry.min_size <= 10**k <= entry.max_size]
 
 
 def smoke_cases() -> Iterator[Case]:

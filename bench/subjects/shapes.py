@@ -47,6 +47,7 @@ class Shape:
     user_data: the user's own objects (`--data`, bench.subjects.user_data): every serializer
     gets a case and its worker checks the round trip (a lossy one is timed and labelled).
     item_nbytes: memory of one item, known without a build (0: estimated from a small build).
+    min_size: the smallest size it builds (a file's data has one size: min_size = max_size).
     """
 
     name: str
@@ -58,6 +59,7 @@ class Shape:
     library: str | None = None
     user_data: bool = False
     item_nbytes: int = 0
+    min_size: int = 1
 
 
 def _short_str(rng: random.Random) -> str:
@@ -171,8 +173,8 @@ def build_shape(name: str, n: int, seed: int = 0) -> Any:
 def check_size(name: str, n: int) -> Shape:
     """Return shape `name`, or raise InputError when n is outside its range."""
     shape = get_shape(name)
-    if not 1 <= n <= shape.max_size:
-        raise InputError(f"shape {name!r}: size {n} is out of range 1..{shape.max_size} "
+    if not shape.min_size <= n <= shape.max_size:
+        raise InputError(f"shape {name!r}: size {n} is out of range {shape.min_size}..{shape.max_size} "
                          f"({shape.note})")
     return shape
 

@@ -274,6 +274,7 @@ def register_spec(spec: DataSpec) -> list[str]:
                              f"({known.note}); rename the file or the callable")
         SHAPES[name] = Shape(name, functools.partial(build_data, spec, form), describe_form(spec, form),
                              default_size=spec.size, max_size=MAX_DATA_SIZE if spec.scalable else spec.size,
+                             min_size=1 if spec.scalable else spec.size,
                              library="pandas" if form == "frame" else None, user_data=True,
                              item_nbytes=spec.item_nbytes)
         names.append(name)
