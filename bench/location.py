@@ -26,7 +26,7 @@ import functools
 import math
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -374,16 +374,17 @@ def learn_slope(codes: np.ndarray, log_means: np.ndarray, log_canaries: np.ndarr
     return float(np.clip(middle, *SLOPE_LIMITS))
 
 
-def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Sequence[float]
-                      ) -> tuple[np.ndarray, Correction]:
+def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Sequence[float],
+                      group: Callable[[str], str] = suite_of) -> tuple[np.ndarray, Correction]:
     """Every process mean of one run divided by the machine's speed at its moment, and how.
 
     A process's canary (bench.run.worker.canary_work, timed between its values) shares its
     speed state: log mean - slope x (log canary - log typical canary), with one slope per
     suite learned from the run (`learn_slope`), and `typical_canary` the run's, so values
     stay in seconds of the run's own typical machine (a slower interpreter, whose canary is
-    slower too, stays slower). A case is corrected only when every process of it has a
-    canary; a suite with fewer than CANARY_MIN_PROCESSES such processes is left as it is.
+    slower too, stays slower). `group` names the cases that share a slope (their suite; finer
+    groups did worse, docs/measurements.md). A case is corrected only when every process of it
+    has a canary; a suite with fewer than CANARY_MIN_PROCESSES such processes is left as it is.
     NaN canary: none.
 
     >>> names = ["a/x"] * 10 + ["a/y"] * 10 + ["a/z"] * 10
@@ -406,7 +407,7 @@ def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Se
     slopes: dict[str, float] = {}
     short: list[str] = []
     done = np.zeros(len(m), dtype=bool)
-    suites = np.asarray([suite_of(n) for n in names_array], dtype=object) if len(m) else names_array
+    suites = np.asarray([group(n) for n in names_array], dtype=object) if len(m) else names_array
     for suite in dict.fromkeys(suites[complete[codes] & has]):
         rows = usable & (suites == suite)
         if rows.sum() < CANARY_MIN_PROCESSES:

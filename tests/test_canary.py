@@ -22,6 +22,7 @@ from bench.frame import (
     process_means,
     summarize,
 )
+from bench.gate.estimates import locate_units, log_process_means
 from bench.location import CANARY_MIN_PROCESSES, correct_processes, relative_half_width
 from bench.results import Results, read_runs, write_results
 from bench.run.schedule import Scheduler, describe_noise, measure_noise
@@ -187,3 +188,12 @@ def test_the_noise_banner_gives_the_noise_before_and_after(tmp_path: Path) -> No
                        noise)
     assert before is not None, noise
     assert float(before[1]) < 3 < 15 < float(before[2])
+
+
+def test_the_gate_and_the_summary_locate_a_corrected_case_alike(tmp_path: Path) -> None:
+    frame = load_results([write(tmp_path / "run.json", synthetic_run(cases(12), 5, seed=12))])
+    summary = summarize(frame).set_index("benchmark")["mean"]
+    units = locate_units(log_process_means(frame), "run").set_index("benchmark")
+    assert np.allclose(np.exp(units["loc"]), summary[units.index])
+    raw = process_means(frame)
+    assert not np.allclose(raw["mean"], raw["raw_mean"])  # both located the corrected means
