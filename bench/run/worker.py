@@ -48,7 +48,7 @@ PROGRAM_ARGS = ("-m", "bench.run.worker")  # how the parent starts this program
 FAULT_CALLS, FAULT_SECONDS = 20, 0.2   # untimed calls that measure page faults per call
 MAX_LOOPS = 2 ** 32                     # pyperf's own bound on loops per value
 LOOP_SLACK = 0.1                        # calibrated values last min_time plus this share
-CANARY_ROUNDS = 3_000                   # the canary's integer loop (with its word count: ~0.5 ms here)
+CANARY_ROUNDS = 3_000                   # the canary's integer loop (with its word count: ~0.35 ms here)
 CANARY_TEXT = " ".join(f"w{i % 211}" for i in range(2_000))  # the canary's words, the same bytes
 
 
