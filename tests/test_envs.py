@@ -104,6 +104,21 @@ def test_the_environment_name_follows_the_spec_and_a_checkout_s_files(tmp_path: 
     assert one != envs.env_name(envs.parse_spec("cbor2==5.6.5"), inherit)
 
 
+def test_a_change_to_bench_s_dependencies_makes_new_environments(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "pyproject.toml"
+    project.write_text('[project]\nname = "serbench"\ndependencies = [\n    "pyperf>=2.8",\n]\n'
+                       '[tool.x]\ny = 1\n')
+    monkeypatch.setattr(envs, "bench_checkout", lambda: tmp_path)
+    settings = envs.EnvSettings(tmp_path / "envs", installer="pip")
+    spec = envs.parse_spec("cbor2==5.7.1")
+    first = envs.env_name(spec, settings)
+    project.write_text(project.read_text().replace("y = 1", "y = 2"))  # not a dependency
+    assert envs.env_name(spec, settings) == first
+    project.write_text(project.read_text().replace("pyperf>=2.8", "pyperf>=2.9"))
+    assert envs.env_name(spec, settings) != first
+
+
 def test_the_default_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
     assert envs.default_env_dir() == Path("/somewhere/bench/envs")

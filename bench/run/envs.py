@@ -155,6 +155,19 @@ def bench_checkout() -> Path | None:
     return None
 
 
+def bench_dependencies(checkout: Path | None) -> str:
+    """The `dependencies = [...]` of the checkout's pyproject.toml (what an environment installs
+    with bench from it), as text; "" for an installed bench, whose version pins them."""
+    if checkout is None:
+        return ""
+    try:
+        text = (checkout / "pyproject.toml").read_text()
+    except OSError:
+        return ""
+    match = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", text, re.MULTILINE | re.DOTALL)
+    return match.group(1) if match else text
+
+
 def bench_install_args() -> list[str]:
     """What installs bench into an environment: this checkout (editable, so the environment
     runs the code the orchestrator runs), else the installed version from the index."""
@@ -164,9 +177,10 @@ def bench_install_args() -> list[str]:
 
 def env_name(spec: Spec, settings: EnvSettings) -> str:
     """The environment's folder name: a readable slug of the spec and a hash of what makes it."""
+    checkout = bench_checkout()
     key = {"items": [[item, fingerprint_folder(item)] if os.path.isabs(item) else item
                      for item in spec.items],
-           "bench": [bench.__version__, str(bench_checkout() or "")],
+           "bench": [bench.__version__, str(checkout or ""), bench_dependencies(checkout)],
            "python": [sys.version, os.path.realpath(getattr(sys, "_base_executable", settings.python)),
                       settings.python],
            "inherit": settings.inherit, "installer": settings.installer}
