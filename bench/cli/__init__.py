@@ -94,8 +94,7 @@ COMMANDS: dict[str, Command] = {
     "ab": Command(cmd_ab, "interleaved A/B run of the same cases on two interpreters, or on two "
                   "versions of your libraries (--with, each in a cached environment)",
                   "bench ab --python .tox/py312/bin/python --python .tox/py313/bin/python "
-                  "--profile quick -k 'ser/*'; bench ab --with cbor2==5.7.1 --with cbor2==5.8.0 "
-                  "--profile quick -k 'ser/cbor2/*' --metric instructions", add_ab_arguments),
+                  "--profile quick -k 'ser/*'", add_ab_arguments),
     "sensitivity": Command(cmd_sensitivity, "false-alarm rate and detectable slowdown of compare "
                            "on this machine", "bench sensitivity results/aa-*.json",
                            add_sensitivity_arguments),

@@ -322,18 +322,24 @@ def installer_name(command: list[str]) -> str:
 
 
 def last_line(output: str) -> str:
-    """An installer's last meaningful line: its last `ERROR:` line, else its last line that
-    is not a notice.
+    """An installer's last meaningful line: its last `ERROR:` line (pip) or the last cause given
+    after it (uv), else its last line that is not a notice or a hint.
 
     >>> last_line("Collecting x\\nERROR: No matching distribution found for x==9\\n"
     ...           "[notice] A new release of pip is available\\n")
     'No matching distribution found for x==9'
+    >>> last_line("error: No solution found\\n  cause: Because x==9 was not found, no.\\n\\nhint: offline")
+    'Because x==9 was not found, no.'
     """
     lines = [line.strip() for line in output.splitlines()
-             if line.strip() and not line.lstrip().startswith("[notice]")]
-    errors = [line for line in lines if line.startswith(("ERROR:", "error:"))]
-    line = (errors or lines or ["(no output)"])[-1]
-    return re.sub(r"^(ERROR|error):\s*", "", line)
+             if line.strip() and not line.lstrip().startswith(("[notice]", "hint:"))]
+    errors = [i for i, line in enumerate(lines) if line.startswith(("ERROR:", "error:"))]
+    if errors:
+        causes = [line for line in lines[errors[-1]:] if line.startswith(("cause:", "Caused by:"))]
+        line = causes[-1] if causes else lines[errors[-1]]
+    else:
+        line = (lines or ["(no output)"])[-1]
+    return re.sub(r"^(ERROR|error|cause|Caused by):\s*", "", line)
 
 
 def freeze_entries(freeze: tuple[str, ...] | list[str]) -> dict[str, str]:
