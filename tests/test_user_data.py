@@ -221,3 +221,12 @@ def test_a_files_data_has_one_size_in_every_profile(registry):
     full = [c for c in get_profile("full").list_cases() if c.shape.startswith("data-")]
     assert {c.size for c in full if c.shape == "data-orders"} == {3}
     assert {c.size for c in full if c.shape == "data-make_order"} == {3, 30}  # a callable scales (not to 0)
+
+
+def test_the_smoke_profile_times_each_spec_once(registry):
+    from bench.run.cases import get_profile
+
+    assert not [c for c in get_profile("smoke").list_cases() if c.shape.startswith("data-")]
+    registry.load_specs(["data/user/orders.json"])
+    smoke = [c.name for c in get_profile("smoke").list_cases() if c.shape.startswith("data-")]
+    assert smoke == ["ser/pickle-5/dumps/data-orders/3", "ser/pickle-5/loads/data-orders/3"]

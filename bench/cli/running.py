@@ -69,8 +69,9 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from bench.run import cases
+    from bench.run.plugins import load_plugins
 
-    cases.load_plugins(args.plugin)
+    load_plugins(args.plugin)
     load_data_arguments(args)
     if args.profile:
         profile = cases.get_profile(args.profile)
@@ -277,8 +278,9 @@ def select_run_cases(args: argparse.Namespace, sizes: Sequence[int] = (), defaul
     or an A/B run times: plugins and data loaded, -k and --suite applied, at `sizes` when
     given; InputError when none is left."""
     from bench.run import cases
+    from bench.run.plugins import load_plugins
 
-    cases.load_plugins(args.plugin)
+    load_plugins(args.plugin)
     load_data_arguments(args)
     profile = cases.get_profile(args.profile or ("data" if args.data else default))
     selected = cases.select_cases(profile.list_cases(), args.patterns, args.suite)
@@ -461,7 +463,7 @@ def add_capabilities_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_capabilities(args: argparse.Namespace) -> int:
     from bench.capability_render import format_capabilities
     from bench.run.capabilities import probe_capabilities
-    from bench.run.cases import load_plugins
+    from bench.run.plugins import load_plugins
 
     load_plugins(args.plugin)
     load_data_arguments(args)

@@ -231,8 +231,9 @@ def decades(shape: str) -> list[int]:
 
 
 def smoke_cases() -> Iterator[Case]:
-    """Every subject at least once, at tiny sizes: for tests."""
+    """Every subject at least once, at tiny sizes (the user's `--data` at its own): for tests."""
     yield from ser_cases(SERIALIZERS, ["ints"], lambda _: [10], ["dumps"])
+    yield from ser_cases(["pickle-5"], [s.name for s in SHAPES.values() if s.user_data], default_size)
     yield from ser_cases(["pickle-5"], ["ints"], lambda _: [10], ["loads", "dumps-bytesio",
                                                                 "loads-file"])
     for style in STYLES:

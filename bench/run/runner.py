@@ -38,6 +38,7 @@ from typing import Any
 
 from bench.errors import BenchError, InputError
 from bench.run.cases import Case, Profile
+from bench.run.plugins import module_of
 from bench.run.schedule import Scheduler
 from bench.run.worker import PROGRAM_ARGS, read_json_file
 
@@ -151,7 +152,7 @@ def plugin_folders(plugins: Sequence[str]) -> list[str]:
     """The folders the `--plugin` modules are imported from (the folder holding a dotted
     module's top package), for workers that do not import from the caller's folder."""
     folders = []
-    for name in plugins:
+    for name in map(module_of, plugins):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
