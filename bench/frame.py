@@ -27,6 +27,7 @@ Added columns (after the fixed ones):
     comm_share        float  share of a ship scale case's time not spent computing, NaN when absent
     loops             int    pyperf loops of the value's process (raw value = value * loops)
     canary            float  run metadata `bench_canary`: seconds of the process's canary, NaN when absent
+    cpu_share         float  run metadata `bench_cpu_share`: its CPU time / wall time, NaN when absent
     roundtrip         str    `bench_roundtrip` of the user's data (--data): exact, or lossy: FIRST DIFFERENCE
 
 Values inside one process are not independent, so every statistic of a case's
@@ -47,19 +48,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.correction import compare_canaries, correct_processes, typical_canary
 from bench.location import (
     CONFIDENCE,
     LARGE,
     Interval,
-    compare_canaries,
-    correct_processes,
     interval_from_log,
     locate_case,
     noise_floor,
     scale_of,
     spread_of,
     t_half_width,
-    typical_canary,
 )
 from bench.results import Results, read_runs
 from bench.run.schedule import describe_noise, process_canaries
@@ -76,7 +75,7 @@ INT_COLUMNS = ["size", "payload_bytes", "peak_alloc_bytes", "shape_nbytes", "rou
 COLUMNS = ["run", "file", "host", "python", "benchmark", "suite", "subject", "op", "shape",
            "size", "unit", "process", "value", "subject_version", "payload_bytes",
            "peak_alloc_bytes", "shape_nbytes", "round", "pass", "reply_bytes", "comm_share",
-           "minor_faults_per_call", "loops", "canary", "roundtrip"]
+           "minor_faults_per_call", "loops", "canary", "cpu_share", "roundtrip"]
 # frame column -> pyperf run metadata key
 METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "name",
                  "suite": "bench_suite", "subject": "bench_subject", "op": "bench_op",
@@ -85,7 +84,8 @@ METADATA_KEYS = {"host": "hostname", "python": "python_version", "benchmark": "n
                  "peak_alloc_bytes": "peak_alloc_bytes", "shape_nbytes": "shape_nbytes",
                  "round": "bench_round", "pass": "bench_pass", "reply_bytes": "reply_bytes",
                  "comm_share": "comm_share", "minor_faults_per_call": "minor_faults_per_call",
-                 "loops": "loops", "canary": "bench_canary", "roundtrip": "bench_roundtrip"}
+                 "loops": "loops", "canary": "bench_canary", "cpu_share": "bench_cpu_share",
+                 "roundtrip": "bench_roundtrip"}
 Numbers: TypeAlias = "Sequence[float] | np.ndarray | pd.Series"  # statistics' inputs
 
 
@@ -149,7 +149,8 @@ def set_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     frame["comm_share"] = pd.to_numeric(frame["comm_share"], errors="coerce").astype(float)
     frame["minor_faults_per_call"] = pd.to_numeric(frame["minor_faults_per_call"],
                                                    errors="coerce").astype(float)
-    frame["canary"] = pd.to_numeric(frame["canary"], errors="coerce").astype(float)
+    for column in ("canary", "cpu_share"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["loops"] = pd.to_numeric(frame["loops"], errors="coerce").fillna(1).astype("int64")
     frame["process"] = frame["process"].astype("int64")
     return frame[COLUMNS]
@@ -196,7 +197,7 @@ def describe_runs(runs: Sequence[Results]) -> pd.DataFrame:
 
 
 def describe_canaries(canaries: list[float]) -> dict[str, Any]:
-    """A run's `canary` (its typical canary: bench.location.typical_canary, in ms, None
+    """A run's `canary` (its typical canary: bench.correction.typical_canary, in ms, None
     without one) and `canaries` (every process's, for comparing runs)."""
     timed = [c for c in canaries if c > 0]
     return {"canary": f"{typical_canary(timed) * 1e3:.3g} ms" if timed else None,
@@ -225,7 +226,7 @@ def environment_differences(runs: pd.DataFrame | None, bases: Sequence[str] = ()
 
 def canary_differences(runs: pd.DataFrame, bases: Sequence[str] = ()) -> list[str]:
     """'canary: 0.42 ms (a, base) vs 0.55 ms (b): 1.31x ...' for each run whose typical canary
-    differs from the (first) base run's beyond their noise (bench.location.compare_canaries):
+    differs from the (first) base run's beyond their noise (bench.correction.compare_canaries):
     another machine or interpreter, which the canary correction does not take out."""
     if "canaries" not in runs:
         return []
@@ -262,7 +263,8 @@ def scale_groups(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, Any]:
 
 def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run x benchmark x process, with the mean of that process's values,
-    corrected by its canary (bench.location.correct_processes, per run; `raw_mean` as timed)."""
+    corrected by its CPU share and canary (bench.correction.correct_processes, per run;
+    `raw_mean` as timed)."""
     keys = [*KEYS, "process"]
     values, scale = scale_groups(frame, keys)
     grouped = values.groupby([frame[k] for k in keys], sort=False, observed=True)
@@ -270,10 +272,12 @@ def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     out["raw_mean"] = out["mean"]
     if "canary" not in frame.columns or not frame["canary"].notna().any():
         return out
-    canaries = frame.groupby(keys, sort=False, observed=True)["canary"].first().to_numpy(float)
+    first = frame.groupby(keys, sort=False, observed=True)[["canary", "cpu_share"]].first()
+    canaries, shares = first["canary"].to_numpy(float), first["cpu_share"].to_numpy(float)
     for _, rows in out.groupby("run", sort=False, observed=True).indices.items():
         fixed, _ = correct_processes(out["benchmark"].to_numpy(object)[rows].astype(str),
-                                     out["raw_mean"].to_numpy(float)[rows], canaries[rows])
+                                     out["raw_mean"].to_numpy(float)[rows], canaries[rows],
+                                     shares=shares[rows])
         out.loc[out.index[rows], "mean"] = fixed
     return out
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.correction import correct_processes
 from bench.location import (
     FASTEST_HALF,
     MEAN,
-    correct_processes,
     locate_case,
     noise_floor,
     run_noise,

@@ -1,4 +1,4 @@
-"""The canary correction (bench.location.correct_processes): synthetic runs of known answer.
+"""The canary correction (bench.correction.correct_processes): synthetic runs of known answer.
 
 Each synthetic run has cases of known true times, and a machine whose speed moves from process
 to process along a known curve; every process's values and its canary are slowed by the
@@ -15,6 +15,7 @@ import numpy as np
 import pyperf
 import pytest
 
+from bench.correction import CANARY_MIN_PROCESSES, correct_processes
 from bench.frame import (
     describe_runs,
     environment_differences,
@@ -23,7 +24,7 @@ from bench.frame import (
     summarize,
 )
 from bench.gate.estimates import locate_units, log_process_means
-from bench.location import CANARY_MIN_PROCESSES, correct_processes, relative_half_width
+from bench.location import relative_half_width
 from bench.results import Results, read_runs, write_results
 from bench.run.schedule import Scheduler, describe_noise, measure_noise
 from bench.run.worker import canary_work, time_values

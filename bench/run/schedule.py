@@ -31,12 +31,13 @@ MIN_PASSES_FOR_CI = 2    # processes a case needs before its half-width can be j
 @dataclass
 class CaseTrack:
     """What the schedule knows of one case: its process means (raw, as timed), their canaries
-    (NaN: none; bench.location corrects the means by them), their cost, its next pass."""
+    and CPU shares (NaN: none; bench.correction corrects the means by them), their cost."""
 
     means: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     failed: bool = False
     canaries: list[float] = field(default_factory=list)
+    shares: list[float] = field(default_factory=list)
     located: list[float] | None = None  # the means as the run locates them (corrected), if known
 
     def half_width(self, floor: float = 0.0) -> float:
@@ -78,6 +79,13 @@ def process_canaries(benchmark: Any) -> list[float]:
             for run in benchmark.get_runs() if run.values]
 
 
+def process_shares(benchmark: Any) -> list[float]:
+    """The CPU share (`bench_cpu_share`) of each run of a pyperf Benchmark that has values
+    (NaN where a run has none)."""
+    return [float(run.get_metadata().get("bench_cpu_share", math.nan))
+            for run in benchmark.get_runs() if run.values]
+
+
 @dataclass
 class Scheduler:
     """The plan of a run's processes: `passes` round-robin passes, then adaptive ones while
@@ -102,6 +110,7 @@ class Scheduler:
             return
         track.means.extend(process_means(benchmark))
         track.canaries.extend(process_canaries(benchmark))
+        track.shares.extend(process_shares(benchmark))
         track.seconds.append(seconds)
 
     def order(self, clock: Callable[[], float]) -> Iterator[str]:
@@ -134,15 +143,16 @@ class Scheduler:
         return noise_floor(t.spread() for t in self.tracks.values() if not t.failed)
 
     def correct(self) -> Any:
-        """Correct every case's process means by their canaries (bench.location.
-        correct_processes over the run so far) into their tracks; returns the Correction."""
-        from bench.location import correct_processes
+        """Correct every case's process means by their CPU shares and canaries (bench.
+        correction.correct_processes over the run so far) into their tracks; returns how."""
+        from bench.correction import correct_processes
 
         alive = [t for t in self.tracks.values() if not t.failed and t.means]
         fixed, how = correct_processes(
             [n for n, t in self.tracks.items() if not t.failed for _ in t.means],
             [m for t in alive for m in t.means],
-            [c for t in alive for c in pad(t.canaries, len(t.means))])
+            [c for t in alive for c in pad(t.canaries, len(t.means))],
+            shares=[s for t in alive for s in pad(t.shares, len(t.means))])
         start = 0
         for track in alive:
             track.located = fixed[start:start + len(track.means)].tolist()
@@ -191,17 +201,21 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
     """How noisy the machine was during a run, from its own processes.
 
     `process_cv`: the median over cases (with 3+ processes) of the coefficient of variation
-    of their process means after the canary's correction (bench.location.correct_processes),
-    `process_cv_raw` the same before it, `canary` what the correction did and
+    of their process means after the correction (bench.correction.correct_processes),
+    `process_cv_raw` the same before it, `process_cv_cpu_share` after its first step (the
+    preempted time out) alone, `cpu_share_corrected` and `canary_corrected` the shares of
+    processes each step corrected, `canary` what the correction did and
     `canary_typical` the run's typical canary (seconds); `pass_factors`: per pass, the median
     over cases of a raw process mean against its case's geometric mean of process means (1.0:
     a normal pass; 1.3: the machine was 30% slower for that whole pass).
     """
-    from bench.location import NOISE_MIN_PROCESSES, correct_processes
+    from bench.correction import correct_processes
+    from bench.location import NOISE_MIN_PROCESSES
 
     names: list[str] = []
     means: list[float] = []
     canaries: list[float] = []
+    shares: list[float] = []
     by_pass: dict[int, list[float]] = {}
     cases = 0
     for bench in benchmarks:
@@ -209,6 +223,7 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
         names += [bench.get_name()] * len(raw)
         means += raw
         canaries += process_canaries(bench)
+        shares += process_shares(bench)
         if len(raw) < NOISE_MIN_PROCESSES:
             continue
         cases += 1
@@ -217,7 +232,7 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
             number = run.get_metadata().get("bench_pass")
             if number is not None:
                 by_pass.setdefault(int(number), []).append(math.log(mean) - centre)
-    _, how = correct_processes(names, means, canaries)
+    _, how = correct_processes(names, means, canaries, shares=shares)
     return {"process_cv": how.noise_after, "cases": cases, **how.noise(),
             "pass_factors": [round(math.exp(statistics.median(by_pass[k])), 4)
                              for k in sorted(by_pass)]}
@@ -238,8 +253,8 @@ def describe_precision(summary: dict[str, Any]) -> str:
 
 
 def describe_noise(noise: dict[str, Any]) -> str:
-    """One line for a reader: how noisy the run was, before and after the canary's correction
-    (bench.location.correct_processes), and what differences it can resolve.
+    """One line for a reader: how noisy the run was, before and after its correction
+    (bench.correction.correct_processes), and what differences it can resolve.
 
     >>> describe_noise({"process_cv": 0.09, "pass_factors": [1.0, 1.31, 0.99]})[:66]
     'per-process noise 9.0% in this run (passes 0.99-1.31x of normal): '
@@ -248,6 +263,9 @@ def describe_noise(noise: dict[str, Any]) -> str:
     >>> describe_noise({"process_cv": 0.2, "process_cv_raw": 0.2, "canary_typical": 1e-3,
     ...                 "canary_corrected": 0.0})[:88]
     'per-process noise 20.0% (not corrected by the canary: too few processes to learn its slo'
+    >>> describe_noise({"process_cv": 0.05, "process_cv_raw": 0.2, "process_cv_cpu_share": 0.1,
+    ...                 "cpu_share_corrected": 1.0, "canary_corrected": 1.0})[:100]
+    'per-process noise 5.0% after taking out preempted time (20.0% before, 10.0% after that) and the cana'
     """
     cv = noise.get("process_cv")
     if cv is None:
@@ -255,7 +273,12 @@ def describe_noise(noise: dict[str, Any]) -> str:
     factors = noise.get("pass_factors") or []
     spread = f" (passes {min(factors):.2f}-{max(factors):.2f}x of normal)" if factors else ""
     raw, share = noise.get("process_cv_raw"), noise.get("canary_corrected") or 0.0
-    if share and raw is not None:
+    by_cpu, cpu_cv = noise.get("cpu_share_corrected") or 0.0, noise.get("process_cv_cpu_share")
+    if by_cpu and raw is not None and cpu_cv is not None:
+        how = (f" after taking out preempted time ({raw:.1%} before, {cpu_cv:.1%} after that)"
+               + (" and the canary correction" if share else ""))
+        how += f", {max(share, by_cpu):.0%} of processes corrected" if max(share, by_cpu) < 0.995 else ""
+    elif share and raw is not None:
         how = f" after the canary correction ({raw:.1%} before)"
         how += f", {share:.0%} of processes corrected" if share < 0.995 else ""
     elif noise.get("canary_typical"):

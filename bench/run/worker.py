@@ -337,12 +337,17 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int,
     run's metadata pyperf's worker records: its start `date`, `duration`, `load_avg_1min`
     and `mem_max_rss`; with `canary`, also `bench_canary`: the mean seconds of the canary
     timed after the warmups and after each value (interleaved with the values, it shares the
-    process's speed state; bench.location divides it out).
+    process's speed state; bench.correction divides it out); `bench_cpu_share`: the process's
+    CPU time over the wall time of its values' window (with their canaries), at most 1: the
+    share of it the process ran, not preempted (bench.correction removes the rest).
 
     >>> result = time_values(lambda loops: loops * 0.5, 4, 1, 2)
     >>> result["loops"], result["warmups"], result["values"]
     (4, [[4, 0.5]], [0.5, 0.5])
     >>> time_values(lambda loops: loops * 0.5, 4, 1, 2, canary=True)["metadata"]["bench_canary"] > 0
+    True
+    >>> 0 < time_values(lambda loops: sum(range(loops * 1000)) * 0 + 1e-3, 4, 1, 2, canary=True
+    ...                 )["metadata"]["bench_cpu_share"] <= 1
     True
     """
     import resource
@@ -351,17 +356,23 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int,
     start = time.perf_counter()
     timed: list[float] = []
     canaries: list[float] = []
+    window = (start, time.process_time())
     for step in range(warmups + values):
+        if step == warmups:  # the values' window starts: wall and CPU clocks, outside the loops
+            window = (time.perf_counter(), time.process_time())
         timed.append(time_func(loops) / loops)
         if canary and step >= warmups - 1:
             canaries.append(time_canary())
-    duration = time.perf_counter() - start
+    cpu, duration = time.process_time() - window[1], time.perf_counter() - start
+    wall = time.perf_counter() - window[0]
     if not all(timed):
         raise CaseFailed(f"the timer read zero for {loops} loops: the op is too fast for it")
     metadata = {"date": date, "duration": duration, "load_avg_1min": round(os.getloadavg()[0], 2),
                 "mem_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if canaries:
         metadata["bench_canary"] = sum(canaries) / len(canaries)
+    if cpu > 0 and wall > 0:
+        metadata["bench_cpu_share"] = min(cpu / wall, 1.0)
     return {"loops": loops, "warmups": [[loops, value] for value in timed[:warmups]],
             "values": timed[warmups:], "metadata": metadata}
 
