@@ -104,7 +104,7 @@ def test_sink_cases_follow_the_serializer_entry(monkeypatch):
 
 
 def test_unknown_plugin_is_input_error():
-    from bench.run.cases import load_plugins
+    from bench.run.plugins import load_plugins
 
     with pytest.raises(InputError, match="plugin 'no_such_plugin_module': cannot import it"):
         load_plugins(["no_such_plugin_module"])

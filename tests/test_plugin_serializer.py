@@ -27,7 +27,7 @@ def bench_json(*args: str) -> dict:
 @pytest.fixture
 def newcomer(monkeypatch):
     """The plugin loaded in this process; the registries restored afterwards."""
-    from bench.run import cases
+    from bench.run import plugins
     from bench.subjects.serializers import SERIALIZERS
     from bench.subjects.ship import TRANSPORTS
 
@@ -35,7 +35,7 @@ def newcomer(monkeypatch):
     monkeypatch.setattr("bench.subjects.serializers.SERIALIZERS", SERIALIZERS)
     before = (dict(SERIALIZERS), dict(TRANSPORTS))
     sys.modules.pop("bench_newcomer", None)
-    cases.load_plugins(["bench_newcomer"])
+    plugins.load_plugins(["bench_newcomer"])
     yield SERIALIZERS[NAME]
     for registry, saved in zip((SERIALIZERS, TRANSPORTS), before, strict=True):
         registry.clear()

@@ -108,8 +108,9 @@ def select_common_cases(args: argparse.Namespace, ready: dict[str, Env]) -> tupl
     from bench.cli import options
     from bench.run import cases
     from bench.run.envs import list_cases_in
+    from bench.run.plugins import load_plugins
 
-    cases.load_plugins(args.plugin)
+    load_plugins(args.plugin)
     if getattr(args, "data", None):
         options.load_data_arguments(args)
     profile = cases.get_profile(args.profile or ("data" if getattr(args, "data", None) else "smoke"))

@@ -65,7 +65,8 @@ from typing import Any
 
 from bench.metric import INSTRUCTIONS
 from bench.run.callgrind import CALLGRIND_OPTIONS, Shim, Tools, keep_profile, read_dump, read_dump_head
-from bench.run.cases import Case, load_plugins, parse_case
+from bench.run.cases import Case, parse_case
+from bench.run.plugins import load_plugins
 from bench.run.runner import (
     CaseResult,
     absolute_program,
@@ -76,7 +77,7 @@ from bench.run.runner import (
     python_metadata,
     remove_stale_scratch,
 )
-from bench.run.worker import add_plugin_path, describe_failure, imported_libraries, prepare_case, run_metadata
+from bench.run.worker import describe_failure, imported_libraries, prepare_case, run_metadata
 from bench.subjects.folds import STYLES
 from bench.subjects.serializers import SERIALIZERS
 from bench.subjects.shapes import SHAPES
@@ -327,8 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", default="", help="the parent's data specs (JSON)")
     parser.add_argument("cases", nargs="+")
     args = parser.parse_args(argv)
-    add_plugin_path(args.plugin_path)
-    load_plugins(args.plugin)
+    load_plugins(args.plugin, args.plugin_path)
     register_options(args.data)
     shim = Shim(args.shim)
     if not shim.on_valgrind():

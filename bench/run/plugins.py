@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Iterable
 
 from bench.errors import InputError
@@ -37,9 +38,14 @@ def discover_plugins() -> list[str]:
     return sorted(found)
 
 
-def load_plugins(names: Iterable[str]) -> None:
-    """Import each plugin (calling `function()` for `module:function`); the registries' entries
-    they add are then everywhere, and a new serializer gets its ship-suite socket transport."""
+def load_plugins(names: Iterable[str], folders: str = "") -> None:
+    """Import each plugin (calling `function()` for `module:function`), found on the path or in
+    `folders` (os.pathsep between them, searched last so nothing in them shadows an installed
+    library); the registries' entries they add are then everywhere, and a new serializer gets
+    its ship-suite socket transport."""
+    for folder in filter(None, folders.split(os.pathsep)):
+        if folder not in sys.path:
+            sys.path.append(folder)
     for name in names:
         module_name, _, function = name.partition(":")
         try:

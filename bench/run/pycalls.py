@@ -126,16 +126,14 @@ def trace_cases(names: Sequence[str], workdir: str) -> Iterator[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Pass process entry point: one JSON line per case on stdout."""
-    from bench.run.cases import load_plugins
-    from bench.run.worker import add_plugin_path
+    from bench.run.plugins import load_plugins
 
     parser = argparse.ArgumentParser(prog="python -m bench.run.pycalls")
     parser.add_argument("--plugin", action="append", default=[])
     parser.add_argument("--plugin-path", default="")
     parser.add_argument("cases", nargs="+")
     args, _ = parser.parse_known_args(argv)  # options of the counting process's that do not apply
-    add_plugin_path(args.plugin_path)
-    load_plugins(args.plugin)
+    load_plugins(args.plugin, args.plugin_path)
     with tempfile.TemporaryDirectory(prefix="bench-pycalls-") as workdir:
         for line in trace_cases(args.cases, workdir):
             print(json.dumps(line), flush=True)
