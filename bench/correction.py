@@ -111,103 +111,101 @@ def learn_slope(codes: np.ndarray, log_means: np.ndarray, log_canaries: np.ndarr
     return float(np.clip(middle, *limits))
 
 
-def remove_preemption(codes: np.ndarray, suites: np.ndarray, means: np.ndarray,
-                      shares: np.ndarray) -> tuple[np.ndarray, dict[str, float], np.ndarray]:
-    """Process means with their preempted time taken out: log mean + slope x (log share - log
-    the case's highest share), one slope per suite (`learn_slope` of log mean on log 1/share,
-    within SHARE_LIMITS: 1 where a case's time is all its own CPU's, less where it waits on
-    I/O or other processes), so each case keeps the level of its least preempted process.
-    A case is corrected only when every process of it has a share; a suite with fewer than
-    CANARY_MIN_PROCESSES such processes is left as it is. Returns the means, the slopes and
-    which processes were corrected.
+def complete_cases(codes: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Per process: whether every process of its case has the number (`has`)."""
+    return (np.bincount(codes, weights=~has, minlength=codes.max(initial=-1) + 1) == 0)[codes]
 
-    >>> codes, suites = np.repeat([0, 1], 10), np.array(["a"] * 20)
-    >>> share = np.tile([1.0, 0.5, 0.8, 1.0, 0.9], 4)
-    >>> fixed, slopes, done = remove_preemption(codes, suites, np.repeat([1.0, 2.0], 10) / share,
-    ...                                         share)
-    >>> np.allclose(fixed, np.repeat([1.0, 2.0], 10)), slopes, bool(done.all())
-    (True, {'a': 1.0}, True)
+
+def preempted_logs(codes: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per process: log share - log its case's highest share (<= 0: how much more of its
+    window it waited than its case's least preempted process; 0 where its case lacks a share
+    on some process), and whether its case has one on every process.
+
+    >>> logs, ok = preempted_logs(np.array([0, 0, 1, 1]), np.array([1.0, 0.5, 0.8, np.nan]))
+    >>> np.round(logs, 3).tolist(), ok.tolist()
+    ([0.0, -0.693, 0.0, 0.0], [True, True, False, False])
     """
-    fixed, done = means.copy(), np.zeros(len(means), dtype=bool)
-    has = np.isfinite(shares) & (shares > 0) & (means > 0)
-    complete = np.bincount(codes, weights=~has, minlength=codes.max(initial=-1) + 1) == 0
-    usable = complete[codes] & (np.bincount(codes)[codes] >= 2)
-    slopes: dict[str, float] = {}
-    log_shares = np.log(np.where(has, shares, 1.0))
-    for suite in dict.fromkeys(suites[complete[codes] & has]):
-        rows = usable & (suites == suite)
-        if rows.sum() < CANARY_MIN_PROCESSES:
-            continue
-        _, local = np.unique(codes[rows], return_inverse=True)
-        slope = learn_slope(local, np.log(means[rows]), -log_shares[rows], SHARE_LIMITS)
-        slopes[str(suite)] = round(slope, 4)
-        rows = complete[codes] & (suites == suite)
-        best = np.full(len(complete), -np.inf)
-        np.maximum.at(best, codes[rows], log_shares[rows])
-        fixed[rows] = np.exp(np.log(means[rows]) + slope * (log_shares[rows] - best[codes[rows]]))
-        done |= rows
-    return fixed, slopes, done
+    ok = complete_cases(codes, np.isfinite(shares) & (shares > 0))
+    logs = np.log(np.where(ok, shares, 1.0))
+    best = np.full(codes.max(initial=-1) + 1, -np.inf)
+    np.maximum.at(best, codes, logs)
+    return np.where(ok, logs - best[codes], 0.0), ok
 
 
 def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Sequence[float],
                       group: Callable[[str], str] = suite_of,
                       shares: Sequence[float] | None = None) -> tuple[np.ndarray, Correction]:
     """Every process mean of one run corrected for the machine's state at its moment, and how:
-    its preempted time out first (`remove_preemption`, by its CPU `shares`; none: skipped),
-    then divided by the speed its canary saw (each canary's own preempted time out too).
+    log mean + share slope x `preempted_logs` - canary slope x (log canary - log typical).
 
-    A process's canary (bench.run.worker.canary_work, timed between its values) shares its
-    speed state: log mean - slope x (log canary - log typical canary), with one slope per
-    suite learned from the run (`learn_slope`), and `typical_canary` the run's, so values
-    stay in seconds of the run's own typical machine (a slower interpreter, whose canary is
-    slower too, stays slower). `group` names the cases that share a slope (their suite; finer
-    groups did worse, docs/measurements.md). A case is corrected only when every process of it
-    has a canary; a suite with fewer than CANARY_MIN_PROCESSES such processes is left as it is.
-    NaN canary or share: none.
+    A process's CPU share (`shares`; None: not recorded) says which share of its values'
+    window it waited for the CPU: that time is taken out, each case kept at the level of its
+    least preempted process. Its canary (bench.run.worker.canary_work, timed between its
+    values, its own wait taken out by the same share) shares its speed state, and
+    `typical_canary` is the run's, so values stay in seconds of the run's own typical machine
+    (a slower interpreter, whose canary is slower too, stays slower). Both slopes are learned
+    per suite from the run (`learn_slope`; the share's within SHARE_LIMITS: 1 where a case's
+    time is all its own CPU's, less where it waits on I/O or other processes), each net of the
+    other (two rounds). `group` names the cases that share the slopes (their suite; finer
+    groups did worse, docs/measurements.md). A case is corrected by a number only when every
+    process of it has one; a suite with fewer than CANARY_MIN_PROCESSES such processes (of
+    cases with 2+) is not corrected by it. NaN: none.
 
     >>> names = ["a/x"] * 10 + ["a/y"] * 10 + ["a/z"] * 10
     >>> speed = np.tile([1.0, 1.5, 1.0, 2.0, 1.2, 1.0, 1.0, 1.1, 1.3, 1.0], 3)
+    >>> share = np.tile([1.0, 0.5, 0.9, 1.0, 0.7], 6)
     >>> true = np.repeat([1.0, 2.0, 3.0], 10)
-    >>> fixed, how = correct_processes(names, true * speed, speed * 0.01)
-    >>> np.allclose(fixed, true), how.slopes, round(how.noise_after, 6)
-    (True, {'a': 1.0}, 0.0)
+    >>> fixed, how = correct_processes(names, true * speed / share, speed * 0.01 / share,
+    ...                                shares=share)
+    >>> np.allclose(fixed, true, rtol=1e-3), round(how.noise_after, 3)
+    (True, 0.0)
+    >>> how.note
+    'preempted time taken out by the CPU share (slope a 1.00); corrected by the canary (slope a 1.00)'
     """
     names_array = np.asarray(names, dtype=object)
-    raw = np.asarray(means, dtype=float)
-    c = np.asarray(canaries, dtype=float)
+    m = np.asarray(means, dtype=float)
     _, codes = np.unique(names_array, return_inverse=True)
-    suites = np.asarray([group(n) for n in names_array], dtype=object) if len(raw) else names_array
-    share = np.full(len(raw), math.nan) if shares is None else np.asarray(shares, dtype=float)
-    m, share_slopes, by_share = remove_preemption(codes, suites, raw, share)
-    c = np.where(by_share, c * share, c)  # the canary's own preempted time out
-    fixed = m.copy()
+    suites = np.asarray([group(n) for n in names_array], dtype=object) if len(m) else names_array
+    share = np.full(len(m), math.nan) if shares is None else np.asarray(shares, dtype=float)
+    pre, by_share = preempted_logs(codes, share)
+    c = np.asarray(canaries, dtype=float) * np.where(by_share, share, 1.0)  # its own wait out
     has = np.isfinite(c) & (c > 0) & (m > 0)
-    complete = np.bincount(codes, weights=~has, minlength=codes.max(initial=-1) + 1) == 0
-    sizes = np.bincount(codes)
-    usable = complete[codes] & (sizes[codes] >= 2)
+    complete = complete_cases(codes, has)
     typical = typical_canary(c[has]) if has.any() else math.nan
-    slopes: dict[str, float] = {}
+    x = {"share": -pre, "canary": np.log(np.where(complete, c, typical if has.any() else 1.0))
+         - (math.log(typical) if has.any() else 0.0)}
+    log_m = np.log(np.where(m > 0, m, 1.0))
+    several = np.bincount(codes)[codes] >= 2
+    learned: dict[str, dict[str, float]] = {"share": {}, "canary": {}}
+    fix = {"share": np.zeros(len(m)), "canary": np.zeros(len(m))}  # what each takes off log m
     short: list[str] = []
-    done = np.zeros(len(m), dtype=bool)
-    for suite in dict.fromkeys(suites[complete[codes] & has]):
-        rows = usable & (suites == suite)
-        if rows.sum() < CANARY_MIN_PROCESSES:
-            short.append(f"{suite} ({int(rows.sum())} processes)")
-            continue
-        _, local = np.unique(codes[rows], return_inverse=True)
-        slope = learn_slope(local, np.log(m[rows]), np.log(c[rows]))
-        slopes[suite] = round(slope, 4)
-        corrected = complete[codes] & (suites == suite)  # one-process cases too
-        done |= corrected
-        fixed[corrected] = np.exp(np.log(m[corrected]) - slope * (np.log(c[corrected])
-                                                                   - math.log(typical)))
-    before, middle, after = (run_noise(list(group) for group in split_by(codes, x))
-                             for x in (raw, m, fixed))
-    note = describe_correction(slopes, short, int((~complete[codes]).sum()), bool(has.any()))
-    return fixed, Correction(slopes, typical, before, after, describe_shares(
-        share_slopes, shares is not None and bool(np.isfinite(share).any())) + note,
-        float(done.mean()) if len(m) else 0.0, share_slopes,
-        float(by_share.mean()) if len(m) else 0.0, middle)
+    for suite in dict.fromkeys(suites[(complete & has) | by_share]):
+        in_suite = suites == suite
+        rows = {"share": several & by_share & in_suite, "canary": several & complete & in_suite}
+        learn = [k for k in ("canary", "share") if rows[k].sum() >= CANARY_MIN_PROCESSES]
+        if complete[in_suite].any() and "canary" not in learn:
+            short.append(f"{suite} ({int(rows['canary'].sum())} processes)")
+        for _ in range(2 if len(learn) == 2 else 1):  # each net of the other
+            for key in learn:
+                other = fix["canary" if key == "share" else "share"]
+                local = np.unique(codes[rows[key]], return_inverse=True)[1]
+                slope = learn_slope(local, (log_m - other)[rows[key]], x[key][rows[key]],
+                                    SHARE_LIMITS if key == "share" else SLOPE_LIMITS)
+                learned[key][str(suite)] = round(slope, 4)
+                fix[key] = np.where(in_suite, slope * x[key], fix[key])
+    corrected = {k: np.isin(suites, list(learned[k])) & (by_share if k == "share" else complete)
+                 for k in learned}
+    moved = (m > 0) & (fix["share"] + fix["canary"] != 0)  # the others stay as timed, bit for bit
+    fixed = np.where(moved, np.exp(log_m - fix["share"] - fix["canary"]), m)
+    with_share = np.where((m > 0) & (fix["share"] != 0), np.exp(log_m - fix["share"]), m)
+    before, middle, after = (run_noise(list(group) for group in split_by(codes, values))
+                             for values in (m, with_share, fixed))
+    note = describe_shares(learned["share"], bool(np.isfinite(share).any())) + describe_correction(
+        learned["canary"], short, int((~complete).sum()), bool(has.any()))
+    return fixed, Correction(learned["canary"], typical, before, after, note,
+                             float(corrected["canary"].mean()) if len(m) else 0.0,
+                             learned["share"], float(corrected["share"].mean()) if len(m) else 0.0,
+                             middle)
 
 
 def compare_canaries(base: Sequence[float], head: Sequence[float]) -> Interval:
