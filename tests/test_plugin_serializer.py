@@ -26,12 +26,14 @@ def bench_json(*args: str) -> dict:
 
 @pytest.fixture
 def newcomer(monkeypatch):
-    """The plugin loaded in this process; the registries restored afterwards."""
+    """The plugin loaded in this process; the registries and the list of loaded plugins (which
+    the processes bench starts are given) restored afterwards."""
     from bench.run import plugins
     from bench.subjects.serializers import SERIALIZERS
     from bench.subjects.ship import TRANSPORTS
 
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins"))
+    monkeypatch.setattr(plugins, "LOADED_PLUGINS", list(plugins.LOADED_PLUGINS))
     monkeypatch.setattr("bench.subjects.serializers.SERIALIZERS", SERIALIZERS)
     before = (dict(SERIALIZERS), dict(TRANSPORTS))
     sys.modules.pop("bench_newcomer", None)

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.errors import InputError
-from bench.run.plugins import LOADED_PLUGINS
+from bench.run import plugins
 from bench.subjects import user_data
 from bench.subjects.capability_kinds import Kind
 from bench.subjects.serializers import SERIALIZERS, Serializer, describe_error
@@ -218,7 +218,7 @@ def run_child(spec: dict[str, Any], run_dir: Path, timeout: float) -> ChildResul
     child_dir = run_dir / "children" / str(next(_CHILD_IDS))
     child_dir.mkdir(parents=True)
     spec = {**spec, "events": str(child_dir / "events.jsonl"), "sys_path": child_sys_path(),
-            "plugins": list(LOADED_PLUGINS), "data": user_data.child_options()[1:]}
+            "plugins": list(plugins.LOADED_PLUGINS), "data": user_data.child_options()[1:]}
     (child_dir / "spec.json").write_text(json.dumps(spec))
     reader = EventReader(child_dir / "events.jsonl")
     stderr_path = child_dir / "stderr.txt"
