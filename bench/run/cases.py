@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.errors import InputError
-from bench.run.plugins import LOADED_PLUGINS, load_plugins  # noqa: F401  (their home: bench.run.plugins)
 from bench.subjects.folds import INPUT_KINDS, STYLES, TASKS, estimate_fold_nbytes
 from bench.subjects.serializers import SERIALIZERS, classify_roundtrip
 from bench.subjects.shapes import SHAPES, build_shape, estimate_nbytes

@@ -39,7 +39,8 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.run.cases import Case, load_plugins, parse_case
+from bench.run.cases import Case, parse_case
+from bench.run.plugins import load_plugins
 from bench.subjects.user_data import register_options
 
 TimeFunc = Callable[[int], float]
@@ -416,8 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parse_worker_args(sys.argv[1:] if argv is None else argv)
         if "case" not in options:
             raise BenchError("no --case given")
-        add_plugin_path(options.get("plugin-path", ""))
-        load_plugins(filter(None, options.get("plugin", "").split(",")))
+        load_plugins(filter(None, options.get("plugin", "").split(",")), options.get("plugin-path", ""))
         register_options(options.get("data", ""))
         case = parse_case(options["case"])
         scratch = os.path.dirname(options.get("result", "")) or None  # the parent removes it
@@ -438,14 +438,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench worker: {options.get('case')}: {reason}", file=sys.stderr)
         return 1
     return 0
-
-
-def add_plugin_path(folders: str) -> None:
-    """Put the `--plugin` modules' folders (os.pathsep between them) at the end of sys.path:
-    a plugin is found there, and nothing in them shadows an installed library."""
-    for folder in filter(None, folders.split(os.pathsep)):
-        if folder not in sys.path:
-            sys.path.append(folder)
 
 
 def run_metadata(profile: str, ab_round: str = "", step: str = "") -> dict[str, str | int]:
