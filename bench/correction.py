@@ -7,8 +7,9 @@ summary, the report, `bench export` and the gate all locate what it returns):
    window, bench.run.worker.time_values) is the share of that window it ran; the rest it
    waited for the CPU. `remove_preemption` takes that waiting out.
 2. **A slower CPU while running**: a process's `bench_canary` (bench.run.worker.canary_work,
-   timed between its values, its own preempted time taken out first) shares its speed state;
-   what is left is divided by it, with one slope per suite learned from the run.
+   timed between its values) shares its speed state; what is left is divided by it.
+
+Both slopes are learned per suite from the run, each net of the other.
 
 The raw values stay untouched in the results file; a run without the metadata (older files)
 is located as before, and `Correction.note` says so. Why this order: docs/measurements.md.
@@ -141,7 +142,7 @@ def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Se
     A process's CPU share (`shares`; None: not recorded) says which share of its values'
     window it waited for the CPU: that time is taken out, each case kept at the level of its
     least preempted process. Its canary (bench.run.worker.canary_work, timed between its
-    values, its own wait taken out by the same share) shares its speed state, and
+    values) shares its speed state, and
     `typical_canary` is the run's, so values stay in seconds of the run's own typical machine
     (a slower interpreter, whose canary is slower too, stays slower). Both slopes are learned
     per suite from the run (`learn_slope`; the share's within SHARE_LIMITS: 1 where a case's
@@ -155,8 +156,7 @@ def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Se
     >>> speed = np.tile([1.0, 1.5, 1.0, 2.0, 1.2, 1.0, 1.0, 1.1, 1.3, 1.0], 3)
     >>> share = np.tile([1.0, 0.5, 0.9, 1.0, 0.7], 6)
     >>> true = np.repeat([1.0, 2.0, 3.0], 10)
-    >>> fixed, how = correct_processes(names, true * speed / share, speed * 0.01 / share,
-    ...                                shares=share)
+    >>> fixed, how = correct_processes(names, true * speed / share, speed * 0.01, shares=share)
     >>> np.allclose(fixed, true, rtol=1e-3), round(how.noise_after, 3)
     (True, 0.0)
     >>> how.note
@@ -168,7 +168,7 @@ def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Se
     suites = np.asarray([group(n) for n in names_array], dtype=object) if len(m) else names_array
     share = np.full(len(m), math.nan) if shares is None else np.asarray(shares, dtype=float)
     pre, by_share = preempted_logs(codes, share)
-    c = np.asarray(canaries, dtype=float) * np.where(by_share, share, 1.0)  # its own wait out
+    c = np.asarray(canaries, dtype=float)  # as timed: a socket case's share is not its canary's
     has = np.isfinite(c) & (c > 0) & (m > 0)
     complete = complete_cases(codes, has)
     typical = typical_canary(c[has]) if has.any() else math.nan

@@ -75,7 +75,7 @@ def variants(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"raw": means, "canary": correct_processes(names, means, canaries)[0],
             "share": correct_processes(names, means, none, shares=shares)[0],
             "share(1)": fixed,
-            "share(1), canary": correct_processes(names, fixed, canaries * shares)[0],
+            "share(1), canary": correct_processes(names, fixed, canaries)[0],
             "share + canary": correct_processes(names, means, canaries, shares=shares)[0]}
 
 
