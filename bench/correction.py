@@ -1,18 +1,20 @@
 """A run's process means corrected for the machine's state at their moment, before they are located.
 
-Two corrections, in this order, in `correct_processes` (the one place; the schedule, the
-summary, the report, `bench export` and the gate all locate what it returns):
+Two corrections in `correct_processes` (the one place; the schedule, the summary, the
+report, `bench export` and the gate all locate what it returns):
 
 1. **Preemption**: a process's `bench_cpu_share` (CPU time over wall time of its values'
    window, bench.run.worker.time_values) is the share of that window it ran; the rest it
-   waited for the CPU. `remove_preemption` takes that waiting out.
+   waited for the CPU. Given the shares, `correct_processes` takes that waiting out; bench's
+   own callers give none: on quick runs it narrowed no interval beyond the canary's
+   (docs/measurements.md), so the worker records the share and
+   scripts/cpu_share_estimators.py measures the step.
 2. **A slower CPU while running**: a process's `bench_canary` (bench.run.worker.canary_work,
-   timed between its values) shares its speed state; what is left is divided by it.
+   timed between its values) shares its speed state; the means are divided by it.
 
-Both slopes are learned per suite from the run, each net of the other.
-
-The raw values stay untouched in the results file; a run without the metadata (older files)
-is located as before, and `Correction.note` says so. Why this order: docs/measurements.md.
+Both slopes are learned per suite from the run, each net of the other. The raw values stay
+untouched in the results file; a run without a canary (older files, `bench ab`) is located as
+timed, and `Correction.note` says so.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ def correct_processes(names: Sequence[str], means: Sequence[float], canaries: Se
     with_share = np.where((m > 0) & (fix["share"] != 0), np.exp(log_m - fix["share"]), m)
     before, middle, after = (run_noise(list(group) for group in split_by(codes, values))
                              for values in (m, with_share, fixed))
-    note = describe_shares(learned["share"], bool(np.isfinite(share).any())) + describe_correction(
+    note = (describe_shares(learned["share"], bool(np.isfinite(share).any()))
+            if shares is not None else "") + describe_correction(
         learned["canary"], short, int((~complete).sum()), bool(has.any()))
     return fixed, Correction(learned["canary"], typical, before, after, note,
                              float(corrected["canary"].mean()) if len(m) else 0.0,

@@ -263,8 +263,7 @@ def scale_groups(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, Any]:
 
 def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run x benchmark x process, with the mean of that process's values,
-    corrected by its CPU share and canary (bench.correction.correct_processes, per run;
-    `raw_mean` as timed)."""
+    corrected by its canary (bench.correction.correct_processes, per run; `raw_mean` as timed)."""
     keys = [*KEYS, "process"]
     values, scale = scale_groups(frame, keys)
     grouped = values.groupby([frame[k] for k in keys], sort=False, observed=True)
@@ -272,12 +271,10 @@ def process_means(frame: pd.DataFrame) -> pd.DataFrame:
     out["raw_mean"] = out["mean"]
     if "canary" not in frame.columns or not frame["canary"].notna().any():
         return out
-    first = frame.groupby(keys, sort=False, observed=True)[["canary", "cpu_share"]].first()
-    canaries, shares = first["canary"].to_numpy(float), first["cpu_share"].to_numpy(float)
+    canaries = frame.groupby(keys, sort=False, observed=True)["canary"].first().to_numpy(float)
     for _, rows in out.groupby("run", sort=False, observed=True).indices.items():
         fixed, _ = correct_processes(out["benchmark"].to_numpy(object)[rows].astype(str),
-                                     out["raw_mean"].to_numpy(float)[rows], canaries[rows],
-                                     shares=shares[rows])
+                                     out["raw_mean"].to_numpy(float)[rows], canaries[rows])
         out.loc[out.index[rows], "mean"] = fixed
     return out
 

@@ -35,20 +35,19 @@ from bench.location import (
     spread_of,
 )
 from bench.results import read_results
-from bench.run.schedule import process_canaries, process_means, process_shares
+from bench.run.schedule import process_canaries, process_means
 
 
 def run_means(path: str, raw: bool = False) -> dict[str, list[float]]:
-    """Case -> its process means in one results file, corrected by their CPU shares and
-    canaries as bench locates them (bench.correction.correct_processes), or as timed with `raw`."""
+    """Case -> its process means in one results file, corrected by their canaries as bench
+    locates them (bench.correction.correct_processes), or as timed with `raw`."""
     benchmarks = read_results(path).benchmarks
     means = {b.get_name(): process_means(b) for b in benchmarks}
     if raw:
         return means
     names = [b.get_name() for b in benchmarks for _ in means[b.get_name()]]
     fixed, _ = correct_processes(names, [m for b in benchmarks for m in means[b.get_name()]],
-                                 [c for b in benchmarks for c in process_canaries(b)],
-                                 shares=[s for b in benchmarks for s in process_shares(b)])
+                                 [c for b in benchmarks for c in process_canaries(b)])
     out, start = {}, 0
     for b in benchmarks:
         count = len(means[b.get_name()])

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.results import Results
 from bench.run.provenance import find_mismatch
-from bench.run.schedule import Scheduler, process_canaries, process_means, process_shares
+from bench.run.schedule import Scheduler, process_canaries, process_means
 
 
 def foreign_cases(results: Results, here: dict[str, Any], names: Collection[str]
@@ -99,7 +99,6 @@ def narrow_schedule(plan: Scheduler, cases: list[str], results: Results | None =
         if track is not None:
             track.means.extend(process_means(benchmark))
             track.canaries.extend(process_canaries(benchmark))
-            track.shares.extend(process_shares(benchmark))
             track.seconds.extend(run.get_metadata().get("duration", 0.0)
                                  for run in benchmark.get_runs() if run.values)
     for name in results.failures:

@@ -31,13 +31,12 @@ MIN_PASSES_FOR_CI = 2    # processes a case needs before its half-width can be j
 @dataclass
 class CaseTrack:
     """What the schedule knows of one case: its process means (raw, as timed), their canaries
-    and CPU shares (NaN: none; bench.correction corrects the means by them), their cost."""
+    (NaN: none; bench.correction corrects the means by them), their cost, its next pass."""
 
     means: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     failed: bool = False
     canaries: list[float] = field(default_factory=list)
-    shares: list[float] = field(default_factory=list)
     located: list[float] | None = None  # the means as the run locates them (corrected), if known
 
     def half_width(self, floor: float = 0.0) -> float:
@@ -81,7 +80,7 @@ def process_canaries(benchmark: Any) -> list[float]:
 
 def process_shares(benchmark: Any) -> list[float]:
     """The CPU share (`bench_cpu_share`) of each run of a pyperf Benchmark that has values
-    (NaN where a run has none)."""
+    (NaN where a run has none); recorded, not corrected by (docs/measurements.md)."""
     return [float(run.get_metadata().get("bench_cpu_share", math.nan))
             for run in benchmark.get_runs() if run.values]
 
@@ -110,7 +109,6 @@ class Scheduler:
             return
         track.means.extend(process_means(benchmark))
         track.canaries.extend(process_canaries(benchmark))
-        track.shares.extend(process_shares(benchmark))
         track.seconds.append(seconds)
 
     def order(self, clock: Callable[[], float]) -> Iterator[str]:
@@ -143,16 +141,15 @@ class Scheduler:
         return noise_floor(t.spread() for t in self.tracks.values() if not t.failed)
 
     def correct(self) -> Any:
-        """Correct every case's process means by their CPU shares and canaries (bench.
-        correction.correct_processes over the run so far) into their tracks; returns how."""
+        """Correct every case's process means by their canaries (bench.correction.
+        correct_processes over the run so far) into their tracks; returns the Correction."""
         from bench.correction import correct_processes
 
         alive = [t for t in self.tracks.values() if not t.failed and t.means]
         fixed, how = correct_processes(
             [n for n, t in self.tracks.items() if not t.failed for _ in t.means],
             [m for t in alive for m in t.means],
-            [c for t in alive for c in pad(t.canaries, len(t.means))],
-            shares=[s for t in alive for s in pad(t.shares, len(t.means))])
+            [c for t in alive for c in pad(t.canaries, len(t.means))])
         start = 0
         for track in alive:
             track.located = fixed[start:start + len(track.means)].tolist()
@@ -202,9 +199,9 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
 
     `process_cv`: the median over cases (with 3+ processes) of the coefficient of variation
     of their process means after the correction (bench.correction.correct_processes),
-    `process_cv_raw` the same before it, `process_cv_cpu_share` after its first step (the
-    preempted time out) alone, `cpu_share_corrected` and `canary_corrected` the shares of
-    processes each step corrected, `canary` what the correction did and
+    `process_cv_raw` the same before it, `canary_corrected` the share of processes corrected
+    (`process_cv_cpu_share` and `cpu_share_corrected`: the CPU share's step, which bench does
+    not take: docs/measurements.md), `canary` what the correction did and
     `canary_typical` the run's typical canary (seconds); `pass_factors`: per pass, the median
     over cases of a raw process mean against its case's geometric mean of process means (1.0:
     a normal pass; 1.3: the machine was 30% slower for that whole pass).
@@ -215,7 +212,6 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
     names: list[str] = []
     means: list[float] = []
     canaries: list[float] = []
-    shares: list[float] = []
     by_pass: dict[int, list[float]] = {}
     cases = 0
     for bench in benchmarks:
@@ -223,7 +219,6 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
         names += [bench.get_name()] * len(raw)
         means += raw
         canaries += process_canaries(bench)
-        shares += process_shares(bench)
         if len(raw) < NOISE_MIN_PROCESSES:
             continue
         cases += 1
@@ -232,7 +227,7 @@ def measure_noise(benchmarks: Iterable[Any]) -> dict[str, Any]:
             number = run.get_metadata().get("bench_pass")
             if number is not None:
                 by_pass.setdefault(int(number), []).append(math.log(mean) - centre)
-    _, how = correct_processes(names, means, canaries, shares=shares)
+    _, how = correct_processes(names, means, canaries)
     return {"process_cv": how.noise_after, "cases": cases, **how.noise(),
             "pass_factors": [round(math.exp(statistics.median(by_pass[k])), 4)
                              for k in sorted(by_pass)]}
