@@ -105,7 +105,8 @@ def main() -> None:
         for label, means in variants.items():
             cases = by_case(p["names"], means)
             noise = run_noise(cases.values())
-            print(f"  {label:10s} per-process noise {noise:.1%}; median half-width "
+            print(f"  {label:10s} per-process noise {'-' if noise is None else f'{noise:.1%}'}; "
+                  "median half-width "
                   f"fastest half {median_half_width(cases, FASTEST_HALF):.1%}, "
                   f"mean {median_half_width(cases, MEAN):.1%}")
 
