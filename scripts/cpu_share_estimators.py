@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 
 import numpy as np
 
 from bench.correction import correct_processes, preempted_logs, suite_of
-from bench.location import FASTEST_HALF, locate_case, noise_floor, run_noise, spread_of
+from bench.location import FASTEST_HALF, run_noise
 from bench.results import read_results
 from bench.run.schedule import process_canaries, process_means, process_shares
+from canary_estimators import by_case, median_half_width  # scripts/ is the path of a script run
 
 
 def read_processes(path: str) -> dict[str, np.ndarray]:
@@ -40,25 +40,6 @@ def read_processes(path: str) -> dict[str, np.ndarray]:
         shares += process_shares(bench)
     return {"names": np.asarray(names, dtype=object), "means": np.asarray(means),
             "canaries": np.asarray(canaries), "shares": np.asarray(shares)}
-
-
-def by_case(names: np.ndarray, means: np.ndarray) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-    for name, mean in zip(names.tolist(), means.tolist()):
-        out.setdefault(name, []).append(mean)
-    return out
-
-
-def median_half_width(cases: dict[str, list[float]]) -> float:
-    """The median over cases (2+ processes) of the relative 95% CI half-width (fastest half)."""
-    floor = noise_floor(spread_of(m, FASTEST_HALF) for m in cases.values() if len(m) >= 2)
-    widths = []
-    for means in cases.values():
-        found = locate_case(means, floor, FASTEST_HALF)
-        width = (found.high - found.value) / found.value
-        if len(means) >= 2 and math.isfinite(width):
-            widths.append(width)
-    return statistics.median(widths) if widths else math.nan
 
 
 def share_fixed_slope(names: np.ndarray, means: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -96,7 +77,7 @@ def main() -> None:
             cases = by_case(p["names"], means)
             noise = run_noise(cases.values())
             print(f"  {label:21s} per-process noise {'-' if noise is None else f'{noise:.1%}'}; "
-                  f"median half-width {median_half_width(cases):.1%}")
+                  f"median half-width {median_half_width(cases, FASTEST_HALF):.1%}")
 
 
 if __name__ == "__main__":
