@@ -18,12 +18,12 @@ import argparse
 import math
 
 import numpy as np
+from canary_estimators import by_case, median_half_width  # scripts/ is the path of a script run
 
 from bench.correction import correct_processes, preempted_logs, suite_of
 from bench.location import FASTEST_HALF, run_noise
 from bench.results import read_results
 from bench.run.schedule import process_canaries, process_means, process_shares
-from canary_estimators import by_case, median_half_width  # scripts/ is the path of a script run
 
 
 def read_processes(path: str) -> dict[str, np.ndarray]:
