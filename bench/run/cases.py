@@ -345,12 +345,13 @@ class Profile:
         return list(dict.fromkeys(self.make_cases()))
 
 
+QUICK_FLAGS = ("--processes", "3", "--values", "4", "--warmups", "1", "--min-time", "0.005",
+               "--timeout", "120")  # the quick and data profiles: 3 processes, then the budget
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", smoke_cases, ("--processes", "1", "--values", "2", "--warmups", "1",
                                    "--min-time", "0.002", "--timeout", "60"), False,
             "every subject once at tiny sizes, 1 process: proves the pipeline, measures nothing"),
-    Profile("quick", quick_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
-                                   "--min-time", "0.005", "--timeout", "120"), True,
+    Profile("quick", quick_cases, QUICK_FLAGS, True,
             "every serializer x shape at one size, sinks, folds, memcpy, a glimpse of ship; "
             "3 processes per case, then more where the CI is over 3% within a 300 s budget",
             target_ci=0.03, budget_seconds=300),
@@ -366,8 +367,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("ship-smoke", ship_smoke_cases, ("--processes", "1", "--values", "2", "--warmups",
                                              "1", "--min-time", "0.002", "--timeout", "120"),
             False, "every ship transport once at tiny sizes, 1 process: proves the pipeline"),
-    Profile("data", data_cases, ("--processes", "3", "--values", "4", "--warmups", "1",
-                                 "--min-time", "0.005", "--timeout", "120"), False,
+    Profile("data", data_cases, QUICK_FLAGS, False,
             "your data (needs --data; the default with it): every serializer, dumps, loads and sinks; "
             "3 processes per case, then more where the CI is over 3% within a 75 s budget",
             target_ci=0.03, budget_seconds=75),
