@@ -179,12 +179,26 @@ def test_ab_with_two_checkouts_makes_two_environments_once(tmp_path: Path) -> No
     assert len(made) == 2 and made[0].startswith("cbor2-new-") and made[1].startswith("cbor2-old-")
     assert not list((tmp_path / "envs").glob(".tmp-*"))
 
+    markers = [tmp_path / "envs" / name / envs.MARKER for name in made]
+    for marker in markers:  # made long ago: the reuse below records its use
+        os.utime(marker, (1e9, 1e9))
     second = ab_with(tmp_path, "./cbor2-old", "./cbor2-new", *options, "--force")
     assert second.returncode == 0, second.stderr
     assert "creating" not in second.stderr
     assert "reusing the environment of A (./cbor2-old)" in second.stderr
     assert "reusing the environment of B (./cbor2-new)" in second.stderr
     assert sorted(p.name for p in (tmp_path / "envs").iterdir() if not p.name.startswith(".")) == made
+    assert all(marker.stat().st_mtime > 1e9 for marker in markers)
+
+    listed = subprocess.run([sys.executable, "-m", "bench", "envs", "--env-dir", str(tmp_path / "envs"),
+                             "--format", "json"], capture_output=True, text=True, env=offline())
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(e["name"] for e in json.loads(listed.stdout)["environments"]) == made
+    pruned = subprocess.run([sys.executable, "-m", "bench", "envs", "--env-dir", str(tmp_path / "envs"),
+                             "--prune"], capture_output=True, text=True, env=offline())
+    assert pruned.returncode == 0, pruned.stderr
+    assert "removed 2 environment(s)" in pruned.stderr
+    assert not [p for p in (tmp_path / "envs").iterdir() if not p.name.endswith(".lock")]
 
 
 @pytest.mark.slow

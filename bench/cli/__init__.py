@@ -2,8 +2,9 @@
 
 `options` holds the options and output files every command shares, `running` the commands
 that run things (list, run, ab, capabilities), `parts` the parts of a run (run's --shard and
---resume, merge), `reading` those that read results files
-(report, export, compare, sensitivity), `history` the change points over many runs. Every
+--resume, merge), `versions` ab's --with environments and `bench envs`, `reading` those that
+read results files (report, export, compare, sensitivity), `history` the change points over
+many runs. Every
 subcommand is a `cmd_<name>(args) -> int` function registered in
 COMMANDS with its help text and an example. The core raises `BenchError`
 subclasses; `main` turns them into one `ERROR: ...` line on stderr and the
@@ -51,6 +52,7 @@ from bench.cli.running import (
     cmd_list,
     cmd_run,
 )
+from bench.cli.versions import add_envs_arguments, cmd_envs
 from bench.errors import BenchError
 
 
@@ -93,8 +95,10 @@ COMMANDS: dict[str, Command] = {
                        "bench history results/history/ --format md", add_history_arguments),
     "ab": Command(cmd_ab, "interleaved A/B run of the same cases on two interpreters, or on two "
                   "versions of your libraries (--with, each in a cached environment)",
-                  "bench ab --python .tox/py312/bin/python --python .tox/py313/bin/python "
-                  "--profile quick -k 'ser/*'", add_ab_arguments),
+                  "bench ab --with cbor2==5.7.1 --with cbor2==5.8.0 -k 'ser/cbor2/*' "
+                  "--profile quick --metric instructions", add_ab_arguments),
+    "envs": Command(cmd_envs, "list the cached environments of bench ab --with, or remove them",
+                    "bench envs --prune --older-than 30", add_envs_arguments),
     "sensitivity": Command(cmd_sensitivity, "false-alarm rate and detectable slowdown of compare "
                            "on this machine", "bench sensitivity results/aa-*.json",
                            add_sensitivity_arguments),

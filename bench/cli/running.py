@@ -375,13 +375,13 @@ def cmd_ab(args: argparse.Namespace) -> int:
         raise InputError(f"--explain needs counts: bench ab --metric instructions --explain "
                          f"(not --metric {args.metric})")
     outputs = {side: Results(path=os.path.join(args.outdir, f"{side}.json")) for side in "ab"}
-    if args.specs:  # --with: each side's environment, made or reused, and the cases both list
-        for output in outputs.values():
-            check_output(output.path, force=args.force)  # before minutes of installing
-        pythons, profile, selected = prepare_sides(args)
-    else:
-        profile, selected = select_run_cases(args)
     with contextlib.ExitStack() as locks:
+        if args.specs:  # --with: each side's environment, made or reused, and the cases both list
+            for output in outputs.values():
+                check_output(output.path, force=args.force)  # before minutes of installing
+            pythons, profile, selected = prepare_sides(args, locks)
+        else:
+            profile, selected = select_run_cases(args)
         for output in outputs.values():
             check_output(output.path, force=args.force)
             locks.enter_context(lock_output(output.path, "bench ab"))

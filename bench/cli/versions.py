@@ -1,10 +1,14 @@
 """`bench ab --with SPEC --with SPEC`: each side's environment made or reused (bench.run.envs),
-what differs between them, and the cases both list; then `bench ab` runs as with --python."""
+held while the run uses it, what differs between them, and the cases both list; then `bench ab`
+runs as with --python. `bench envs`: the cache of those environments (bench.run.env_cache)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,10 +39,12 @@ def add_with_arguments(parser: argparse.ArgumentParser) -> None:
                             "SPEC is (quicker; offline when SPEC needs no download)")
 
 
-def prepare_sides(args: argparse.Namespace) -> tuple[dict[str, str], Profile, list[Case]]:
+def prepare_sides(args: argparse.Namespace, holds: contextlib.ExitStack
+                  ) -> tuple[dict[str, str], Profile, list[Case]]:
     """Both sides' interpreters, the profile and the cases both environments list; progress and
-    what differs on stderr. InputError for bad specs, an install that fails, no common case."""
-    from bench.run import envs
+    what differs on stderr; both environments held in use until `holds` closes. InputError for
+    bad specs, an install that fails, no common case."""
+    from bench.run import env_cache, envs
 
     if args.pythons:
         raise InputError("--with and --python: give one or the other")
@@ -52,6 +58,11 @@ def prepare_sides(args: argparse.Namespace) -> tuple[dict[str, str], Profile, li
         ready[side] = envs.prepare_env(spec, settings, *notes_of(side, spec, settings.installer))
         if not ready[side].created:
             say(f"reusing the environment of {side} ({spec.text}): {ready[side].path}")
+    holds.enter_context(env_cache.hold_envs(env.path for env in ready.values()))
+    for side, env in ready.items():
+        if not (env.path / envs.MARKER).is_file():
+            raise InputError(f"--with: the environment of {side} was removed meanwhile ({env.path}); "
+                             "run again")
     made = [env for env in ready.values() if env.created]
     if made:
         say(f"created {len(made)} environment(s) in {sum(env.seconds for env in made):.1f} s; "
@@ -128,3 +139,76 @@ def select_common_cases(args: argparse.Namespace, ready: dict[str, Env]) -> tupl
                          f"environments" + (f"; skipped there: {', '.join(sorted(skipped)[:4])}"
                                             if skipped else ""))
     return profile, [cases.parse_case(name) for name in common]
+
+
+# ---------------------------------------------------------------- bench envs
+
+def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.cli.options import add_format_argument
+
+    parser.add_argument("--env-dir", type=parse_filename, metavar="DIR",
+                        help="the cache folder (default: as bench ab --with)")
+    parser.add_argument("--remove", action="append", default=[], metavar="NAME",
+                        help="remove the environment NAME (repeatable; see the list for names)")
+    parser.add_argument("--prune", action="store_true",
+                        help="remove every environment not in use (with --older-than: only those "
+                             "unused for that long)")
+    parser.add_argument("--older-than", type=parse_days, metavar="DAYS",
+                        help="with --prune: only environments last used more than DAYS days ago")
+    add_format_argument(parser, markdown=False)
+
+
+def parse_days(text: str) -> float:
+    """--older-than's value: a number of days, 0 or more."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not days >= 0 or math.isinf(days):
+        raise argparse.ArgumentTypeError(f"expected a number of days, 0 or more, got {text!r}")
+    return days
+
+
+def cmd_envs(args: argparse.Namespace) -> int:
+    """List the cached environments of `bench ab --with`, or remove some."""
+    from bench.cli.options import EXIT_OK
+    from bench.run import env_cache, envs
+    from bench.text import format_quantity, render_document, render_text_table
+
+    if args.older_than is not None and not args.prune:
+        raise InputError("--older-than needs --prune")
+    root = Path(args.env_dir) if args.env_dir else envs.default_env_dir()
+    found = env_cache.list_envs(root)
+    by_name = {env.name: env for env in found}
+    unknown = [name for name in args.remove if name not in by_name]
+    if unknown:
+        raise InputError(f"--remove {unknown[0]}: no such environment in {root}")
+    chosen = [by_name[name] for name in dict.fromkeys(args.remove)]
+    if args.prune:
+        stale = found if args.older_than is None else env_cache.select_stale(found, args.older_than)
+        chosen += [env for env in stale if env not in chosen]
+    if chosen:
+        removed = [env for env in chosen if env_cache.remove_env(root, env.name)]
+        kept = [env.name for env in chosen if env not in removed]
+        say_envs(f"removed {len(removed)} environment(s), "
+                 f"{format_quantity(sum(env.size for env in removed), 'byte')}"
+                 + (f"; kept {len(kept)} in use: {', '.join(kept)}" if kept else ""))
+        found = env_cache.list_envs(root)
+
+    def text() -> str:
+        if not found:
+            return f"no environments in {root}\n"
+        rows = [[env.name, env.spec, env.python,
+                 time.strftime("%Y-%m-%d %H:%M", time.localtime(env.last_used)),
+                 format_quantity(env.size, "byte"), "yes" if env.in_use else ""] for env in found]
+        lines = render_text_table(["name", "spec", "python", "last used", "size", "in use"], rows)
+        total = format_quantity(sum(env.size for env in found), "byte")
+        return "\n".join([*lines, f"{len(found)} environment(s), {total} in {root}"]) + "\n"
+
+    sys.stdout.write(render_document(args.format, text=text, data=lambda: {
+        "env_dir": str(root), "environments": [env.as_dict() for env in found]}))
+    return EXIT_OK
+
+
+def say_envs(line: str) -> None:
+    print(f"bench envs: {line}", file=sys.stderr)

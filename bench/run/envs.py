@@ -195,6 +195,12 @@ def env_python(path: Path) -> Path:
     return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def lock_path(root: Path, name: str) -> Path:
+    """The lock file of one environment's name: held exclusively while it is made or removed,
+    shared while a run uses it (bench.run.env_cache)."""
+    return root / f".{name}.lock"
+
+
 @contextlib.contextmanager
 def env_lock(root: Path, name: str, on_wait: Callable[[], None]) -> Iterator[None]:
     """Hold the flock of one environment's name (on_wait is called first when another process
@@ -204,7 +210,7 @@ def env_lock(root: Path, name: str, on_wait: Callable[[], None]) -> Iterator[Non
     except ImportError:
         yield
         return
-    fd = os.open(root / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_path(root, name), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -233,6 +239,8 @@ def prepare_env(spec: Spec, settings: EnvSettings,
     with env_lock(settings.root, name, lambda: on_wait(final)):
         if (final / MARKER).is_file():
             info = json.loads((final / MARKER).read_text())
+            with contextlib.suppress(OSError):  # its time is when it was last used (bench envs)
+                os.utime(final / MARKER)
             return Env(spec, final, str(env_python(final)), False, 0.0, tuple(info["freeze"]))
         for stale in settings.root.glob(f".tmp-{name}-*"):  # a build that was killed
             shutil.rmtree(stale, ignore_errors=True)
