@@ -230,3 +230,18 @@ def test_the_smoke_profile_times_each_spec_once(registry):
     registry.load_specs(["data/user/orders.json"])
     smoke = [c.name for c in get_profile("smoke").list_cases() if c.shape.startswith("data-")]
     assert smoke == ["ser/pickle-5/dumps/data-orders/3", "ser/pickle-5/loads/data-orders/3"]
+
+
+def test_the_setup_records_the_data_and_resume_refuses_other_data(tmp_path, registry, capsys):
+    out = str(tmp_path / "mine.json")
+    common = ["run", "--profile", "smoke", "-k", "ser/pickle-5/*", "-o", out]
+    assert main([*common, "--data", "data/user/orders.json"]) == 0
+    setup = json.loads(Path(out).read_text())["bench_setup"]
+    assert setup["data"] == [{"spec": "data/user/orders.json", "size": 3}]
+    capsys.readouterr()
+    registry.LOADED.clear()  # a new command line, as a second `bench` would start
+    assert main([*common, "--data", "data/user/events.jsonl", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"ERROR: {out}: not the same --data (data/user/orders.json (3 items) there, "
+                          "data/user/events.jsonl (3 items) here)")

@@ -14,6 +14,8 @@ for the run about to start; `check_same_setup` names the first difference in one
     bench_version    bench's own version
     hostname         the machine
     shard            `K/N` for one shard of a run (absent for a whole run)
+    data             the `--data` specs as given and the size each is built at
+                     (bench.subjects.user_data.describe_loaded; absent without --data)
     commit, commit_date  the checked-out commit and its date, when the run starts in a git
                      work tree (or from GITHUB_SHA), for `bench history`
 """
@@ -34,7 +36,7 @@ from bench import __version__
 from bench.errors import InputError
 
 # The keys that must be equal for two files to be parts of one run (hostname is separate).
-RUN_KEYS = ("profile", "metric", "pyperf_settings", "python", "libraries", "bench_version")
+RUN_KEYS = ("profile", "metric", "pyperf_settings", "python", "libraries", "bench_version", "data")
 # Distributions whose version is recorded besides the serializers' and fold styles'.
 CORE_DISTRIBUTIONS = ("pyperf", "numpy")
 MAX_SHARDS = 100_000
@@ -81,12 +83,16 @@ def probe_interpreter(python: str | None = None) -> dict[str, Any]:
 def describe_setup(profile: str, metric: str, pyperf_settings: Sequence[str],
                    python: str | None = None, shard: str = "") -> dict[str, Any]:
     """The `bench_setup` of a run about to start."""
+    from bench.subjects.user_data import describe_loaded
     setup: dict[str, Any] = {"profile": profile, "metric": metric,
                              "pyperf_settings": list(pyperf_settings),
                              **probe_interpreter(python), "bench_version": __version__,
                              "hostname": platform.node()}
     if shard:
         setup["shard"] = shard
+    data = describe_loaded()
+    if data:
+        setup["data"] = data
     setup.update(find_commit())
     return setup
 
@@ -144,6 +150,9 @@ SETUP_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                   and all(isinstance(item, str) for item in value.values()),
                   "an object of versions (text)"),
     "shard": (is_shard, f"K/N with 1 <= K <= N <= {MAX_SHARDS}"),
+    "data": (lambda value: isinstance(value, list) and all(
+        isinstance(item, dict) and isinstance(item.get("spec"), str) and isinstance(item.get("size"), int)
+        for item in value), "a list of {spec, size}"),
     "commit_date": (is_date, "an ISO 8601 date"),
 }
 
@@ -178,10 +187,22 @@ def check_same_setup(expected: dict[str, Any], found: dict[str, Any], what: str,
     for key in keys:
         if key == "libraries":
             check_same_libraries(expected.get(key) or {}, found.get(key) or {}, what)
+        elif key == "data" and expected.get(key) != found.get(key):
+            raise InputError(f"{what}: not the same --data ({describe_data(found.get(key))} there, "
+                             f"{describe_data(expected.get(key))} here)")
         elif expected.get(key) != found.get(key):
             extra = " (--allow-mixed-machines accepts it)" if key == "hostname" else ""
             raise InputError(f"{what}: not the same {key.replace('_', ' ')} ({found.get(key)!r} "
                              f"there, {expected.get(key)!r} here){extra}")
+
+
+def describe_data(data: list[dict[str, Any]] | None) -> str:
+    """A setup's `data` in words.
+
+    >>> describe_data([{"spec": "orders.json", "size": 1000}]), describe_data(None)
+    ('orders.json (1000 items)', 'none')
+    """
+    return ", ".join(f"{item['spec']} ({item['size']} items)" for item in data or []) or "none"
 
 
 def check_same_libraries(expected: dict[str, str], found: dict[str, str], what: str) -> None:

@@ -319,6 +319,15 @@ def register_options(text: str) -> None:
         register_spec(spec)
 
 
+def describe_loaded() -> list[dict[str, Any]]:
+    """The loaded specs as a run's `bench_setup` records them: the text given and the size.
+
+    >>> describe_loaded()
+    []
+    """
+    return [{"spec": spec.text, "size": spec.size} for spec in LOADED]
+
+
 def data_shapes() -> list[str]:
     """The names of the shapes the loaded specs made, in the order given."""
     return [name for spec in LOADED for name in spec.forms()]
