@@ -486,8 +486,3 @@ def describe_evidence(cmp: Comparison) -> tuple[str, ...]:
         notes.append(f"{few} case(s) with fewer than {MIN_PROCESSES} processes on a side: "
                      "uncertain")
     return tuple(notes)
-
-
-def exit_code_for(cmp: Comparison, fail_on: str = "slower") -> int:
-    """1 when fail_on is 'slower' and a case is slower, else 0."""
-    return int(fail_on == "slower" and cmp.counts()["slower"] > 0)
