@@ -95,8 +95,8 @@ METADATA_RULES: dict[str, Rule] = {
     "date": (lambda value: is_date(value, local=True), "a date and time without a UTC offset"),
     "bench_size": number_rule(0, MAX_SIZE, integer=True), "loops": LOOPS, "inner_loops": LOOPS,
     "bench_round": COUNT, "bench_pass": COUNT, "cpu_count": COUNT, "bench_cpu_share": number_rule(0, 1),
-    **dict.fromkeys(("payload_bytes", "peak_alloc_bytes", "shape_nbytes", "reply_bytes",
-                     "minor_faults_per_call", "bench_canary"), number_rule(0, MAX_COUNT)),
+    **dict.fromkeys(("payload_bytes", "peak_alloc_bytes", "shape_nbytes", "reply_bytes", "bench_canary",
+                     "bench_canary_min", "minor_faults_per_call"), number_rule(0, MAX_COUNT)),
     "comm_share": number_rule(-MAX_COUNT, MAX_COUNT), "duration": number_rule(0, MAX_SECONDS),
 }
 # bench_noise (bench.run.schedule): numbers or null, and the list pass_factors

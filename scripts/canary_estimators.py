@@ -10,6 +10,8 @@ cases' processes that started within --window seconds of it, of their log mean a
 case's median; a case's own processes never enter); each located by the fastest half (Yuen,
 bench's rule) and by the plain mean (Student t), both with the run's noise floor. Also the
 canary's cost: its seconds per process (one canary after the warmup and after each value).
+Files with `bench_canary_min` also get each process's floor: its fastest value, as timed
+("floor raw") and corrected by its fastest canary ("floor").
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from bench.run.schedule import process_canaries, process_means
 
 
 def read_processes(path: str) -> dict[str, Any]:
-    """Every process of a file with values: case name, mean, canary, start (s), values."""
-    names, means, canaries, starts, counts = [], [], [], [], []
+    """Every process of a file with values: case name, mean, canary, start (s), values; and
+    each process's floor: its fastest value and its fastest canary (`bench_canary_min`, NaN
+    in files made before it was recorded)."""
+    names, means, canaries, starts, counts, floors, canary_floors = [], [], [], [], [], [], []
     for bench in read_results(path).benchmarks:
         runs = [run for run in bench.get_runs() if run.values]
         names += [bench.get_name()] * len(runs)
@@ -47,8 +51,11 @@ def read_processes(path: str) -> dict[str, Any]:
         starts += [datetime.datetime.fromisoformat(str(run.get_metadata()["date"])).timestamp()
                    for run in runs]
         counts += [len(run.values) + 1 for run in runs]  # canaries: after the warmup and each value
+        floors += [min(run.values) for run in runs]
+        canary_floors += [float(run.get_metadata().get("bench_canary_min", math.nan)) for run in runs]
     return {"names": names, "means": np.asarray(means), "canaries": np.asarray(canaries),
-            "starts": np.asarray(starts), "counts": np.asarray(counts)}
+            "starts": np.asarray(starts), "counts": np.asarray(counts), "floors": np.asarray(floors),
+            "canary_floors": np.asarray(canary_floors)}
 
 
 def neighbour_correct(names: list[str], means: np.ndarray, starts: np.ndarray,
@@ -99,6 +106,9 @@ def main() -> None:
         canary, how = correct_processes(p["names"], p["means"], p["canaries"])
         variants = {"raw": p["means"], "canary": canary,
                     "neighbours": neighbour_correct(p["names"], p["means"], p["starts"], args.window)}
+        if np.isfinite(p["canary_floors"]).any():  # each process's fastest value by its fastest canary
+            variants["floor raw"] = p["floors"]
+            variants["floor"] = correct_processes(p["names"], p["floors"], p["canary_floors"])[0]
         cost = p["canaries"] * p["counts"]
         print(f"{path}: {len(p['names'])} processes; canary {how.note}; typical canary "
               f"{how.typical * 1e3:.3f} ms, {np.nanmedian(cost) * 1e3:.2f} ms per process")

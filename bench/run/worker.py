@@ -338,7 +338,8 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int,
     run's metadata pyperf's worker records: its start `date`, `duration`, `load_avg_1min`
     and `mem_max_rss`; with `canary`, also `bench_canary`: the mean seconds of the canary
     timed after the warmups and after each value (interleaved with the values, it shares the
-    process's speed state; bench.correction divides it out); `bench_cpu_share`: the process's
+    process's speed state; bench.correction divides it out), and `bench_canary_min`: the
+    fastest of those canaries (scripts/canary_estimators.py --floor); `bench_cpu_share`: the process's
     CPU time over the wall time of its values' window (with their canaries), at most 1: the
     share of it the process ran, not preempted (bench.correction removes the rest).
 
@@ -372,6 +373,7 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int,
                 "mem_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if canaries:
         metadata["bench_canary"] = sum(canaries) / len(canaries)
+        metadata["bench_canary_min"] = min(canaries)
     if cpu > 0 and wall > 0:
         metadata["bench_cpu_share"] = min(cpu / wall, 1.0)
     return {"loops": loops, "warmups": [[loops, value] for value in timed[:warmups]],
