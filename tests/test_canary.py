@@ -177,6 +177,7 @@ def test_the_worker_times_the_canary_between_its_values() -> None:
     assert canary_work(10) == canary_work(10)  # the same work in every process
     result = time_values(lambda loops: loops * 1e-3, 2, 1, 3, canary=True)
     assert result["metadata"]["bench_canary"] > 0
+    assert 0 < result["metadata"]["bench_canary_min"] <= result["metadata"]["bench_canary"]
     assert "bench_canary" not in time_values(lambda loops: loops * 1e-3, 2, 1, 3)["metadata"]
 
 
