@@ -13,7 +13,8 @@ Prints the share of (case, run) pairs covered (an honest 95% CI covers it in abo
 more of them: the mean of the runs itself carries each run's noise), the cases covered
 least, and per run: how it was located, its per-process noise, its shift (the median over
 cases of the run's location against the mean of the runs: the whole machine faster or slower
-than on average) and the share of its cases covered. `--net-of-shift` divides each run's
+than on average) beside its typical canary against the runs' mean (the machine's own speed
+in that run), and the share of its cases covered. `--net-of-shift` divides each run's
 process means by its shift first: what is left uncovered then is not the machine moving as
 a whole.
 """
@@ -24,7 +25,7 @@ import argparse
 import math
 import statistics
 
-from bench.correction import correct_processes
+from bench.correction import correct_processes, typical_canary
 from bench.location import (
     FASTEST_HALF,
     MEAN,
@@ -65,6 +66,17 @@ def read_means(paths: list[str], raw: bool = False
     cases = {name: [run[name] for run in runs] for name in sorted(common)
              if all(len(run[name]) >= 2 for run in runs)}
     return cases, [run_noise(run.values()) for run in runs]
+
+
+def run_canaries(paths: list[str]) -> list[float]:
+    """Each file's typical canary (bench.correction.typical_canary; NaN: none timed) over their
+    geometric mean: the machine's speed in each run, which its shift follows when the machine
+    itself moved between runs (the correction keeps that, see bench.correction)."""
+    typical = [typical_canary([c for b in read_results(p).benchmarks for c in process_canaries(b)
+                               if math.isfinite(c)]) for p in paths]
+    finite = [t for t in typical if math.isfinite(t) and t > 0]
+    centre = math.exp(statistics.fmean(math.log(t) for t in finite)) if finite else math.nan
+    return [t / centre for t in typical]
 
 
 def locate_runs(means: list[list[float]], floors: list[float], method: str = FASTEST_HALF
@@ -139,11 +151,14 @@ def main() -> None:
     print(f"median 95% CI half-width {statistics.median(w for run in widths for w in run):.1%}")
     worst = sorted(counts.items(), key=lambda item: item[1])[:5]
     print("covered least: " + ", ".join(f"{name} ({n}/{len(args.paths)})" for name, n in worst))
+    canaries = run_canaries(args.paths)
     for r, path in enumerate(args.paths):
         covered = sum(f[r] for f in flags.values()) / len(cases)
         level = "-" if noise[r] is None else f"{noise[r]:.1%}"
-        print(f"{path}: {method}, per-process noise {level}, shift {shifts[r]:.3f}x, "
-              f"median half-width {statistics.median(widths[r]):.1%}, covered {covered:.0%}")
+        canary = f"{canaries[r]:.3f}x" if math.isfinite(canaries[r]) else "-"
+        print(f"{path}: {method}, per-process noise {level}, shift {shifts[r]:.3f}x "
+              f"(canary {canary}), median half-width {statistics.median(widths[r]):.1%}, "
+              f"covered {covered:.0%}")
 
 
 if __name__ == "__main__":

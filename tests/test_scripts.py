@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,13 @@ def test_warmup_curve_compares_each_stretch_with_the_settled_process() -> None:
     assert stretches[(0, 5)] == pytest.approx(1.045)
     assert stretches[(20, 30)] == pytest.approx(1.045)
     assert stretches[(120, 200)] == pytest.approx(1.0)
+
+
+def test_coverage_gives_each_run_s_canary_beside_its_shift(tmp_path: Path) -> None:
+    coverage = load_script("coverage_runs")
+    paths = [write_run(tmp_path / f"run{r}.json", bench_canary=canary)
+             for r, canary in enumerate((3e-4, 3e-4, 3.9e-4))]
+    found = coverage.run_canaries([str(p) for p in paths])
+    assert found[2] / found[0] == pytest.approx(1.3)
+    assert found[0] * found[1] * found[2] == pytest.approx(1.0)  # against their geometric mean
+    assert all(math.isnan(x) for x in coverage.run_canaries([str(write_run(tmp_path / "none.json"))]))
