@@ -135,7 +135,7 @@ def test_profile_help_lists_the_registry(command, capsys, monkeypatch):
 
 def test_every_command_is_covered():
     commands = {argv[0] for argv in file_commands("x", Path(".")).values()}
-    commands |= {"list", "capabilities", "ab"}
+    commands |= {"list", "capabilities", "ab", "envs"}  # envs: tests/test_env_cache.py
     assert commands == set(COMMANDS)
 
 
