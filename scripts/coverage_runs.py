@@ -8,7 +8,10 @@ report compute them (bench.location: the mean of the fastest half of the process
 spread floored at the run's noise floor, on process means corrected by their canaries; `--raw`:
 as timed) and whether it covers the mean of the runs' locations. `--mean` locates every case
 by the plain mean of its process means (Student t) instead; `--no-floor` leaves the spreads
-unfloored.
+unfloored. `--shrink` shrinks each case's variance toward its suite's common value (the limma
+prior of bench.gate.estimates), so the interval borrows the suite's degrees of freedom;
+`--floor` locates each process's fastest value corrected by its fastest canary
+(`bench_canary_min`) instead of its mean by its mean canary.
 Prints the share of (case, run) pairs covered (an honest 95% CI covers it in about 90% or
 more of them: the mean of the runs itself carries each run's noise), the cases covered
 least, and per run: how it was located, its per-process noise, its shift (the median over
@@ -25,30 +28,42 @@ import argparse
 import math
 import statistics
 
+import numpy as np
+
 from bench.correction import correct_processes, typical_canary
+from bench.gate.estimates import fit_variance_prior
 from bench.location import (
     FASTEST_HALF,
     MEAN,
     Interval,
+    interval_from_log,
+    locate,
     locate_case,
     noise_floor,
     run_noise,
     spread_of,
+    t_quantile,
 )
 from bench.results import read_results
 from bench.run.schedule import process_canaries, process_means
 
 
-def run_means(path: str, raw: bool = False) -> dict[str, list[float]]:
+def run_means(path: str, raw: bool = False, floor: bool = False) -> dict[str, list[float]]:
     """Case -> its process means in one results file, corrected by their canaries as bench
-    locates them (bench.correction.correct_processes), or as timed with `raw`."""
+    locates them (bench.correction.correct_processes), or as timed with `raw`; with `floor`,
+    each process's fastest value corrected by its fastest canary (`bench_canary_min`)."""
     benchmarks = read_results(path).benchmarks
-    means = {b.get_name(): process_means(b) for b in benchmarks}
+    if floor:
+        means = {b.get_name(): [min(run.values) for run in b.get_runs() if run.values] for b in benchmarks}
+        canaries = [float(run.get_metadata().get("bench_canary_min", math.nan))
+                    for b in benchmarks for run in b.get_runs() if run.values]
+    else:
+        means = {b.get_name(): process_means(b) for b in benchmarks}
+        canaries = [c for b in benchmarks for c in process_canaries(b)]
     if raw:
         return means
     names = [b.get_name() for b in benchmarks for _ in means[b.get_name()]]
-    fixed, _ = correct_processes(names, [m for b in benchmarks for m in means[b.get_name()]],
-                                 [c for b in benchmarks for c in process_canaries(b)])
+    fixed, _ = correct_processes(names, [m for b in benchmarks for m in means[b.get_name()]], canaries)
     out, start = {}, 0
     for b in benchmarks:
         count = len(means[b.get_name()])
@@ -57,11 +72,11 @@ def run_means(path: str, raw: bool = False) -> dict[str, list[float]]:
     return out
 
 
-def read_means(paths: list[str], raw: bool = False
+def read_means(paths: list[str], raw: bool = False, floor: bool = False
                ) -> tuple[dict[str, list[list[float]]], list[float | None]]:
     """Case -> one list of process means per file, for the cases every file timed with 2+
     processes; and each file's per-process noise over all its cases."""
-    runs = [run_means(p, raw) for p in paths]
+    runs = [run_means(p, raw, floor) for p in paths]
     common = set.intersection(*(set(run) for run in runs))
     cases = {name: [run[name] for run in runs] for name in sorted(common)
              if all(len(run[name]) >= 2 for run in runs)}
@@ -83,6 +98,35 @@ def locate_runs(means: list[list[float]], floors: list[float], method: str = FAS
                 ) -> list[Interval]:
     """One case's location in each run."""
     return [locate_case(m, floor, method) for m, floor in zip(means, floors)]
+
+
+def locate_shrunk(cases: dict[str, list[list[float]]], run: int, floor: float) -> dict[str, Interval]:
+    """Each case's fastest half in one run with its Yuen variance shrunk toward the common value
+    of its suite's cases (the limma prior of the gate, bench.gate.estimates.fit_variance_prior):
+    the t quantile then has the prior's degrees of freedom besides the case's own 1-2."""
+    found: dict[str, tuple[float, float, float, int]] = {}
+    for name, means in cases.items():
+        centre, variance, df = locate(np.log(means[run]))
+        n, kept = len(means[run]), df + 1  # the winsorized variance of the logs, from the location's
+        found[name] = (centre, variance * kept * df / (n - 1) if df > 0 else math.nan, df, n)
+    out = {}
+    for suite in {name.split("/")[0] for name in found}:
+        names = [name for name in found if name.split("/")[0] == suite]
+        s2 = np.array([found[name][1] for name in names])
+        dfs = np.array([found[name][2] for name in names])
+        s0, d0 = fit_variance_prior(s2, dfs)
+        for name in names:
+            centre, var, df, n = found[name]
+            if df <= 0:
+                out[name] = Interval(math.exp(centre), math.nan, math.nan)
+                continue
+            if d0 > 0:
+                var, df = (d0 * s0 + df * var) / (d0 + df), df + d0
+            var = max(var, floor ** 2)
+            kept = found[name][2] + 1
+            half = t_quantile(df) * math.sqrt(var * (n - 1) / (kept * (kept - 1)))
+            out[name] = interval_from_log(centre, half)
+    return out
 
 
 def covers_mean(found: list[Interval]) -> list[bool]:
@@ -133,14 +177,23 @@ def main() -> None:
                         help="the process means as timed, without the canary's correction")
     parser.add_argument("--net-of-shift", action="store_true",
                         help="divide each run's means by its shift (the whole machine's) first")
+    parser.add_argument("--floor", action="store_true",
+                        help="each process's fastest value by its fastest canary (bench_canary_min)")
+    parser.add_argument("--shrink", action="store_true",
+                        help="the fastest half's variance shrunk toward its suite's (limma prior)")
     args = parser.parse_args()
-    cases, noise = read_means(args.paths, args.raw)
+    if args.shrink and args.method == MEAN:
+        parser.error("--shrink shrinks the fastest half's variance; give it without --mean")
+    cases, noise = read_means(args.paths, args.raw, args.floor)
     runs, method = len(args.paths), args.method
     shifts = run_shifts(cases, runs, method)
     if args.net_of_shift:
         cases = remove_shifts(cases, shifts)
     floors = [0.0] * runs if args.no_floor else run_floors(cases, runs, method)
     found = {name: locate_runs(means, floors, method) for name, means in cases.items()}
+    if args.shrink:
+        shrunk = [locate_shrunk(cases, r, floors[r]) for r in range(runs)]
+        found = {name: [shrunk[r][name] for r in range(runs)] for name in cases}
     flags = {name: covers_mean(f) for name, f in found.items()}
     widths = [[(f[r].high - f[r].value) / f[r].value for f in found.values()] for r in range(runs)]
     counts = {name: sum(f) for name, f in flags.items()}

@@ -140,3 +140,20 @@ def test_coverage_gives_each_run_s_canary_beside_its_shift(tmp_path: Path) -> No
     assert found[2] / found[0] == pytest.approx(1.3)
     assert found[0] * found[1] * found[2] == pytest.approx(1.0)  # against their geometric mean
     assert all(math.isnan(x) for x in coverage.run_canaries([str(write_run(tmp_path / "none.json"))]))
+
+
+def test_coverage_shrinks_few_processes_variances_toward_their_suite_s() -> None:
+    coverage = load_script("coverage_runs")
+    cases = {f"ser/{name}": means for name, means in
+             synthetic_runs([1.0] * 5, cases=60, processes=4, spread=0.05).items()}
+    own = [coverage.locate_runs(means, [0.0] * 5) for means in cases.values()]
+    shrunk = [coverage.locate_shrunk(cases, r, 0.0) for r in range(5)]
+
+    def half(found: Any) -> float:
+        return (found.high - found.value) / found.value
+
+    widths_own = sorted(half(f) for runs in own for f in runs)
+    widths_shrunk = sorted(half(shrunk[r][name]) for r in range(5) for name in cases)
+    assert widths_shrunk[150] < widths_own[150] / 2  # medians: 2 kept of 4 is 1 df of its own
+    covered = [coverage.covers_mean([shrunk[r][name] for r in range(5)]) for name in cases]
+    assert sum(map(sum, covered)) / 300 > 0.85  # still an interval of the truth (5% noise, no shift)
