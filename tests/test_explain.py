@@ -121,3 +121,29 @@ def test_one_extra_python_function_per_call_is_named_first(tmp_path, run_bench, 
     first = case["python_functions"][0]
     assert first["function"] == "extra_python_work" and first["calls_change"] == 1
     assert first["bytecodes_change"] > 1000
+
+
+def test_a_stripped_library_whose_addresses_moved_is_one_row():
+    # two builds of a library without symbols: callgrind names its functions by address, and
+    # the new build places them elsewhere (as orjson 3.11.6 and 3.11.7's wheels)
+    base = profile(("0x0000000000015650", "o.so", 634_684), ("0x0000000000027b40", "o.so", 540_000),
+                   ("dumps", "o.so", 100), ("memcpy", "libc.so.6", 1_000))
+    head = profile(("0x0000000000015c50", "o.so", 634_684), ("0x0000000000027650", "o.so", 443_000),
+                   ("dumps", "o.so", 100), ("memcpy", "libc.so.6", 1_500))
+    explained = explain_case("c", "faster", base, head)
+    first = explained.functions[0]
+    assert (first.name, first.obj, first.exclusive) == ("(functions without a symbol)", "o.so", -97_000)
+    assert not any(c.name.startswith("0x") for c in explained.functions)  # no +-634,684 pair
+    assert explained.stripped == ("o.so",)
+    assert explained.covered == pytest.approx(1.0)  # -97,000 and +500 of -96,500
+    text = format_explanations([explained])
+    assert "o.so without symbols, a stripped build" in text
+    assert json.loads(format_explanations([explained], "json"))["cases"][0]["stripped"] == ["o.so"]
+
+
+def test_address_named_functions_of_one_build_are_still_matched():
+    base = profile(("0x0000000000015650", "o.so", 1_000), ("0x0000000000027b40", "o.so", 500))
+    head = profile(("0x0000000000015650", "o.so", 1_400), ("0x0000000000027b40", "o.so", 500))
+    explained = explain_case("c", "slower", base, head)
+    assert (explained.functions[0].name, explained.functions[0].exclusive) == ("0x0000000000015650", 400)
+    assert explained.stripped == ()

@@ -10,7 +10,8 @@ of the top functions add up to (their sum over the change: above 100% when other
 moved the other way), `other` shown apart and never counted in it. Python functions
 (a profile's `py`, bench.run.pycalls) are compared the same way, by bytecode instructions and
 calls, when either side has them (a side without them spent under a tenth of its instructions
-in frame evaluation, and counts as none).
+in frame evaluation, and counts as none). A stripped library's functions (named by address)
+that do not match between the sides are one row per library (`fold_unmatched`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ TOP = 10
 HOLDER_SHARE = 0.8  # the narrowest function whose inclusive change holds this share of the change
 CHANGED = ("slower", "faster")
 OTHER = "(functions not kept)"
+UNNAMED = "(functions without a symbol)"  # one row per stripped object: see fold_unmatched
 NO_PROFILE = ("has no profile on the {side} side (counted with BENCH_KEEP_PROFILES=0, by a bench "
               "without profiles, or an op of 100 M instructions or more)")
 
@@ -79,6 +81,7 @@ class Explanation:
     python: list[FunctionChange] = field(default_factory=list)
     narrowest: FunctionChange | None = None  # see narrowest_holder
     python_sides: tuple[float, float] = (math.nan, math.nan)  # bytecodes a call, base and head
+    stripped: tuple[str, ...] = ()  # objects whose unmatched address-named functions are one row
 
     @property
     def change(self) -> float:
@@ -96,7 +99,9 @@ def explain_case(case: str, verdict: str, base: dict[str, Any] | None, head: dic
     if base is None or head is None:
         side = "base" if base is None else "head"
         return Explanation(case, verdict, math.nan, math.nan, note=NO_PROFILE.format(side=side))
-    changes = compare_functions(functions_of(base), functions_of(head))
+    base_functions, head_functions, stripped = fold_unmatched(list(functions_of(base)),
+                                                               list(functions_of(head)))
+    changes = compare_functions(base_functions, head_functions)
     other = FunctionChange(OTHER, "", "", (float(base["other"]), 0.0, 0.0), (float(head["other"]), 0.0, 0.0))
     ranked = sorted(changes, key=lambda c: (-abs(c.exclusive), c.obj, c.name))
     shown = [c for c in ranked[:top] if c.exclusive or c.inclusive]
@@ -109,7 +114,43 @@ def explain_case(case: str, verdict: str, base: dict[str, Any] | None, head: dic
                        shown + ([other] if other.exclusive else []),
                        sorted(objects.items(), key=lambda item: -abs(item[1])),
                        sum(c.exclusive for c in shown) / change if change else math.nan,
-                       python=python, python_sides=sides, narrowest=narrowest_holder(changes, change))
+                       python=python, python_sides=sides, narrowest=narrowest_holder(changes, change),
+                       stripped=tuple(stripped))
+
+
+def is_unnamed(function: Function) -> bool:
+    """A function callgrind names by its address only: one of a stripped build (no symbols)."""
+    return function.name.startswith("0x")
+
+
+def fold_unmatched(base: list[Function], head: list[Function]
+                   ) -> tuple[list[Function], list[Function], list[str]]:
+    """Both sides with the address-named functions that the other side lacks folded into one
+    row per object (UNNAMED, its own instructions summed), and the libraries so folded.
+
+    A stripped build's functions are named by address, and two builds of a library place
+    them differently, so they cannot be matched one by one: unfolded, one function would show
+    as a large fall at its old address and a large rise at its new one.
+
+    >>> old = [Function("0x10", "", "o.so", 50, 60, 1), Function("f", "f.c", "o.so", 5, 5, 1)]
+    >>> new = [Function("0x20", "", "o.so", 30, 40, 1), Function("f", "f.c", "o.so", 5, 5, 1)]
+    >>> a, b, objects = fold_unmatched(old, new)
+    >>> [(f.name, f.exclusive) for f in a], [f.exclusive for f in b], objects
+    ([('f', 5), ('(functions without a symbol)', 50.0)], [5, 30.0], ['o.so'])
+    """
+    names = [{(f.obj, f.name) for f in side} for side in (base, head)]
+    folded: set[str] = set()
+    sides = []
+    for side, other in ((base, names[1]), (head, names[0])):
+        kept, sums = [], {}
+        for function in side:
+            if is_unnamed(function) and (function.obj, function.name) not in other:
+                sums[function.obj] = sums.get(function.obj, 0.0) + function.exclusive
+            else:
+                kept.append(function)
+        folded |= sums.keys()
+        sides.append(kept + [Function(UNNAMED, "", obj, total, total, 0.0) for obj, total in sums.items()])
+    return sides[0], sides[1], sorted(folded - {"", "???"})  # ???: code outside any object
 
 
 def narrowest_holder(changes: Sequence[FunctionChange], change: float, share: float = HOLDER_SHARE
@@ -123,7 +164,7 @@ def narrowest_holder(changes: Sequence[FunctionChange], change: float, share: fl
     'read'
     """
     holders = [c for c in changes if change and c.obj not in ("", "???") and not c.name.startswith("0x")
-               and c.inclusive / change >= share]
+               and c.name != UNNAMED and c.inclusive / change >= share]
     return min(holders, key=lambda c: (abs(c.inclusive), c.name), default=None)
 
 
@@ -195,6 +236,9 @@ def describe_coverage(explanation: Explanation) -> str:
     """Which share of the case's change the top functions' exclusive changes add up to."""
     named = sum(1 for c in explanation.functions if c.obj)
     line = f"the top {named} functions add up to {format_percent(explanation.covered)} of the change"
+    if explanation.stripped:
+        line += (f" ({', '.join(explanation.stripped)} without symbols, a stripped build: its functions "
+                 f"whose addresses differ between the two sides are one row, {UNNAMED})")
     holder = explanation.narrowest
     if holder is None:
         return line
@@ -278,7 +322,7 @@ def explanation_document(explanations: Sequence[Explanation]) -> dict[str, Any]:
     return {"cases": [{
         "case": e.case, "verdict": e.verdict, "note": e.note or None,
         "base_instructions": number(e.base_total), "head_instructions": number(e.head_total),
-        "change": number(e.change), "covered": number(e.covered),
+        "change": number(e.change), "covered": number(e.covered), "stripped": list(e.stripped),
         "narrowest": None if e.narrowest is None else {
             "function": e.narrowest.name, "object": e.narrowest.obj,
             "inclusive_change": number(e.narrowest.inclusive),
