@@ -53,9 +53,12 @@ def test_list_profile_prints_cases_and_count(capsys):
 
 @pytest.mark.slow
 def test_ab_same_interpreter_twice_is_not_a_regression(tmp_path, run_bench):
+    # 2 rounds of one process on a noisy host: two rounds that agree by chance on a 10-20%
+    # difference can pass the 5% threshold (the test failed once in about 40 runs here), not 50%
     proc = run_bench("ab", "--python", sys.executable, "--python", sys.executable,
                      "--profile", "smoke", "-k", "ser/pickle-5/*", "-k", "fold/loop/*",
-                     "--rounds", "2", "--outdir", str(tmp_path), "--format", "json")
+                     "--rounds", "2", "--outdir", str(tmp_path), "--format", "json",
+                     "--threshold", "50")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["schema_version"] >= 1
