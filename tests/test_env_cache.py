@@ -94,7 +94,7 @@ def test_older_than_must_be_days(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as stop:
         main(["envs", "--env-dir", str(tmp_path), "--prune", "--older-than", "-1"])
     assert stop.value.code == 2
-    assert "expected a number of days" in capsys.readouterr().err
+    assert "'-1': give a finite number, 0 or more" in capsys.readouterr().err
 
 
 def test_an_empty_or_missing_cache_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 import time
 from pathlib import Path
@@ -144,7 +143,7 @@ def select_common_cases(args: argparse.Namespace, ready: dict[str, Env]) -> tupl
 # ---------------------------------------------------------------- bench envs
 
 def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.cli.options import add_format_argument
+    from bench.cli.options import add_format_argument, parse_number
 
     parser.add_argument("--env-dir", type=parse_filename, metavar="DIR",
                         help="the cache folder (default: as bench ab --with)")
@@ -153,20 +152,9 @@ def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune", action="store_true",
                         help="remove every environment not in use (with --older-than: only those "
                              "unused for that long)")
-    parser.add_argument("--older-than", type=parse_days, metavar="DAYS",
+    parser.add_argument("--older-than", type=parse_number, metavar="DAYS",
                         help="with --prune: only environments last used more than DAYS days ago")
     add_format_argument(parser, markdown=False)
-
-
-def parse_days(text: str) -> float:
-    """--older-than's value: a number of days, 0 or more."""
-    try:
-        days = float(text)
-    except ValueError:
-        days = math.nan
-    if not days >= 0 or math.isinf(days):
-        raise argparse.ArgumentTypeError(f"expected a number of days, 0 or more, got {text!r}")
-    return days
 
 
 def cmd_envs(args: argparse.Namespace) -> int:

@@ -142,7 +142,8 @@ def fold_unmatched(base: list[Function], head: list[Function]
     folded: set[str] = set()
     sides = []
     for side, other in ((base, names[1]), (head, names[0])):
-        kept, sums = [], {}
+        kept: list[Function] = []
+        sums: dict[str, float] = {}
         for function in side:
             if is_unnamed(function) and (function.obj, function.name) not in other:
                 sums[function.obj] = sums.get(function.obj, 0.0) + function.exclusive
