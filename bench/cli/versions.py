@@ -181,7 +181,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
         say_envs(f"removed {len(removed)} environment(s), "
                  f"{format_quantity(sum(env.size for env in removed), 'byte')}"
                  + (f"; kept {len(kept)} in use: {', '.join(kept)}" if kept else ""))
-        found = env_cache.list_envs(root)
+        found = [env for env in found if env not in removed]
 
     def text() -> str:
         if not found:

@@ -84,6 +84,7 @@ def describe_setup(profile: str, metric: str, pyperf_settings: Sequence[str],
                    python: str | None = None, shard: str = "") -> dict[str, Any]:
     """The `bench_setup` of a run about to start."""
     from bench.subjects.user_data import describe_loaded
+
     setup: dict[str, Any] = {"profile": profile, "metric": metric,
                              "pyperf_settings": list(pyperf_settings),
                              **probe_interpreter(python), "bench_version": __version__,

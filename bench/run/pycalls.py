@@ -170,7 +170,8 @@ def with_python(results: Iterable[CaseResult], settings: CountSettings, batch: i
                 ) -> Generator[CaseResult, None, None]:
     """The counted results, those spending PYTHON_SHARE or more in frame evaluation with their
     profile's `py` added, BATCH at a time (others pass straight on); BENCH_KEEP_PROFILES=0
-    turns the pass off. Held results are passed on, without `py`, when the count stops."""
+    turns the pass off, as it leaves every result without a profile (callgrind.keep_profile).
+    Held results are passed on, without `py`, when the count stops."""
     held: list[CaseResult] = []
 
     def release() -> Iterator[CaseResult]:
@@ -184,8 +185,7 @@ def with_python(results: Iterable[CaseResult], settings: CountSettings, batch: i
 
     try:
         for result in results:
-            if result.profile is None or python_share(result.profile) < PYTHON_SHARE \
-                    or os.environ.get("BENCH_KEEP_PROFILES", "1") == "0":
+            if result.profile is None or python_share(result.profile) < PYTHON_SHARE:
                 yield result
                 continue
             held.append(result)

@@ -339,7 +339,7 @@ def time_values(time_func: TimeFunc, loops: int, warmups: int, values: int,
     and `mem_max_rss`; with `canary`, also `bench_canary`: the mean seconds of the canary
     timed after the warmups and after each value (interleaved with the values, it shares the
     process's speed state; bench.correction divides it out), and `bench_canary_min`: the
-    fastest of those canaries (scripts/canary_estimators.py --floor); `bench_cpu_share`: the process's
+    fastest of those canaries (scripts/coverage_runs.py --floor); `bench_cpu_share`: the process's
     CPU time over the wall time of its values' window (with their canaries), at most 1: the
     share of it the process ran, not preempted (bench.correction removes the rest).
 
