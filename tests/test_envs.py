@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -61,6 +63,52 @@ def test_the_core_dependencies_name_no_subject() -> None:
         assert subject not in core
         assert any(item.startswith(subject) for item in project["optional-dependencies"]["all"])
     assert not [item for item in project["optional-dependencies"]["all"] if ">" in item]
+
+
+def left_out_of_environments() -> list[str]:
+    """bench's core dependencies that an environment of `--with` does not install."""
+    names = [envs.requirement_name(r) for r in re.findall(r'"([^"]+)"', envs.bench_dependencies(ROOT))]
+    return [name for name in names if name not in envs.WORKER_NEEDS]
+
+
+def test_an_environment_installs_only_what_bench_s_processes_need() -> None:
+    assert envs.bench_install_args()[0] == "--no-deps"
+    needed = envs.worker_requirements(ROOT)
+    core = re.findall(r'"([^"]+)"', envs.bench_dependencies(ROOT))
+    assert sorted(envs.requirement_name(r) for r in needed) == sorted(envs.WORKER_NEEDS)
+    assert set(needed) <= set(core)  # with the floors pyproject.toml gives them
+    assert {"pandas", "matplotlib", "scipy"} <= set(left_out_of_environments())
+
+
+@pytest.mark.slow
+def test_bench_s_processes_in_an_environment_run_without_the_rest(tmp_path: Path) -> None:
+    """Workers, counters and `bench list` on an interpreter where the core dependencies an
+    environment leaves out cannot be imported (a `.pth` sets them to None at start)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "env")], check=True)
+    python = str(envs.env_python(tmp_path / "env"))
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    hidden = left_out_of_environments()
+    Path(site, "_hide.pth").write_text(f"import sys; sys.modules.update(dict.fromkeys({hidden!r}))\n")
+    Path(site, "_inherit.pth").write_text("\n".join(envs.inherited_paths(sys.executable)) + "\n")
+    assert subprocess.run([python, "-c", "import pandas"], capture_output=True).returncode != 0
+    listed = subprocess.run([python, "-m", "bench", "list", "--profile", "smoke", "--format", "json"],
+                            capture_output=True, text=True, env=bench_env(), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    chosen = ["ser/pickle-5/dumps/ints/10", "ser/msgpack/dumps/ints/10", "ser/pickle-5/loads/ints/10",
+              "fold/numpy/sum/list/100",
+              "fold/reduce-lambda/sum/list/100", "ref/memcpy/copy/bytes/1000"]
+    assert set(chosen) <= set(json.loads(listed.stdout)["cases"])
+    metrics = ["time"] + (["instructions"] if shutil.which("valgrind") else [])
+    for metric in metrics:
+        out = tmp_path / f"{metric}.json"
+        run = subprocess.run([sys.executable, "-m", "bench", "run", "--profile", "smoke", "--python", python,
+                              *[f"-k={name}" for name in chosen], "--metric", metric,
+                              "--no-capabilities", "-o", str(out)],
+                             capture_output=True, text=True, env=bench_env(), cwd=tmp_path, timeout=600)
+        assert run.returncode == 0, run.stderr
+        names = {b["metadata"]["name"] for b in json.loads(out.read_text())["benchmarks"]}
+        assert names == set(chosen), (metric, run.stderr)
 
 
 # ---------------------------------------------------------------- specs

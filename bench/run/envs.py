@@ -3,9 +3,11 @@
 A SPEC is one or more pip requirements (`cbor2==5.7.1`, several joined by commas) or local paths
 to a checkout of a Python project. Each side gets a virtual environment under a cache folder,
 named after its spec and keyed by the spec (a checkout by its files' sizes and times), bench's
-version and where it comes from, the interpreter and the installer. bench (this checkout, or
-the installed distribution's version, with its core dependencies) and the spec are installed
-into it; `uv` does it when it is on PATH, else `python -m venv` and pip. With `inherit`, the
+version and where it comes from, the interpreter and the installer. The spec, bench (this
+checkout, or the installed distribution's version) and of bench's core dependencies only those
+its processes there import (`WORKER_NEEDS`: workers, counters, `bench list`; the analysis,
+report and figures run in the orchestrator) are installed into it; `uv` does it when it is on
+PATH, else `python -m venv` and pip. With `inherit`, the
 environment sees the packages of the interpreter bench runs on after its own (a `.pth` file):
 bench and its dependencies are not installed again, only the spec is (quicker, and offline when
 the spec needs no download).
@@ -40,6 +42,9 @@ PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", ".tox", ".nox", ".venv",
                 "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 INSTALL_TIMEOUT = 1800  # seconds one installer call may take
+# bench's core dependencies that the processes bench starts in an environment import; the
+# others (pandas, matplotlib, scipy ...) stay out of it (tests/test_envs.py runs them hidden)
+WORKER_NEEDS = ("pyperf", "numpy")
 
 
 @dataclass(frozen=True)
@@ -169,10 +174,37 @@ def bench_dependencies(checkout: Path | None) -> str:
 
 
 def bench_install_args() -> list[str]:
-    """What installs bench into an environment: this checkout (editable, so the environment
-    runs the code the orchestrator runs), else the installed version from the index."""
+    """What installs bench into an environment, without its dependencies: this checkout
+    (editable, so the environment runs the code the orchestrator runs), else the installed
+    version from the index."""
     checkout = bench_checkout()
-    return ["-e", str(checkout)] if checkout else [f"serbench=={bench.__version__}"]
+    return ["--no-deps", *(["-e", str(checkout)] if checkout else [f"serbench=={bench.__version__}"])]
+
+
+def worker_requirements(checkout: Path | None) -> list[str]:
+    """The requirements among bench's core dependencies (with their floors) that its processes
+    in an environment need (`WORKER_NEEDS`): from the checkout's pyproject.toml, else from the
+    installed distribution's metadata, else the bare names."""
+    if checkout is not None:
+        listed = re.findall(r'"([^"]+)"', bench_dependencies(checkout))
+    else:
+        from importlib import metadata
+        try:
+            listed = [r for r in metadata.requires("serbench") or [] if "extra ==" not in r]
+        except metadata.PackageNotFoundError:
+            listed = []
+    wanted = [r for r in listed if requirement_name(r) in WORKER_NEEDS]
+    named = {requirement_name(r) for r in wanted}
+    return wanted + [name for name in WORKER_NEEDS if name not in named]
+
+
+def requirement_name(requirement: str) -> str:
+    """The project a requirement names, in lower case.
+
+    >>> requirement_name("PyPerf>=2.8; python_version > '3'")
+    'pyperf'
+    """
+    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower()
 
 
 def env_name(spec: Spec, settings: EnvSettings) -> str:
@@ -180,7 +212,8 @@ def env_name(spec: Spec, settings: EnvSettings) -> str:
     checkout = bench_checkout()
     key = {"items": [[item, fingerprint_folder(item)] if os.path.isabs(item) else item
                      for item in spec.items],
-           "bench": [bench.__version__, str(checkout or ""), bench_dependencies(checkout)],
+           "bench": [bench.__version__, str(checkout or ""), bench_dependencies(checkout),
+                     list(WORKER_NEEDS)],
            "python": [sys.version, os.path.realpath(getattr(sys, "_base_executable", settings.python)),
                       settings.python],
            "inherit": settings.inherit, "installer": settings.installer}
@@ -266,7 +299,8 @@ def prepare_env(spec: Spec, settings: EnvSettings,
 
 
 def build_env(spec: Spec, settings: EnvSettings, path: Path) -> list[str]:
-    """Make the virtual environment at `path`, install bench and the spec; its `pip freeze`."""
+    """Make the virtual environment at `path`, install the spec and what bench's processes need
+    (`worker_requirements`), then bench without its dependencies; its `pip freeze`."""
     own_pip = not (settings.inherit and importlib.util.find_spec("pip"))
     if settings.installer == "uv":
         run_installer(["uv", "venv", "--quiet", "--python", settings.python, str(path)], spec)
@@ -276,17 +310,20 @@ def build_env(spec: Spec, settings: EnvSettings, path: Path) -> list[str]:
     python = str(env_python(path))
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    install = list(spec.items)
+    steps = [list(spec.items)]
     if settings.inherit:
         Path(site, "_bench_inherit.pth").write_text("\n".join(inherited_paths(settings.python)) + "\n")
     else:
-        install = bench_install_args() + install
+        steps = [worker_requirements(bench_checkout()) + steps[0], bench_install_args()]
+    for install in steps:
+        if settings.installer == "uv":
+            run_installer(["uv", "pip", "install", "--quiet", "--python", python, *install], spec)
+        else:
+            run_installer([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                           "--quiet", *install], spec)
     if settings.installer == "uv":
-        run_installer(["uv", "pip", "install", "--quiet", "--python", python, *install], spec)
         freeze = ["uv", "pip", "freeze", "--python", python]
     else:
-        run_installer([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                       "--quiet", *install], spec)
         freeze = [python, "-m", "pip", "freeze", "--disable-pip-version-check",
                   *(["--path", site] if settings.inherit else [])]
     return run_installer(freeze, spec).splitlines()
