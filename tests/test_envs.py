@@ -113,6 +113,20 @@ def test_bench_s_processes_in_an_environment_run_without_the_rest(tmp_path: Path
 
 # ---------------------------------------------------------------- specs
 
+def test_a_table_given_with_data_adds_its_readers_to_each_side(tmp_path: Path) -> None:
+    from bench.subjects import user_data
+
+    (tmp_path / "o.csv").write_text("a\n1\n")
+    (tmp_path / "o.parquet").write_bytes(b"")
+    assert user_data.readers_needed([str(tmp_path / "o.csv"), "json:dumps"]) == ["pandas"]
+    assert user_data.readers_needed([str(tmp_path / "o.parquet")]) == ["pandas", "pyarrow"]
+    spec = envs.with_packages(envs.parse_spec("cbor2==5.7.1"), ["pandas"])
+    assert spec.text == "cbor2==5.7.1" and spec.items == ("cbor2==5.7.1", "pandas")
+    settings = envs.EnvSettings(tmp_path / "envs", installer="pip")
+    assert envs.env_name(spec, settings).startswith("cbor2-5.7.1-pandas-")
+    assert envs.env_name(spec, settings) != envs.env_name(envs.parse_spec("cbor2==5.7.1"), settings)
+
+
 def test_a_spec_splits_on_commas_but_keeps_a_version_range() -> None:
     spec = envs.parse_spec("cbor2>=5,<6, msgpack==1.0.8")
     assert spec.items == ("cbor2>=5,<6", "msgpack==1.0.8")

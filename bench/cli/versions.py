@@ -44,6 +44,7 @@ def prepare_sides(args: argparse.Namespace, holds: contextlib.ExitStack
     what differs on stderr; both environments held in use until `holds` closes. InputError for
     bad specs, an install that fails, no common case."""
     from bench.run import env_cache, envs
+    from bench.subjects import user_data
 
     if args.pythons:
         raise InputError("--with and --python: give one or the other")
@@ -52,6 +53,9 @@ def prepare_sides(args: argparse.Namespace, holds: contextlib.ExitStack
     specs = [envs.parse_spec(text) for text in args.specs]
     settings = envs.EnvSettings(Path(args.env_dir) if args.env_dir else envs.default_env_dir(),
                                 inherit=args.env_inherit)
+    if not settings.inherit:  # a table's reader is not among what an environment installs
+        readers = user_data.readers_needed(getattr(args, "data", []), getattr(args, "trust_pickle", False))
+        specs = [envs.with_packages(spec, readers) for spec in specs]
     ready: dict[str, Env] = {}
     for side, spec in zip("AB", specs):
         ready[side] = envs.prepare_env(spec, settings, *notes_of(side, spec, settings.installer))

@@ -136,6 +136,18 @@ def parse_spec(text: str, option: str = "--with") -> Spec:
     return Spec(text, tuple(resolved))
 
 
+def with_packages(spec: Spec, packages: list[str]) -> Spec:
+    """The spec with the packages it does not name already added to its items (its text, which
+    messages show, kept).
+
+    >>> spec = Spec("cbor2==5.7.1,Pandas>=2", ("cbor2==5.7.1", "Pandas>=2"))
+    >>> with_packages(spec, ["pandas", "pyarrow"]).items
+    ('cbor2==5.7.1', 'Pandas>=2', 'pyarrow')
+    """
+    named = {requirement_name(item) for item in spec.items if not os.path.isabs(item)}
+    return Spec(spec.text, spec.items + tuple(p for p in packages if requirement_name(p) not in named))
+
+
 def fingerprint_folder(path: str) -> str:
     """A hash of a project folder's file names, sizes and modification times (version-control
     and build folders left out): a changed checkout gets a new environment."""

@@ -31,7 +31,9 @@ from bench.subjects.shapes import SHAPES, Shape, shape_nbytes
 
 FILE_KINDS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
               ".parquet": "parquet", ".pkl": "pickle", ".pickle": "pickle"}
-TABLE_KINDS = ("csv", "parquet")  # read with pandas: a list of records and a DataFrame
+# a table is read with pandas (a list of records and a DataFrame); what reading one needs
+TABLE_READERS = {"csv": ("pandas",), "parquet": ("pandas", "pyarrow")}
+TABLE_KINDS = tuple(TABLE_READERS)
 DEFAULT_DATA_SIZE = 1000  # what a callable that takes a size gets without --data-size
 MAX_DATA_SIZE = 10_000_000
 
@@ -108,6 +110,18 @@ def parse_spec(text: str, trust_pickle: bool = False) -> DataSpec:
         raise InputError(f"--data {text}: expected module:callable or a file "
                          f"({', '.join(FILE_KINDS)})")
     return DataSpec(text, "callable", text, folder=module_folder(module))
+
+
+def readers_needed(texts: list[str], trust_pickle: bool = False) -> list[str]:
+    """The packages a child needs to read these specs (a table's readers), each once.
+
+    >>> readers_needed(["json:dumps"])
+    []
+    """
+    needed: dict[str, None] = {}
+    for text in texts:
+        needed.update(dict.fromkeys(TABLE_READERS.get(parse_spec(text, trust_pickle).kind, ())))
+    return list(needed)
 
 
 def module_folder(module: str) -> str:
