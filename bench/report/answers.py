@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.report.blocks import (
+    Bullets,
     Cell,
     Details,
     Heading,
@@ -44,10 +45,12 @@ class Answer:
         return "q-" + slugify(self.claim)
 
 
+NOT_MEASURED_ANCHOR = "q-not-measured"  # where the claims a run has no cases for are listed
+
+
 def not_measured(claim: str, why: str) -> Answer:
-    """The answer to a claim this run has no cases for."""
-    return Answer(claim, NOT_MEASURED, "-", f"Not measured in this run: {why}",
-                  [Text(f"Not measured in this run: {why}", "missing")])
+    """The answer to a claim this run has no cases for (`why`: what it lacks)."""
+    return Answer(claim, NOT_MEASURED, "-", why)
 
 
 def fold_long(blocks: Sequence[Any], summary: str) -> list[Any]:
@@ -58,10 +61,18 @@ def fold_long(blocks: Sequence[Any], summary: str) -> list[Any]:
 
 def answers_table(answers: Sequence[Answer]) -> Table:
     """One row per claim: the claim (a link to its evidence), the verdict, the key number."""
-    rows = [[Cell(a.claim, href=f"#{a.anchor}"),
+    rows = [[Cell(a.claim, href=f"#{NOT_MEASURED_ANCHOR if a.verdict == NOT_MEASURED else a.anchor}"),
              Cell(a.verdict, "answer-" + slugify(a.verdict), ANSWERS.get(a.verdict, "")),
              mark_noise(a.key, a.key_noise)] for a in answers]
     return make_table(["claim", "answer", "key number (95% CI)"], rows, collapsible=False)
+
+
+def not_measured_blocks(answers: Sequence[Answer]) -> list[Any]:
+    """One heading and one list for the claims not measured: each claim and what it lacks."""
+    if not answers:
+        return []
+    return [Heading(NOT_MEASURED.capitalize(), NOT_MEASURED_ANCHOR),
+            Bullets([f"{a.claim}: {a.sentence}" for a in answers])]
 
 
 def answer_blocks(answer: Answer) -> list[Any]:

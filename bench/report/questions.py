@@ -12,7 +12,14 @@ from typing import Any
 import pandas as pd
 
 from bench.report import plots
-from bench.report.answers import Answer, answer_blocks, answers_table, fold_long, not_measured
+from bench.report.answers import (
+    Answer,
+    answer_blocks,
+    answers_table,
+    fold_long,
+    not_measured,
+    not_measured_blocks,
+)
 from bench.report.blocks import (
     Bullets,
     Details,
@@ -352,9 +359,15 @@ def find_answers(data: ReportData, found: Findings) -> list[Answer]:
 def questions_section(data: ReportData, found: Findings) -> Section:
     """The answers first (one row per claim), then each claim's one-sentence answer and evidence."""
     answers = find_answers(data, found)
+    if all(answer.verdict == NOT_MEASURED for answer in answers):  # no table of dashes
+        return Section("questions", "Answers", [
+            Text("These runs have the cases of none of the claims below; what each one needs:"),
+            *not_measured_blocks(answers)[1:]])
     blocks: list[Any] = [answers_table(answers)]
     if any(answer.key_noise for answer in answers):
         blocks.append(Text(f"{NOISE_MARK}: {NOISE_MEANING}; hover it for the reason."))
     for answer in answers:
-        blocks += answer_blocks(answer)
+        if answer.verdict != NOT_MEASURED:
+            blocks += answer_blocks(answer)
+    blocks += not_measured_blocks([answer for answer in answers if answer.verdict == NOT_MEASURED])
     return Section("questions", "Answers", blocks)
