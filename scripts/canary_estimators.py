@@ -38,6 +38,14 @@ from bench.results import read_results
 from bench.run.schedule import process_canaries, process_means
 
 
+def process_floors(bench: Any) -> tuple[list[float], list[float]]:
+    """Each process's floor in one pyperf Benchmark: its fastest value, and its fastest canary
+    (`bench_canary_min`, NaN in files made before it was recorded)."""
+    runs = [run for run in bench.get_runs() if run.values]
+    return ([min(run.values) for run in runs],
+            [float(run.get_metadata().get("bench_canary_min", math.nan)) for run in runs])
+
+
 def read_processes(path: str) -> dict[str, Any]:
     """Every process of a file with values: case name, mean, canary, start (s), values; and
     each process's floor: its fastest value and its fastest canary (`bench_canary_min`, NaN
@@ -51,8 +59,9 @@ def read_processes(path: str) -> dict[str, Any]:
         starts += [datetime.datetime.fromisoformat(str(run.get_metadata()["date"])).timestamp()
                    for run in runs]
         counts += [len(run.values) + 1 for run in runs]  # canaries: after the warmup and each value
-        floors += [min(run.values) for run in runs]
-        canary_floors += [float(run.get_metadata().get("bench_canary_min", math.nan)) for run in runs]
+        fastest, fastest_canaries = process_floors(bench)
+        floors += fastest
+        canary_floors += fastest_canaries
     return {"names": names, "means": np.asarray(means), "canaries": np.asarray(canaries),
             "starts": np.asarray(starts), "counts": np.asarray(counts), "floors": np.asarray(floors),
             "canary_floors": np.asarray(canary_floors)}

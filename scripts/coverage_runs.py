@@ -29,6 +29,7 @@ import math
 import statistics
 
 import numpy as np
+from canary_estimators import process_floors  # scripts/ is the path of a script run
 
 from bench.correction import correct_processes, typical_canary
 from bench.gate.estimates import fit_variance_prior
@@ -54,9 +55,9 @@ def run_means(path: str, raw: bool = False, floor: bool = False) -> dict[str, li
     each process's fastest value corrected by its fastest canary (`bench_canary_min`)."""
     benchmarks = read_results(path).benchmarks
     if floor:
-        means = {b.get_name(): [min(run.values) for run in b.get_runs() if run.values] for b in benchmarks}
-        canaries = [float(run.get_metadata().get("bench_canary_min", math.nan))
-                    for b in benchmarks for run in b.get_runs() if run.values]
+        floors = {b.get_name(): process_floors(b) for b in benchmarks}
+        means = {name: fastest for name, (fastest, _) in floors.items()}
+        canaries = [c for b in benchmarks for c in floors[b.get_name()][1]]
     else:
         means = {b.get_name(): process_means(b) for b in benchmarks}
         canaries = [c for b in benchmarks for c in process_canaries(b)]
