@@ -55,9 +55,12 @@ def test_crosscheck_refuses_an_interpreter_it_cannot_run(tmp_path: Path, where: 
 
 
 def load_script(name: str) -> Any:
-    """A script of scripts/ as a module (they are not a package)."""
+    """A script of scripts/ as a module (they are not a package; as when one is run, scripts/ is
+    on the path, for the scripts it imports)."""
     import importlib.util
 
+    if str(CROSSCHECK.parent) not in sys.path:
+        sys.path.append(str(CROSSCHECK.parent))
     spec = importlib.util.spec_from_file_location(name, CROSSCHECK.parent / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
