@@ -192,8 +192,21 @@ def describe_runs(runs: Sequence[Results]) -> pd.DataFrame:
             "pyperf_version": meta.get("perf_version"),
             "benchmarks": len(loaded.benchmarks), "failed cases": len(loaded.failures),
             "noise": describe_noise(loaded.noise) if loaded.noise else None,
+            "libraries": library_versions(loaded.benchmarks),
             **describe_canaries([c for b in loaded.benchmarks for c in process_canaries(b)])})
     return pd.DataFrame(rows, dtype="object")
+
+
+def library_versions(benchmarks: Sequence[Any]) -> dict[str, str]:
+    """{subject: its library's version} of a run's cases, the standard library's left out (the
+    run's Python says it)."""
+    versions = {}
+    for benchmark in benchmarks:
+        meta = benchmark.get_metadata()
+        subject, version = meta.get("bench_subject"), meta.get("subject_version")
+        if subject and version and not str(version).startswith("stdlib"):
+            versions[str(subject)] = str(version)
+    return versions
 
 
 def describe_canaries(canaries: list[float]) -> dict[str, Any]:
@@ -221,7 +234,26 @@ def environment_differences(runs: pd.DataFrame | None, bases: Sequence[str] = ()
         if len({str(v) for v in values.values()}) > 1:
             lines.append(f"{column}: " + " vs ".join(
                 f"{value} ({run}{', base' if run in bases else ''})" for run, value in values.items()))
-    return lines + canary_differences(runs, bases)
+    return lines + library_differences(runs, bases) + canary_differences(runs, bases)
+
+
+def library_differences(runs: pd.DataFrame, bases: Sequence[str] = ()) -> list[str]:
+    """'msgspec-json, msgspec-msgpack: 0.18.6 (a, base) vs 0.19.0 (b)' for the subjects whose
+    library version differs between runs that both have it (the `libraries` of describe_runs),
+    the subjects of one library in one line."""
+    if "libraries" not in runs:
+        return []
+    per_run = {str(run): libraries for run, libraries in zip(runs["run"], runs["libraries"], strict=True)
+               if isinstance(libraries, dict)}
+    groups: dict[tuple[str | None, ...], list[str]] = {}
+    for subject in sorted(set().union(*per_run.values())):
+        versions = tuple(libraries.get(subject) for libraries in per_run.values())
+        if len({v for v in versions if v is not None}) > 1:
+            groups.setdefault(versions, []).append(subject)
+    return [", ".join(subjects) + ": " + " vs ".join(
+        f"{version} ({run}{', base' if run in bases else ''})"
+        for run, version in zip(per_run, versions, strict=True) if version is not None)
+        for versions, subjects in groups.items()]
 
 
 def canary_differences(runs: pd.DataFrame, bases: Sequence[str] = ()) -> list[str]:

@@ -19,6 +19,7 @@ import bench.location
 from bench.frame import (
     COLUMNS,
     describe_runs,
+    environment_differences,
     fit_exponent,
     fit_exponents,
     list_failures,
@@ -265,6 +266,20 @@ def test_failures_and_run_descriptions(tmp_path: Path) -> None:
         {"run": "r", "benchmark": "ser/json/dumps/bytes/10", "reason": "check failed"}]
     assert describe_runs(loaded)["failed cases"].tolist() == [1, 0]
     assert describe_runs(loaded)["run"].tolist() == ["r", "r~2"]
+
+
+def test_runs_with_other_library_versions_say_which(tmp_path: Path) -> None:
+    cases = {"ser/msgspec-json/dumps/ints/1000": [[1.0], [1.1]],
+             "ser/msgspec-msgpack/dumps/ints/1000": [[1.0], [1.1]], "ser/pickle-5/dumps/ints/1000": [[1.0]]}
+    base = write_suite(tmp_path / "a.json", cases, subject_version="0.18.6")
+    head = write_suite(tmp_path / "b.json", cases, subject_version="0.19.0")
+    lines = environment_differences(describe_runs(read_runs([base, head])), ["a"])
+    assert "msgspec-json, msgspec-msgpack, pickle-5: 0.18.6 (a, base) vs 0.19.0 (b)" in lines
+    same = write_suite(tmp_path / "c.json", cases, subject_version="0.18.6")
+    python = write_suite(tmp_path / "d.json", cases, subject_version="stdlib 3.12.1")
+    assert environment_differences(describe_runs(read_runs([base, same])), ["a"]) == []
+    assert not [line for line in environment_differences(describe_runs(read_runs([same, python])))
+                if "stdlib" in line]  # the Python, not a library: the python field says it
 
 
 def test_ratios_pair_the_processes_of_one_pass_so_a_slow_spell_cancels(tmp_path: Path) -> None:

@@ -85,7 +85,8 @@ def time_interval(row: Any) -> str:
 
 def runs_table(runs: pd.DataFrame) -> Table:
     """The result files side by side, one column per run."""
-    fields = [c for c in runs.columns if c not in ("run", "noise", "canaries")]  # noise: its own block
+    fields = [c for c in runs.columns  # noise: its own block; libraries: the versions table
+              if c not in ("run", "noise", "canaries", "libraries")]
     return make_table(["", *runs["run"]], ([name, *runs[name]] for name in fields),
                       "Result files")
 
