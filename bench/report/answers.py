@@ -67,12 +67,9 @@ def answers_table(answers: Sequence[Answer]) -> Table:
     return make_table(["claim", "answer", "key number (95% CI)"], rows, collapsible=False)
 
 
-def not_measured_blocks(answers: Sequence[Answer]) -> list[Any]:
-    """One heading and one list for the claims not measured: each claim and what it lacks."""
-    if not answers:
-        return []
-    return [Heading(NOT_MEASURED.capitalize(), NOT_MEASURED_ANCHOR),
-            Bullets([f"{a.claim}: {a.sentence}" for a in answers])]
+def not_measured_list(answers: Sequence[Answer]) -> Bullets:
+    """The claims a run has no cases for, one item each: the claim and what it lacks."""
+    return Bullets([f"{a.claim}: {a.sentence}" for a in answers])
 
 
 def answer_blocks(answer: Answer) -> list[Any]:

@@ -13,16 +13,18 @@ import pandas as pd
 
 from bench.report import plots
 from bench.report.answers import (
+    NOT_MEASURED_ANCHOR,
     Answer,
     answer_blocks,
     answers_table,
     fold_long,
     not_measured,
-    not_measured_blocks,
+    not_measured_list,
 )
 from bench.report.blocks import (
     Bullets,
     Details,
+    Heading,
     Section,
     Text,
     make_figure,
@@ -357,17 +359,20 @@ def find_answers(data: ReportData, found: Findings) -> list[Answer]:
 
 
 def questions_section(data: ReportData, found: Findings) -> Section:
-    """The answers first (one row per claim), then each claim's one-sentence answer and evidence."""
+    """The answers first (one row per claim), then each measured claim's one-sentence answer and
+    evidence, then the claims not measured in one list (alone when no claim was measured)."""
     answers = find_answers(data, found)
-    if all(answer.verdict == NOT_MEASURED for answer in answers):  # no table of dashes
+    missing = [answer for answer in answers if answer.verdict == NOT_MEASURED]
+    if len(missing) == len(answers):  # no table of dashes
         return Section("questions", "Answers", [
             Text("These runs have the cases of none of the claims below; what each one needs:"),
-            *not_measured_blocks(answers)[1:]])
+            not_measured_list(missing)])
     blocks: list[Any] = [answers_table(answers)]
     if any(answer.key_noise for answer in answers):
         blocks.append(Text(f"{NOISE_MARK}: {NOISE_MEANING}; hover it for the reason."))
     for answer in answers:
         if answer.verdict != NOT_MEASURED:
             blocks += answer_blocks(answer)
-    blocks += not_measured_blocks([answer for answer in answers if answer.verdict == NOT_MEASURED])
+    if missing:
+        blocks += [Heading(NOT_MEASURED.capitalize(), NOT_MEASURED_ANCHOR), not_measured_list(missing)]
     return Section("questions", "Answers", blocks)

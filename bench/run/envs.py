@@ -4,8 +4,8 @@ A SPEC is one or more pip requirements (`cbor2==5.7.1`, several joined by commas
 to a checkout of a Python project. Each side gets a virtual environment under a cache folder,
 named after its spec and keyed by the spec (a checkout by its files' sizes and times), bench's
 version and where it comes from, the interpreter and the installer. The spec, bench (this
-checkout, or the installed distribution's version) and of bench's core dependencies only those
-its processes there import (`WORKER_NEEDS`: workers, counters, `bench list`; the analysis,
+checkout, or the installed distribution's version) and, of bench's core dependencies, only
+those its processes there import (`WORKER_NEEDS`: workers, counters, `bench list`; the analysis,
 report and figures run in the orchestrator) are installed into it; `uv` does it when it is on
 PATH, else `python -m venv` and pip. With `inherit`, the
 environment sees the packages of the interpreter bench runs on after its own (a `.pth` file):
