@@ -35,6 +35,7 @@ TOP = 10
 HOLDER_SHARE = 0.8  # the narrowest function whose inclusive change holds this share of the change
 CHANGED = ("slower", "faster")
 OTHER = "(functions not kept)"
+NO_OBJECT = {"", "???"}  # code callgrind places in no shared library or executable
 UNNAMED = "(functions without a symbol)"  # one row per stripped object: see fold_unmatched
 NO_PROFILE = ("has no profile on the {side} side (counted with BENCH_KEEP_PROFILES=0, by a bench "
               "without profiles, or an op of 100 M instructions or more)")
@@ -118,9 +119,9 @@ def explain_case(case: str, verdict: str, base: dict[str, Any] | None, head: dic
                        stripped=tuple(stripped))
 
 
-def is_unnamed(function: Function) -> bool:
+def is_unnamed(name: str) -> bool:
     """A function callgrind names by its address only: one of a stripped build (no symbols)."""
-    return function.name.startswith("0x")
+    return name.startswith("0x")
 
 
 def fold_unmatched(base: list[Function], head: list[Function]
@@ -145,13 +146,13 @@ def fold_unmatched(base: list[Function], head: list[Function]
         kept: list[Function] = []
         sums: dict[str, float] = {}
         for function in side:
-            if is_unnamed(function) and (function.obj, function.name) not in other:
+            if is_unnamed(function.name) and (function.obj, function.name) not in other:
                 sums[function.obj] = sums.get(function.obj, 0.0) + function.exclusive
             else:
                 kept.append(function)
         folded |= sums.keys()
         sides.append(kept + [Function(UNNAMED, "", obj, total, total, 0.0) for obj, total in sums.items()])
-    return sides[0], sides[1], sorted(folded - {"", "???"})  # ???: code outside any object
+    return sides[0], sides[1], sorted(folded - NO_OBJECT)
 
 
 def narrowest_holder(changes: Sequence[FunctionChange], change: float, share: float = HOLDER_SHARE
@@ -164,7 +165,7 @@ def narrowest_holder(changes: Sequence[FunctionChange], change: float, share: fl
     >>> narrowest_holder([a, b], 100).name
     'read'
     """
-    holders = [c for c in changes if change and c.obj not in ("", "???") and not c.name.startswith("0x")
+    holders = [c for c in changes if change and c.obj not in NO_OBJECT and not is_unnamed(c.name)
                and c.name != UNNAMED and c.inclusive / change >= share]
     return min(holders, key=lambda c: (abs(c.inclusive), c.name), default=None)
 
